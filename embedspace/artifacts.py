@@ -1,0 +1,88 @@
+"""Files embedspace writes or trusts: checksums, the cache folder, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def cache_dir(*parts: str) -> Path:
+    """EMBEDSPACE_CACHE_DIR (default ~/.cache/embedspace), created on demand."""
+    root = Path(os.environ.get("EMBEDSPACE_CACHE_DIR") or Path.home() / ".cache" / "embedspace")
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_checksum(path) -> str:
+    """sha256 of a file, remembered by (path, size, mtime) so big weights are hashed once."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = sha256_bytes(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())[:32]
+    memo = cache_dir("checksums") / f"{key}.txt"
+    if memo.exists():
+        return memo.read_text().strip()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    value = digest.hexdigest()
+    atomic_write_bytes(memo, value.encode())
+    return value
+
+
+def tree_checksum(folder, patterns=("*",)) -> str:
+    """One sha256 over the files of a model folder (relative names and contents)."""
+    folder = Path(folder)
+    files = sorted({p for pattern in patterns for p in folder.rglob(pattern) if p.is_file()})
+    digest = hashlib.sha256()
+    for p in files:
+        digest.update(f"{p.relative_to(folder)}={file_checksum(p)}\n".encode())
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_array(path, array: np.ndarray) -> None:
+    """Save a .npy atomically (no pickle)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_array(path) -> np.ndarray | None:
+    """Load a cached .npy, or None if it is missing or unreadable (then it is recomputed)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+
+
+def save_json(path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())

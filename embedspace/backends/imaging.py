@@ -1,0 +1,75 @@
+"""How a text-only space takes images: the `images` and `topk` options shared by such spaces.
+
+    images=conse   (default) ImageNet classifier + ConSE mixture of class-name embeddings
+    images=none    the space refuses images
+    images=map:F   a learned map from image features to this space (`embedspace align`)
+"""
+
+from __future__ import annotations
+
+from ..errors import SpecError
+from ..space import l2_normalize
+
+
+class ImageOptionsMixin:
+    IMAGE_OPTIONS = {"images": "conse", "topk": "10"}
+    _image_encoder = None
+
+    def setup_images(self, spec) -> None:
+        """Call from __init__ once text_artifacts is set: parses the options, sets the id."""
+        self.configure(spec)
+        mode = self.options["images"]
+        try:
+            self.top_k = int(self.options["topk"])
+        except ValueError:
+            self.top_k = 0
+        if not 1 <= self.top_k <= 1000:
+            raise SpecError(f"topk={self.options['topk']} must be a whole number from 1 to 1000.")
+        if mode == "none":
+            self.supports_images = False
+            self.images_note = "Images are off (images=none)."
+            self.image_artifacts = {}
+        elif mode == "conse":
+            from ..conse import weights_path
+            from ..artifacts import file_checksum
+
+            self.supports_images = True
+            self.image_artifacts = {"efficientnet-lite0.pth": file_checksum(weights_path())}
+            self.images_note = (
+                f"Images via ConSE: an ImageNet classifier (EfficientNet-Lite0) places each image at the "
+                f"probability-weighted mean of its top-{self.top_k} class names. A stand-in for CLIP: it "
+                "knows only the 1,000 ImageNet classes, so drawings, faces, scenes and text in images land "
+                "near whichever class they resemble."
+            )
+        elif mode.startswith("map:"):
+            raise SpecError(
+                f"images={mode}: learned image maps come with `embedspace align`, which this version "
+                "does not have yet. Use images=conse or images=none."
+            )
+        else:
+            raise SpecError(f"images={mode} is not an image mode; use conse, none or map:FILE.")
+
+    def text_spec_key(self) -> str:
+        """The spec without its image options: what decides the text vectors."""
+        return ",".join(f"{k}={v}" for k, v in sorted(self.options.items()) if k not in self.IMAGE_OPTIONS)
+
+    @property
+    def image_encoder(self):
+        if self._image_encoder is None:  # loaded on first use: the classifier costs ~1 s
+            from ..conse import ConseImageEncoder
+
+            self._image_encoder = ConseImageEncoder(self, top_k=self.top_k)
+        return self._image_encoder
+
+    def _embed_image_batch(self, images):
+        return self.image_encoder.embed(images)
+
+    def image_features(self, images, batch_size: int = 32):
+        """The classifier's pooled features (1,280-d, unit rows), for image-to-image similarity."""
+        from ..images import load_images
+
+        pil_images, _ = load_images(images)
+        rows = [self.image_encoder.features(pil_images[i:i + batch_size]) for i in range(0, len(pil_images), batch_size)]
+        import numpy as np
+
+        return l2_normalize(np.concatenate(rows) if rows else np.zeros((0, 1280), np.float32))

