@@ -20,7 +20,7 @@ SCRIPT_MATTERS = {"zh", "sr"}
 def normalize_lang(code: str) -> str:
     """'eng' -> 'en', 'en_US' -> 'en', 'zh-TW' -> 'zh-Hant', 'zho' -> 'zh-Hans', 'iw' -> 'he'."""
     if not isinstance(code, str) or not code.strip():
-        raise InputError(f"Language code {code!r} is empty; use an ISO 639-1 code like 'en' or 'es'.")
+        raise InputError(f"Language code {code!r} is empty or not text; use an ISO 639-1 code like 'en' or 'es'.")
     raw = code.strip().replace("_", "-")
     try:
         lang = langcodes.Language.get(langcodes.standardize_tag(raw))

@@ -1,0 +1,67 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from embedspace.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_compare_prints_a_similarity_matrix(capsys):
+    code, out, _ = run(capsys, "compare", "dog", "perro", "coche", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["labels"] == ["dog", "perro", "coche"]
+    dog = result["cosine"][0]
+    assert dog[1] > dog[2]
+    assert result["space"].startswith("use-m3[")
+
+
+def test_compare_text_with_image(capsys, tmp_path, cat_photo):
+    from PIL import Image
+
+    path = tmp_path / "cat.jpg"
+    Image.fromarray(cat_photo).save(path)
+    code, out, _ = run(capsys, "compare", "gato", "cohete", "--image", str(path))
+    assert code == 0 and "image 1: " in out
+    gato, cohete = [float(line.split()[-1]) for line in out.splitlines() if line.startswith(("gato", "cohete"))]
+    assert gato > cohete
+
+
+def test_tokens(capsys):
+    code, out, _ = run(capsys, "tokens", "perro grande")
+    assert code == 0 and "▁perro" in out and "tokens" in out
+
+
+def test_user_errors_are_one_line_and_exit_2(capsys, tmp_path):
+    code, _, err = run(capsys, "compare", "dog", "", "--space", "use-m3")
+    assert code == 2 and err.startswith("error: Text 1 is empty") and "Traceback" not in err
+    code, _, err = run(capsys, "compare", "x", "--space", "bogus")
+    assert code == 2 and "Unknown space 'bogus'" in err
+    bad = tmp_path / "bad.png"
+    bad.write_text("nope")
+    code, _, err = run(capsys, "compare", "x", "--image", str(bad))
+    assert code == 2 and "not an image" in err
+
+
+def test_spaces_lists_offline_spaces_as_ready(capsys):
+    code, out, _ = run(capsys, "spaces", "--json")
+    assert code == 0
+    spaces = {s["name"]: s for s in json.loads(out)}
+    assert spaces["use-m3"]["available"] and spaces["use-m3"]["dim"] == 512
+    assert spaces["e5-small"]["dim"] == 384 and spaces["glove-6b-50d"]["dim"] == 50
+    assert spaces["glove-6b-50d"]["modalities"] == ["text"]
+    assert "ConSE" in spaces["use-m3"]["reason"] and "stand-in for CLIP" in spaces["use-m3"]["reason"]
+    hub = [s for s in spaces.values() if s["name"].startswith(("st:", "open_clip:"))]
+    assert hub and all(s["reason"] for s in hub)
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "embedspace"
+    result = subprocess.run([str(script), "spaces", "--no-check"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "use-m3" in result.stdout
