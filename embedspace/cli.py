@@ -58,7 +58,112 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default=DEFAULT_SPACE, help=SPACE_HELP)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_tokens)
+    add_index_commands(sub)
     return parser
+
+
+def _index_dir(p):
+    p.add_argument("--index-dir", default=None, help="folder of indexes (default $EMBEDSPACE_INDEX_DIR or ./indexes)")
+
+
+def _read_options(p):
+    p.add_argument("--text-column", help="table column with the text (default: text, sentence, caption, word or name)")
+    p.add_argument("--lang-column", help="table column with each row's language")
+    p.add_argument("--label-column", help="table column with a label")
+    p.add_argument("--concept-column", help="table column with the id shared by translations of one thing")
+    p.add_argument("--image-column", help="table column with image paths (relative to the table)")
+    p.add_argument("--lang", help="language of every text item that has none from a column")
+    p.add_argument("--allow-duplicates", action="store_true", help="keep exact duplicates instead of skipping them")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted build from its last finished chunk")
+    p.add_argument("--restart", action="store_true", help="discard an interrupted build and start again")
+    p.add_argument("--chunk-size", type=int, default=512, help="items per chunk (the unit of resume)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _query_options(p, queries_help):
+    p.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument("--space", default=None, help="space to embed the query (default: the index's own)")
+    p.add_argument("--queries-file", help=queries_help)
+    p.add_argument("--json", action="store_true", help="print JSON (JSON lines with --queries-file)")
+    _index_dir(p)
+
+
+def add_index_commands(sub):
+    p = sub.add_parser("build", help="build an index from text files, tables and image folders")
+    p.add_argument("name")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--space", default=DEFAULT_SPACE, help=SPACE_HELP)
+    p.add_argument("--index-type", default="auto", choices=["auto", "flat", "hnsw", "ivf-pq"])
+    p.add_argument("--max-memory", help="memory budget for the index, e.g. 512M or 4G (picks IVF-PQ if needed)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing index of that name")
+    _read_options(p)
+    _index_dir(p)
+    p.set_defaults(func=cmd_build, add=False)
+
+    p = sub.add_parser("add", help="append items to an index (exact duplicates are skipped)")
+    p.add_argument("name")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    _read_options(p)
+    _index_dir(p)
+    p.set_defaults(func=cmd_build, add=True, space=None, index_type="auto", max_memory=None, overwrite=False)
+
+    p = sub.add_parser("remove", help="remove items by id, source or filter")
+    p.add_argument("name")
+    p.add_argument("--ids", type=int, nargs="+", help="item ids")
+    p.add_argument("--source", help="every item read from this source")
+    p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="filter (repeatable, all must hold)")
+    _index_dir(p)
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("items", help="list the items of an index")
+    p.add_argument("name")
+    p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="filter (repeatable)")
+    p.add_argument("--kind", choices=["text", "image"])
+    p.add_argument("--lang")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (0: all)")
+    p.add_argument("--json", action="store_true", help="JSON lines")
+    _index_dir(p)
+    p.set_defaults(func=cmd_items)
+
+    p = sub.add_parser("info", help="what an index holds, and why its FAISS index is what it is")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--json", action="store_true", help="print the manifest")
+    _index_dir(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("search", help="nearest items to a text or an image")
+    p.add_argument("name")
+    p.add_argument("text", nargs="?")
+    p.add_argument("--image", help="an image file as the query")
+    p.add_argument("--lang", help="only items in this language")
+    p.add_argument("--kind", choices=["text", "image"], help="only items of this kind")
+    _query_options(p, "one query text per line; prints JSON lines")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("analogy", help="A is to B as C is to ?  (vector B - A + C)")
+    p.add_argument("name")
+    p.add_argument("terms", nargs="*", metavar="A B C")
+    p.add_argument("--method", default="add", choices=["add", "mul"], help="3CosAdd (add) or 3CosMul (mul)")
+    p.add_argument("--lang", help="only answers in this language")
+    p.add_argument("--kind", choices=["text", "image"], help="only answers of this kind")
+    _query_options(p, "one analogy 'A B C' per line; prints JSON lines")
+    p.set_defaults(func=cmd_analogy)
+
+    p = sub.add_parser("translate", help="nearest items in another language (CSLS by default)")
+    p.add_argument("name")
+    p.add_argument("text", nargs="?")
+    p.add_argument("--to", required=True, help="target language")
+    p.add_argument("--from", dest="from_", help="source language (CSLS measures hubness against its items)")
+    p.add_argument("--method", default="csls", choices=["csls", "nn"])
+    _query_options(p, "one text per line; prints JSON lines")
+    p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("export", help="export vectors and metadata")
+    p.add_argument("name")
+    p.add_argument("--format", default="projector", choices=["projector", "parquet"])
+    p.add_argument("--output", help="folder to write into (default ./export-NAME)")
+    _index_dir(p)
+    p.set_defaults(func=cmd_export)
 
 
 def cmd_spaces(args) -> int:
@@ -124,3 +229,167 @@ def cmd_tokens(args) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- index commands --------------------------------------------------------------------------------
+def _parse_where(pairs) -> dict:
+    from .errors import InputError
+
+    out = {}
+    for pair in pairs:
+        column, sep, value = pair.partition("=")
+        if not sep or not column:
+            raise InputError(f"--where {pair!r}: write COLUMN=VALUE, e.g. --where lang=es")
+        out[column.strip()] = value.strip()
+    return out
+
+
+def cmd_build(args) -> int:
+    from .build import build_index
+    from .faiss_index import parse_memory
+    from .sources import ReadOptions
+
+    options = ReadOptions(args.text_column, args.lang_column, args.label_column, args.concept_column,
+                          args.image_column, args.lang, args.allow_duplicates)
+    report = build_index(
+        args.name, args.sources, space=args.space, read_options=options, index_type=args.index_type,
+        max_memory=parse_memory(args.max_memory), resume=args.resume, restart=args.restart,
+        overwrite=args.overwrite, add=args.add, index_dir=args.index_dir, progress=not args.quiet,
+        chunk_size=args.chunk_size,
+    )
+    print(report.summary())
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from .build import remove_items
+
+    removed = remove_items(args.name, ids=args.ids, source=args.source, filters=_parse_where(args.where) or None,
+                           index_dir=args.index_dir)
+    print(f"Removed {removed:,} item(s) from '{args.name}'.")
+    return 0
+
+
+def cmd_items(args) -> int:
+    from .index import Index
+
+    index = Index.open(args.name, args.index_dir)
+    mask = index.mask(kind=args.kind, lang=args.lang, **_parse_where(args.where))
+    items = index.items if mask is None else index.items[mask]
+    shown = items if args.limit == 0 else items.head(args.limit)
+    columns = ["id", "kind", "text", "lang", "label", "concept", "path", "source", "meta"]
+    if args.json:
+        for record in shown[columns].to_dict("records"):
+            print(json.dumps({k: (None if v != v else v) for k, v in record.items()}, ensure_ascii=False, default=str))
+        return 0
+    print(shown[["id", "kind", "text", "lang", "label", "concept", "path"]].to_string(index=False))
+    if len(shown) < len(items):
+        print(f"... {len(items) - len(shown):,} more (use --limit 0 for all)")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .index import Index, describe_index, index_root, list_indexes
+
+    if not args.name:
+        names = list_indexes(args.index_dir)
+        print(f"Indexes in {index_root(args.index_dir)}: {', '.join(names) or 'none'}")
+        return 0
+    index = Index.open(args.name, args.index_dir)
+    print(json.dumps(index.manifest, indent=2, ensure_ascii=False) if args.json else describe_index(index))
+    return 0
+
+
+def _open_for_query(args):
+    from .index import Index
+    from .registry import load_space
+
+    index = Index.open(args.name, args.index_dir)
+    space = load_space(args.space) if args.space else index.load_space()
+    index.check_space(space)
+    return index, space
+
+
+def _read_queries(path) -> list:
+    from .errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
+    except OSError as exc:
+        raise InputError(f"--queries-file {path}: {exc.strerror}") from None
+    queries = [line for line in lines if line]
+    if not queries:
+        raise InputError(f"--queries-file {path} has no queries.")
+    return queries
+
+
+def _print_results(results, as_json: bool) -> None:
+    for result in results:
+        if as_json:
+            print(json.dumps(result, ensure_ascii=False))
+            continue
+        print(f"query: {result['query']}" + (f"  ({result['method']})" if "method" in result else ""))
+        for r in result["results"]:
+            shown = r["text"] if r["text"] is not None else r["path"]
+            lang = f"[{r['lang']}]" if r["lang"] else f"[{r['kind']}]"
+            extra = f"  cos {r['cosine']:.3f}" if r["score"] != r["cosine"] else ""
+            print(f"  {r['rank']:>3}. {r['score']:7.3f}{extra}  {lang:<10} {shown}  (id {r['id']})")
+
+
+def cmd_search(args) -> int:
+    from . import query
+    from .errors import InputError
+
+    index, space = _open_for_query(args)
+    if args.queries_file:
+        results = query.search_many(index, space, texts=_read_queries(args.queries_file), k=args.k, lang=args.lang, kind=args.kind)
+        _print_results(results, True)
+        return 0
+    if (args.text is None) == (args.image is None):
+        raise InputError("Give a query text or --image PATH (one of them).")
+    result = query.search(index, space, text=args.text, image=args.image, k=args.k, lang=args.lang, kind=args.kind)
+    _print_results([result], args.json)
+    return 0
+
+
+def cmd_analogy(args) -> int:
+    from . import query
+    from .errors import InputError
+
+    index, space = _open_for_query(args)
+    if args.queries_file:
+        triples = [line.split() for line in _read_queries(args.queries_file)]
+    elif len(args.terms) == 3:
+        triples = [args.terms]
+    else:
+        raise InputError("An analogy needs three terms: embedspace analogy NAME A B C (A is to B as C is to ?).")
+    results = query.analogy_many(index, space, triples, k=args.k, method=args.method, lang=args.lang, kind=args.kind)
+    _print_results(results, args.json or bool(args.queries_file))
+    return 0
+
+
+def cmd_translate(args) -> int:
+    from . import query
+    from .errors import InputError
+
+    index, space = _open_for_query(args)
+    texts = _read_queries(args.queries_file) if args.queries_file else [args.text] if args.text else None
+    if not texts:
+        raise InputError("Give a text to translate, or --queries-file FILE.")
+    results = query.translate_many(index, space, texts, to=args.to, from_=args.from_, method=args.method, k=args.k)
+    _print_results(results, args.json or bool(args.queries_file))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_index
+    from .index import Index
+
+    index = Index.open(args.name, args.index_dir)
+    files = export_index(index, args.format, args.output or f"export-{args.name}")
+    for file in files:
+        print(f"wrote {file}")
+    if args.format == "projector":
+        print("Load them at projector.tensorflow.org: Load -> vectors.tsv, then metadata.tsv.")
+    return 0

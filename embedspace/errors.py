@@ -40,3 +40,7 @@ def require(module: str, package: str, purpose: str):
             f"{purpose} needs the Python package '{package}', which is not installed "
             f"({exc}). Install it with: pip install {package}"
         ) from None
+
+
+class IndexStateError(EmbedspaceError):
+    """An index that is missing, corrupt, locked, or built with another space."""

@@ -1,0 +1,241 @@
+"""Queries against an index: nearest neighbours, analogies and translation.
+
+Every score is computed exactly from the stored vectors: FAISS (or a brute-force pass over a
+filtered subset) only proposes candidates. Analogy and CSLS re-rank a documented candidate
+set exactly: the top CANDIDATES items by cosine to the analogy's 3CosAdd target (b - a + c) or
+to the text being translated, within the allowed items.
+
+Result shape (also the CLI's JSON): {"query": ..., "results": [{"rank", "id", "kind", "text",
+"lang", "label", "concept", "path", "score", "cosine"}]}; `score` is the method's own score and
+`cosine` the plain cosine between the query vector and the item.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+from .faiss_index import faiss_search
+from .images import describe
+from .languages import normalize_lang
+from .space import l2_normalize
+
+CANDIDATES = 100  # exact re-ranking pool for analogy and CSLS
+CSLS_K = 10  # neighbourhood size of CSLS (Conneau et al. 2018)
+MUL_EPSILON = 0.001  # 3CosMul's epsilon (Levy & Goldberg 2014)
+BRUTE_FORCE_BELOW = 50_000  # filtered subsets this small are searched exactly with numpy
+
+
+# -- the candidate search everything uses ------------------------------------------------------
+def nearest(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, exact cosines) of the k items nearest to a unit query vector among `allowed` rows."""
+    query = np.asarray(query, dtype=np.float32)
+    if allowed is None:
+        _, rows = faiss_search(index.faiss, query[None, :], k, index.kind, index.vectors)
+        rows = rows[0][rows[0] >= 0]
+    else:
+        subset = np.flatnonzero(allowed)
+        if len(subset) <= BRUTE_FORCE_BELOW or index.kind == "flat":
+            rows = _brute_force(index, query, subset, k)
+        else:
+            rows = _filtered_ann(index, query, allowed, subset, k)
+    cosines = index.vectors_f32(rows) @ query if len(rows) else np.zeros(0, np.float32)
+    order = np.argsort(-cosines, kind="stable")
+    return rows[order], cosines[order]
+
+
+def _brute_force(index, query, subset, k, block=65_536):
+    scores = np.concatenate([index.vectors_f32(subset[i:i + block]) @ query for i in range(0, len(subset), block)]) \
+        if len(subset) else np.zeros(0, np.float32)
+    top = np.argpartition(-scores, min(k, len(scores)) - 1)[:k] if len(scores) > k else np.arange(len(scores))
+    return subset[top]
+
+
+def _filtered_ann(index, query, allowed, subset, k):
+    """ANN with growing oversampling, filtered; exact over the subset if that is not enough."""
+    wide = k * 8
+    while wide < index.faiss.ntotal:
+        _, rows = faiss_search(index.faiss, query[None, :], wide, index.kind, index.vectors)
+        rows = rows[0][rows[0] >= 0]
+        rows = rows[allowed[rows]]
+        if len(rows) >= k:
+            return rows[:k]
+        wide *= 4
+    return _brute_force(index, query, subset, k)
+
+
+def _results(index, rows, scores, cosines) -> list:
+    return [{"rank": r + 1, **index.result_row(row), "score": round(float(s), 6), "cosine": round(float(c), 6)}
+            for r, (row, s, c) in enumerate(zip(rows, scores, cosines))]
+
+
+def _allowed(index, kind=None, lang=None, exclude_rows=()) -> np.ndarray | None:
+    mask = index.mask(kind=kind, lang=lang)
+    if len(exclude_rows):
+        mask = np.ones(len(index), dtype=bool) if mask is None else mask.copy()
+        mask[list(exclude_rows)] = False
+    return mask
+
+
+def _check_k(k: int) -> int:
+    if not isinstance(k, int) or k < 1:
+        raise InputError(f"k must be a whole number of at least 1, not {k!r}.")
+    return k
+
+
+# -- search ------------------------------------------------------------------------------------
+def search(index, space, text: str | None = None, image=None, vector=None, k: int = 10,
+           lang: str | None = None, kind: str | None = None) -> dict:
+    """Nearest items to a text (any language), an image, or a vector."""
+    return search_many(index, space, texts=[text] if text is not None else None,
+                       images=[image] if image is not None else None,
+                       vectors=None if vector is None else np.asarray(vector)[None, :], k=k, lang=lang, kind=kind)[0]
+
+
+def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10, lang=None, kind=None) -> list:
+    """Batch search: texts (embedded together, as queries), images, or raw vectors."""
+    index.check_space(space)
+    _check_k(k)
+    given = [x is not None for x in (texts, images, vectors)]
+    if sum(given) != 1:
+        raise InputError("Search needs exactly one of: a text, an image, or a vector.")
+    if texts is not None:
+        queries, labels = space.embed_texts(texts, role="query"), list(texts)
+    elif images is not None:
+        queries, labels = space.embed_images(images), [{"image": describe(i)} for i in images]
+    else:
+        queries, labels = l2_normalize(np.asarray(vectors, dtype=np.float32)), [{"vector": True}] * len(vectors)
+    allowed = _allowed(index, kind=kind, lang=lang)
+    out = []
+    for label, query in zip(labels, queries):
+        rows, cosines = nearest(index, query, k, allowed)
+        out.append({"query": label, "results": _results(index, rows, cosines, cosines)})
+    return out
+
+
+# -- analogy -----------------------------------------------------------------------------------
+def analogy_scores(cos_a, cos_b, cos_c, method: str) -> np.ndarray:
+    """3CosAdd: cos(x,b) - cos(x,a) + cos(x,c). 3CosMul: cos'(x,b) cos'(x,c) / (cos'(x,a) + eps)
+    with cos' = (1 + cos) / 2 shifted into [0, 1] (Levy & Goldberg 2014)."""
+    if method == "add":
+        return cos_b - cos_a + cos_c
+    if method == "mul":
+        shift = lambda c: (1.0 + c) / 2.0  # noqa: E731
+        return shift(cos_b) * shift(cos_c) / (shift(cos_a) + MUL_EPSILON)
+    raise InputError(f"Analogy method {method!r}: use add (3CosAdd) or mul (3CosMul).")
+
+
+def analogy(index, space, a: str, b: str, c: str, k: int = 10, method: str = "add",
+            lang: str | None = None, kind: str | None = None, candidates: int = CANDIDATES) -> dict:
+    """a is to b as c is to ?  The inputs themselves (any item whose text is a, b or c) are excluded."""
+    return analogy_many(index, space, [(a, b, c)], k=k, method=method, lang=lang, kind=kind, candidates=candidates)[0]
+
+
+def analogy_many(index, space, triples, k=10, method="add", lang=None, kind=None, candidates=CANDIDATES) -> list:
+    index.check_space(space)
+    _check_k(k)
+    analogy_scores(np.zeros(1), np.zeros(1), np.zeros(1), method)  # validates the method up front
+    for triple in triples:
+        if len(triple) != 3:
+            raise InputError(f"An analogy needs three terms A B C, got {list(triple)}.")
+    flat = [term for triple in triples for term in triple]
+    vectors = space.embed_texts(flat, role="item").reshape(len(triples), 3, space.dim)
+    texts = index.items["text"].fillna("").str.casefold().to_numpy()
+    out = []
+    for (a, b, c), (va, vb, vc) in zip(triples, vectors):
+        inputs = {a.strip().casefold(), b.strip().casefold(), c.strip().casefold()}
+        exclude = np.flatnonzero(np.isin(texts, list(inputs)))
+        allowed = _allowed(index, kind=kind, lang=lang, exclude_rows=exclude)
+        target = l2_normalize(vb - va + vc)
+        rows, _ = nearest(index, target, max(candidates, k), allowed)
+        pool = index.vectors_f32(rows)
+        cos_a, cos_b, cos_c = pool @ va, pool @ vb, pool @ vc
+        scores = analogy_scores(cos_a, cos_b, cos_c, method)
+        order = np.argsort(-scores, kind="stable")[:k]
+        out.append({"query": [a, b, c], "method": method,
+                    "results": _results(index, rows[order], scores[order], (pool @ target)[order])})
+    return out
+
+
+# -- translation -------------------------------------------------------------------------------
+def translate(index, space, text: str, to: str, from_: str | None = None, method: str = "csls",
+              k: int = 10, candidates: int = CANDIDATES) -> dict:
+    """Nearest text items in language `to`, by plain cosine (nn) or CSLS (default)."""
+    return translate_many(index, space, [text], to=to, from_=from_, method=method, k=k, candidates=candidates)[0]
+
+
+def translate_many(index, space, texts, to, from_=None, method="csls", k=10, candidates=CANDIDATES) -> list:
+    index.check_space(space)
+    _check_k(k)
+    if method not in ("nn", "csls"):
+        raise InputError(f"Translation method {method!r}: use nn (nearest neighbour) or csls.")
+    to = normalize_lang(to)
+    from_ = normalize_lang(from_) if from_ else None
+    target = _target_mask(index, to)
+    queries = space.embed_texts(texts, role="item")
+    out = []
+    for text, query in zip(texts, queries):
+        rows, cosines = nearest(index, query, max(candidates, k, CSLS_K), target)
+        if method == "nn":
+            scores = cosines
+        else:
+            query_hubness = cosines[:CSLS_K].mean()  # r_T(x): rows are sorted by cosine
+            scores = 2 * cosines - query_hubness - csls_source_hubness(index, to, from_)[rows]
+        order = np.argsort(-scores, kind="stable")[:k]
+        out.append({"query": text, "to": to, "from": from_, "method": method,
+                    "results": _results(index, rows[order], scores[order], cosines[order])})
+    return out
+
+
+def _target_mask(index, to: str) -> np.ndarray:
+    mask = index.mask(kind="text", lang=to)
+    if not mask.any():
+        langs = index.manifest.get("counts", {}).get("by_lang", {})
+        raise InputError(f"Index '{index.name}' has no text items in '{to}'; its languages: "
+                         f"{', '.join(f'{k} ({v:,})' for k, v in langs.items()) or 'none recorded'}.")
+    return mask
+
+
+def source_mask(index, to: str, from_: str | None) -> np.ndarray:
+    """CSLS's source side: items in `from_` if given, else every item outside the target language."""
+    if from_:
+        mask = index.mask(lang=from_)
+        if mask is None or not mask.any():
+            raise InputError(f"Index '{index.name}' has no items in '{from_}' to measure hubness against.")
+        return mask
+    return (index.items["lang"] != to).to_numpy()
+
+
+def csls_source_hubness(index, to: str, from_: str | None) -> np.ndarray:
+    """r_S(y) for every row: mean cosine of y to its CSLS_K nearest source-side items (0 off target).
+
+    Computed once per (index, to, from) for all target items with an exact flat search, kept in
+    memory and cached on disk under the index checksum, so later queries cost nothing.
+    """
+    import faiss
+
+    from .artifacts import cache_dir, load_array, save_array
+
+    memo = index.__dict__.setdefault("_csls", {})
+    key = (to, from_)
+    if key in memo:
+        return memo[key]
+    path = cache_dir("csls") / f"{index.name}-{index.checksum}-{to}-{from_ or 'rest'}-{CSLS_K}.npy"
+    cached = load_array(path)
+    if cached is not None and cached.shape == (len(index),):
+        memo[key] = cached
+        return cached
+    target_rows = np.flatnonzero(_target_mask(index, to))
+    source_rows = np.flatnonzero(source_mask(index, to, from_))
+    hubness = np.zeros(len(index), dtype=np.float32)
+    if len(source_rows):
+        flat = faiss.IndexFlatIP(index.dim)
+        flat.add(index.vectors_f32(source_rows))
+        neighbours = min(CSLS_K, len(source_rows))
+        for start in range(0, len(target_rows), 8192):
+            block = target_rows[start:start + 8192]
+            scores, _ = flat.search(index.vectors_f32(block), neighbours)
+            hubness[block] = scores.mean(axis=1)
+    save_array(path, hubness)
+    memo[key] = hubness
+    return hubness
