@@ -6,7 +6,8 @@ Vectors are unit length, so inner product is cosine. The choice, in order:
 - IVF-PQ when only compressed codes fit (exact re-ranking from the stored vectors fixes the
   order of the top candidates).
 After building, the search parameter (efSearch for HNSW, nprobe for IVF) is tuned on queries
-that are not items of the index (noisy copies of sampled items) to the smallest value whose
+that are not items of the index (noisy copies of sampled items, placed as far from their item
+as a typical item is from its nearest neighbour) to the smallest value whose
 recall@10 against exact search is >= TARGET_RECALL. If none gets there faster than exact
 search, the index falls back to exact search and says why.
 """
@@ -25,7 +26,8 @@ EXACT_BELOW = 10_000
 TARGET_RECALL = 0.95
 HNSW_M = 32
 TUNING_QUERIES = 300
-QUERY_NOISE_COS = 0.9  # tuning queries sit at about this cosine from the item they copy
+# tuning queries sit at the median nearest-neighbour cosine of the items, within these bounds
+MIN_QUERY_COS, MAX_QUERY_COS = 0.5, 0.95
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf-pq")
 
 
@@ -95,7 +97,8 @@ def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str) -> I
     # nlist ~ 4 sqrt(n), but keep >= 39 training points per centroid as FAISS asks
     nlist = max(1, min(2 ** round(math.log2(max(4 * math.sqrt(n), 1))), n // 39 or 1))
     # bytes per code: the largest of these that divides dim and fits the budget (8-bit codes)
-    options = [m for m in (64, 48, 32, 24, 16, 12, 8, 4) if dim % m == 0 and dim // m >= 2]
+    # any divisor of dim up to 64 bytes, each sub-vector at least 2 dims (50-d GloVe: 25, 10, 5, 2, 1)
+    options = [m for m in range(min(64, dim // 2), 0, -1) if dim % m == 0]
     m = options[-1]
     for candidate in options:
         if max_memory is None or n * (candidate + 8) <= max_memory:
@@ -162,16 +165,29 @@ def exact_rerank(queries, candidates, vectors, k):
     return scores, rows
 
 
-def tuning_queries(vectors: np.ndarray, count: int = TUNING_QUERIES, seed: int = 7) -> np.ndarray:
-    """Noisy copies of sampled items: like real queries, near items but not equal to any."""
+def tuning_queries(vectors: np.ndarray, count: int = TUNING_QUERIES, seed: int = 7) -> tuple[np.ndarray, float]:
+    """Noisy copies of sampled items, as far from their item as a typical item is from its
+    nearest neighbour: near the data like real queries, but equal to no item. Returns the
+    queries and that cosine."""
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(vectors), size=min(count, len(vectors)), replace=False)
     base = np.asarray(vectors[np.sort(picks)], dtype=np.float32)
+    nearest_other = _nearest_other_cosine(base, vectors)
+    target_cos = float(np.clip(np.median(nearest_other), MIN_QUERY_COS, MAX_QUERY_COS))
     noise = rng.standard_normal(base.shape).astype(np.float32)
     noise -= (noise * base).sum(axis=1, keepdims=True) * base  # orthogonal to the item
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-    angle = math.acos(QUERY_NOISE_COS)
-    return (math.cos(angle) * base + math.sin(angle) * noise).astype(np.float32)
+    angle = math.acos(target_cos)
+    return (math.cos(angle) * base + math.sin(angle) * noise).astype(np.float32), target_cos
+
+
+def _nearest_other_cosine(base: np.ndarray, vectors: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """Cosine of each base row to its nearest item other than itself (its own copy scores ~1)."""
+    best = np.full((len(base), 2), -np.inf, dtype=np.float32)
+    for start in range(0, len(vectors), block):
+        scores = base @ np.asarray(vectors[start:start + block], dtype=np.float32).T
+        best = np.sort(np.concatenate([best, np.sort(scores, axis=1)[:, -2:]], axis=1), axis=1)[:, -2:]
+    return best[:, 0]
 
 
 def exact_top_k(queries: np.ndarray, vectors: np.ndarray, k: int, block: int = 65_536) -> np.ndarray:
@@ -206,7 +222,7 @@ def tune(index, plan: IndexPlan, vectors: np.ndarray, k: int = 10) -> Tuning:
     """Smallest search parameter with recall@k >= TARGET_RECALL, or exact search."""
     import faiss
 
-    queries = tuning_queries(vectors)
+    queries, query_cos = tuning_queries(vectors)
     truth = exact_top_k(queries, vectors, k)
     flat = faiss.IndexFlatIP(vectors.shape[1])
     if plan.kind == "flat":
@@ -224,7 +240,8 @@ def tune(index, plan: IndexPlan, vectors: np.ndarray, k: int = 10) -> Tuning:
         if recall >= TARGET_RECALL:
             if ms <= flat_ms:
                 note = (f"{plan.param}={value} is the smallest setting with recall@{k} >= {TARGET_RECALL} "
-                        f"({recall:.3f}) on {len(queries)} held-out queries; {ms:.2f} ms vs {flat_ms:.2f} ms exact")
+                        f"({recall:.3f}) on {len(queries)} queries that are not items (noisy copies at cosine {query_cos:.2f}, "
+                        f"the items' median nearest-neighbour cosine); {ms:.2f} ms a query vs {flat_ms:.2f} ms exact")
                 return Tuning(plan.param, value, recall, ms, flat_ms, len(queries), tried, note)
             break  # larger values are only slower
     set_search_param(index, plan.param, plan.grid[-1])
