@@ -218,8 +218,12 @@ def build_index(
         known = set(base.items["key"]) if base is not None else set()
         chunks = read_chunks(sources, read_options, first_id=first_id, known_keys=known, chunk_size=chunk_size)
         resumed = (runner or SequentialRunner()).run(chunks, space_obj, store, progress=progress)
-        report = assemble(name, path, space_obj, store, base, sources, read_options, index_type, max_memory,
-                          add, started, resumed, progress)
+        try:
+            report = assemble(name, path, space_obj, store, base, sources, read_options, index_type, max_memory,
+                              add, started, resumed, progress)
+        except InputError:  # nothing to index, or a bad option: the staged chunks cannot help a rerun
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         shutil.rmtree(staging, ignore_errors=True)
         return report
 
