@@ -29,6 +29,7 @@ from .errors import EmbedspaceError, IndexStateError, InputError
 from .faiss_index import build_faiss, plan_index, tune
 from .index import Index, IndexLock, index_path, write_index
 from .registry import DEFAULT_SPACE, load_space
+from .space import check_text
 from .sources import DEFAULT_CHUNK_SIZE, ReadOptions, check_sources, read_chunks
 
 STORED_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path", "source", "meta", "key")
@@ -93,10 +94,15 @@ def _embed_texts_skipping(space, items, skipped):
     kept, rows = [], []
     for item in items:
         try:
+            check_text(item["payload"])
+        except InputError as exc:
+            _skip(item, f"text {exc}", skipped)
+            continue
+        try:
             rows.append(space.embed_texts([item["payload"]], role="item")[0])
             kept.append(item)
-        except InputError as exc:
-            _skip(item, str(exc).removeprefix("Text 0 ").strip(), skipped)
+        except InputError as exc:  # e.g. a word GloVe does not know
+            _skip(item, str(exc), skipped)
     return kept, (np.stack(rows) if rows else np.zeros((0, space.dim), np.float32))
 
 

@@ -187,25 +187,33 @@ class Space:
 
 
 def validate_texts(texts) -> list:
-    """A list of non-empty strings, or an InputError that names the bad one."""
+    """A list of non-empty strings, or an InputError that names the bad one (counting from 1)."""
     if isinstance(texts, str):
         raise InputError("Pass a list of texts, not a single string: embed_texts(['...']) or embed_text('...').")
     if texts is None:
         raise InputError("No texts given (None).")
     texts = list(texts)
     for i, text in enumerate(texts):
-        if text is None:
-            raise InputError(f"Text {i} is None; every item needs a text.")
-        if not isinstance(text, str):
-            raise InputError(f"Text {i} is a {type(text).__name__}, not a string: {text!r:.60}")
-        if not text.strip():
-            raise InputError(f"Text {i} is empty; remove empty lines or give it some text.")
-        if len(text) > MAX_TEXT_CHARS:
-            raise InputError(
-                f"Text {i} is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,}. "
-                "Models here read at most 512 tokens: split long documents into passages first."
-            )
+        try:
+            check_text(text)
+        except InputError as exc:
+            raise InputError(f"Text {i + 1} of {len(texts)} {exc}") from None
     return texts
+
+
+def check_text(text) -> None:
+    """Why one text cannot be embedded (an InputError whose message reads after 'Text N'), or None."""
+    if text is None:
+        raise InputError("is None; every item needs a text.")
+    if not isinstance(text, str):
+        raise InputError(f"is a {type(text).__name__}, not a string: {text!r:.60}")
+    if not text.strip():
+        raise InputError("is empty; remove empty lines or give it some text.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InputError(
+            f"is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,}. "
+            "Models here read at most 512 tokens: split long documents into passages first."
+        )
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ def test_tokens(capsys):
 
 def test_user_errors_are_one_line_and_exit_2(capsys, tmp_path):
     code, _, err = run(capsys, "compare", "dog", "", "--space", "use-m3")
-    assert code == 2 and err.startswith("error: Text 1 is empty") and "Traceback" not in err
+    assert code == 2 and err.startswith("error: Text 2 of 2 is empty") and "Traceback" not in err
     code, _, err = run(capsys, "compare", "x", "--space", "bogus")
     assert code == 2 and "Unknown space 'bogus'" in err
     bad = tmp_path / "bad.png"

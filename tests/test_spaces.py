@@ -114,9 +114,9 @@ def test_tokenizers_show_what_the_model_sees(use_space, e5_space):
 @pytest.mark.parametrize(
     "texts, fragment",
     [
-        ([""], "Text 0 is empty"),
-        (["ok", "   "], "Text 1 is empty"),
-        ([None], "Text 0 is None"),
+        ([""], "Text 1 of 1 is empty"),
+        (["ok", "   "], "Text 2 of 2 is empty"),
+        ([None], "Text 1 of 1 is None"),
         ([3.5], "not a string"),
         (["x" * 10_000_000], "split long documents"),
         ("a bare string", "not a single string"),
