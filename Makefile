@@ -16,8 +16,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# Streamlit reads its own settings (STREAMLIT_SERVER_PORT, ...) from the environment.
+# Builds the demo index on first start (minutes, with progress; reused afterwards), then starts
+# the app. Streamlit reads its own settings (STREAMLIT_SERVER_PORT, ...) from the environment.
 run: install
+	$(VENV)/bin/embedspace demo
 	$(VENV)/bin/streamlit run app.py
 
 test: install

@@ -165,6 +165,19 @@ def add_index_commands(sub):
     _index_dir(p)
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("demo", help="build the demo index from packaged data: emoji, countries, languages, words")
+    p.add_argument("--space", default=DEFAULT_SPACE, help=SPACE_HELP)
+    p.add_argument("--languages", help="comma-separated languages (default: every language of the space that the "
+                   "emoji package and CLDR both have)")
+    p.add_argument("--words", type=int, default=3000, help="frequent words per language (default 3000; 0: none)")
+    p.add_argument("--emoji-limit", type=int, help="at most this many emoji, an even spread (default: all)")
+    p.add_argument("--skin-tones", action="store_true", help="also the skin-tone variants of emoji (about 1.4x "
+                   "the build time)")
+    p.add_argument("--overwrite", action="store_true", help="rebuild the demo index even if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _index_dir(p)
+    p.set_defaults(func=cmd_demo)
+
 
 def cmd_spaces(args) -> int:
     from .registry import list_spaces
@@ -392,4 +405,15 @@ def cmd_export(args) -> int:
         print(f"wrote {file}")
     if args.format == "projector":
         print("Load them at projector.tensorflow.org: Load -> vectors.tsv, then metadata.tsv.")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import DemoOptions, build_demo
+
+    languages = tuple(code.strip() for code in args.languages.split(",") if code.strip()) if args.languages else None
+    options = DemoOptions(space=args.space, languages=languages, emoji_limit=args.emoji_limit, words=args.words,
+                          skin_tones=args.skin_tones)
+    result = build_demo(options, index_dir=args.index_dir, overwrite=args.overwrite, progress=not args.quiet)
+    print(result.summary())
     return 0

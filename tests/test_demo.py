@@ -1,0 +1,132 @@
+"""The demo index on a small subset: emoji images and names, countries, languages, words."""
+
+import json
+
+import numpy as np
+import pytest
+
+from embedspace import query
+from embedspace.demo import (
+    DemoOptions, EmojiRenderer, build_demo, clean_name, emoji_base, flag_country, is_word, render_emoji,
+)
+from embedspace.index import Index
+
+DOGS = ("\U0001F436", "\U0001F415")  # dog face, dog
+SUBSET = DOGS + tuple(
+    "\U0001F431 \U0001F408 \U0001F42D \U0001F434 \U0001F437 \U0001F42E \U0001F414 \U0001F41F \U0001F98A "
+    "\U0001F981 \U0001F697 \U0001F6B2 \U00002708\U0000FE0F \U0001F680 \U0001F34E \U0001F34C \U0001F355 "
+    "\U00002615 \U0001F3E0 \U0001F333 \U0001F31E \U0001F319 \U0001F4D6 \U0001F3B8 \U000026BD \U0001F451 "
+    "\U0001F600 \U0001F622 \U00002764\U0000FE0F \U0001F1EA\U0001F1F8 \U0001F1E9\U0001F1EA \U0001F1EA\U0001F1E6 "
+    "\U0001F3C3 \U0001F3C3\U0000200D\U00002640\U0000FE0F \U0001F3C3\U0001F3FD\U0000200D\U00002640\U0000FE0F "
+    "\U0001F9D1\U0000200D\U0001F4BB \U0001F469\U0000200D\U0001F4BB".split()
+)
+LANGS = ("en", "es", "de")
+DOG_NAMES = {"en": {"dog", "dog face"}, "es": {"perro", "cara de perro"}, "de": {"hund", "hundegesicht"}}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("indexes")
+    options = DemoOptions(languages=LANGS, emoji=SUBSET, words=300)
+    result = build_demo(options, index_dir=root)
+    return result, Index.open("demo", root), root, options
+
+
+def test_demo_holds_every_kind_with_shared_concepts(demo):
+    result, index, _, _ = demo
+    items = index.items
+    images = items[items["kind"] == "image"]
+    assert set(images["concept"]) == set(SUBSET)  # every subset emoji renders, Spain and Ceuta share a drawing
+    for label in ("emoji", "country", "language", "word"):
+        assert set(items.loc[(items["kind"] == "text") & (items["label"] == label), "lang"]) == set(LANGS)
+    perro = items[(items["text"] == "perro") & (items["lang"] == "es")].iloc[0]
+    assert perro["concept"] == "\U0001F415"
+    spain = items[items["concept"] == "country:ES"].set_index("lang")["text"].to_dict()
+    assert spain == {"en": "Spain", "es": "España", "de": "Spanien"}
+    assert items.loc[items["concept"] == "language:de", "lang"].nunique() == 3
+    assert items.loc[items["label"] == "word", "concept"].isna().all()
+    assert index.manifest["counts"]["by_kind"]["image"] == len(SUBSET)
+
+
+def test_variants_link_to_their_base(demo):
+    _, index, _, _ = demo
+    meta = {row.concept: json.loads(row.meta or "{}") for row in index.items[index.items["kind"] == "image"].itertuples()}
+    runner_medium_woman = "\U0001F3C3\U0001F3FD\U0000200D\U00002640\U0000FE0F"
+    assert meta[runner_medium_woman]["base"] == "\U0001F3C3"
+    assert meta[runner_medium_woman]["variant"] == "skin tone, gender"
+    assert meta["\U0001F469\U0000200D\U0001F4BB"]["base"] == "\U0001F9D1\U0000200D\U0001F4BB"
+    assert "base" not in meta["\U0001F3C3"]
+    assert meta["\U0001F1EA\U0001F1F8"]["country"] == "country:ES"
+
+
+def test_translate_perro_finds_dog(demo, use_space):
+    _, index, _, _ = demo
+    result = query.translate(index, use_space, "perro", to="en", k=3)
+    assert result["results"][0]["text"] == "dog"
+
+
+def test_country_name_translates_to_the_same_country(demo, use_space):
+    _, index, _, _ = demo
+    for spanish, german in (("España", "Spanien"), ("Alemania", "Deutschland")):
+        top = query.translate(index, use_space, spanish, to="de", from_="es", k=1)["results"][0]
+        assert top["text"] == german
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "ConSE cannot see OpenMoji drawings: EfficientNet-Lite0 gives the dog face 'pick', 'envelope', "
+    "'web site' (all 118 dog classes together ~3%), so the image lands among generic texts, not dog names. "
+    "A CLIP space (open_clip:...) is what this needs."))
+def test_dog_emoji_image_neighbours_include_dog_names_in_two_languages(demo, use_space):
+    _, index, _, _ = demo
+    image = index.items.loc[(index.items["kind"] == "image") & (index.items["concept"] == DOGS[0]), "path"].iloc[0]
+    results = query.search(index, use_space, image=image, kind="text", k=10)["results"]
+    langs = {r["lang"] for r in results if r["text"].lower() in DOG_NAMES.get(r["lang"], ())}
+    assert len(langs) >= 2, [(r["lang"], r["text"]) for r in results]
+
+
+def test_why_conse_misses_the_dog_drawing(use_space):
+    """The reason the test above fails: the classifier puts little weight on any dog class."""
+    from embedspace.images import load_images
+
+    path = render_emoji([DOGS[0]])[0][DOGS[0]]
+    probs, _ = use_space.image_encoder.classifier(load_images([path])[0])
+    assert probs[0, 151:269].sum() < 0.2  # ImageNet classes 151..268 are the dog breeds
+
+
+def test_second_run_reuses_the_index(demo):
+    result, index, root, options = demo
+    assert not result.reused
+    again = build_demo(options, index_dir=root)
+    assert again.reused and "reusing" in again.summary()
+    assert Index.open("demo", root).manifest["files"] == index.manifest["files"]
+
+
+def test_other_options_do_not_reuse_silently(demo):
+    from embedspace.errors import IndexStateError
+
+    _, _, root, options = demo
+    with pytest.raises(IndexStateError, match="--overwrite"):
+        build_demo(DemoOptions(languages=("en",), emoji=options.emoji, words=10), index_dir=root)
+
+
+def test_tofu_and_sequences_the_font_lacks_are_detected():
+    renderer = EmojiRenderer()
+    assert renderer.problem("A") is not None  # OpenMoji has no Latin letters: .notdef
+    assert renderer.problem("\u4e2d") is not None  # nor CJK ideographs
+    assert renderer.problem("\U0001F436\u200d\U0001F680") is not None  # no such ZWJ sequence: two glyphs
+    assert renderer.problem("\U0001F436") is None
+    assert renderer.problem("\U0001F1EA\U0001F1F8") is None  # a flag is one ligature glyph
+    image, reason = renderer.render("\U0001F436")
+    alpha = np.asarray(image.getchannel("A"))
+    assert reason is None and alpha[0].max() == 0 and alpha[:, 0].max() == 0  # drawn inside a margin
+
+
+def test_names_bases_flags_and_words():
+    assert clean_name(":cara_de_perro:") == "cara de perro"
+    known = {"\U0001F3C3", "\U0001F3C3\u200d\u2640\ufe0f", "\U0001F575\ufe0f", "\U0001F575\ufe0f\u200d\u2640\ufe0f"}
+    assert emoji_base("\U0001F3C3\U0001F3FD\u200d\u2640\ufe0f", known) == ("\U0001F3C3", ["skin tone", "gender"])
+    assert emoji_base("\U0001F575\U0001F3FD\u200d\u2640\ufe0f", known) == ("\U0001F575\ufe0f", ["skin tone", "gender"])
+    assert emoji_base("\U0001F3C3", known) == (None, [])
+    assert flag_country("\U0001F1EA\U0001F1F8") == "ES" and flag_country("\U0001F436") is None
+    assert is_word("perro", {"LATIN"}) and not is_word("don't", {"LATIN"}) and not is_word("a", {"LATIN"})
+    assert is_word("\u72d7", {"CJK"}) and not is_word("the", {"CJK"})
