@@ -7,7 +7,7 @@ Vectors are unit length, so inner product is cosine. The choice, in order:
   order of the top candidates).
 After building, the search parameter (efSearch for HNSW, nprobe for IVF) is tuned on queries
 that are not items of the index (noisy copies of sampled items, placed as far from their item
-as a typical item is from its nearest neighbour) to the smallest value whose
+as the lower quartile of the items' nearest-neighbour cosines) to the smallest value whose
 recall@10 against exact search is >= TARGET_RECALL. If none gets there faster than exact
 search, the index falls back to exact search and says why.
 """
@@ -26,8 +26,16 @@ EXACT_BELOW = 10_000
 TARGET_RECALL = 0.95
 HNSW_M = 32
 TUNING_QUERIES = 300
-# tuning queries sit at the median nearest-neighbour cosine of the items, within these bounds
-MIN_QUERY_COS, MAX_QUERY_COS = 0.5, 0.95
+# Tuning queries sit at the lower quartile of the items' nearest-neighbour cosines, within these
+# bounds: real queries (new words, other phrasings) are farther from the index than its items are
+# from each other, and near-duplicate items would otherwise make the tuning far too easy.
+QUERY_COS_QUANTILE = 0.25
+MIN_QUERY_COS, MAX_QUERY_COS = 0.5, 0.85
+# Synthetic queries are easier than real ones: on 100k use-m3 texts (benchmarks/search.py) the
+# setting that gave 0.95 on them gave 0.90 (HNSW) and 0.94 (IVF-PQ) on real held-out queries.
+# Tuning therefore asks 0.99 of the synthetic queries, for 0.95 on real ones.
+SYNTHETIC_TARGET = 0.99
+RERANK_FACTOR = 10  # IVF-PQ: candidates re-ranked exactly = RERANK_FACTOR x k
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf-pq")
 
 
@@ -115,7 +123,8 @@ def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str) -> I
     reason = (f"IVF-PQ with {nlist} lists and {m}-byte codes, {why}; the top candidates are re-ranked "
               "exactly with the stored vectors (memory-mapped from disk)")
     grid = sorted({p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024) if p <= nlist} | {nlist})
-    return IndexPlan("ivf-pq", f"IVF{nlist},PQ{m}x8", reason, m + 8, "nprobe", grid, rerank=True)
+    # "np": no polysemous training, which nothing here uses and which made builds ~4x slower
+    return IndexPlan("ivf-pq", f"IVF{nlist},PQ{m}x8np", reason, m + 8, "nprobe", grid, rerank=True)
 
 
 def build_faiss(plan: IndexPlan, vectors: np.ndarray, seed: int = 1234):
@@ -142,7 +151,7 @@ def set_search_param(index, param: str | None, value: int | None) -> None:
         faiss.ParameterSpace().set_index_parameter(index, param, int(value))
 
 
-def faiss_search(index, queries: np.ndarray, k: int, plan_kind: str, vectors=None, rerank_factor: int = 4):
+def faiss_search(index, queries: np.ndarray, k: int, plan_kind: str, vectors=None, rerank_factor: int = RERANK_FACTOR):
     """Top-k (scores, rows); IVF-PQ candidates are re-ranked exactly against `vectors`."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, index.ntotal)
@@ -166,14 +175,14 @@ def exact_rerank(queries, candidates, vectors, k):
 
 
 def tuning_queries(vectors: np.ndarray, count: int = TUNING_QUERIES, seed: int = 7) -> tuple[np.ndarray, float]:
-    """Noisy copies of sampled items, as far from their item as a typical item is from its
-    nearest neighbour: near the data like real queries, but equal to no item. Returns the
-    queries and that cosine."""
+    """Noisy copies of sampled items, as far from their item as the items farther from their
+    nearest neighbour are (lower quartile): near the data like real queries, but equal to no
+    item. Returns the queries and that cosine."""
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(vectors), size=min(count, len(vectors)), replace=False)
     base = np.asarray(vectors[np.sort(picks)], dtype=np.float32)
     nearest_other = _nearest_other_cosine(base, vectors)
-    target_cos = float(np.clip(np.median(nearest_other), MIN_QUERY_COS, MAX_QUERY_COS))
+    target_cos = float(np.clip(np.quantile(nearest_other, QUERY_COS_QUANTILE), MIN_QUERY_COS, MAX_QUERY_COS))
     noise = rng.standard_normal(base.shape).astype(np.float32)
     noise -= (noise * base).sum(axis=1, keepdims=True) * base  # orthogonal to the item
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
@@ -219,7 +228,8 @@ def _single_query_latency(search, queries: np.ndarray, repeats: int = 100) -> fl
 
 
 def tune(index, plan: IndexPlan, vectors: np.ndarray, k: int = 10) -> Tuning:
-    """Smallest search parameter with recall@k >= TARGET_RECALL, or exact search."""
+    """Smallest search parameter with synthetic recall@k >= SYNTHETIC_TARGET (else TARGET_RECALL)
+    that is faster than exact search; otherwise exact search."""
     import faiss
 
     queries, query_cos = tuning_queries(vectors)
@@ -237,13 +247,20 @@ def tune(index, plan: IndexPlan, vectors: np.ndarray, k: int = 10) -> Tuning:
         recall = recall_at_k(search(queries)[1], truth)
         ms = _single_query_latency(search, queries)
         tried.append({"value": value, "recall_at_10": round(recall, 4), "latency_ms": round(ms, 4)})
-        if recall >= TARGET_RECALL:
-            if ms <= flat_ms:
-                note = (f"{plan.param}={value} is the smallest setting with recall@{k} >= {TARGET_RECALL} "
-                        f"({recall:.3f}) on {len(queries)} queries that are not items (noisy copies at cosine {query_cos:.2f}, "
-                        f"the items' median nearest-neighbour cosine); {ms:.2f} ms a query vs {flat_ms:.2f} ms exact")
-                return Tuning(plan.param, value, recall, ms, flat_ms, len(queries), tried, note)
-            break  # larger values are only slower
+        if recall >= SYNTHETIC_TARGET or ms > flat_ms:
+            break  # reached the target, or larger values are only slower than exact search
+    # the smallest setting at the synthetic target; else the smallest at TARGET_RECALL
+    for target in (SYNTHETIC_TARGET, TARGET_RECALL):
+        chosen = next((t for t in tried if t["recall_at_10"] >= target and t["latency_ms"] <= flat_ms), None)
+        if chosen:
+            set_search_param(index, plan.param, chosen["value"])
+            note = (f"{plan.param}={chosen['value']} is the smallest setting with recall@{k} >= {target} "
+                    f"({chosen['recall_at_10']:.3f}) on {len(queries)} synthetic queries that are not items (noisy "
+                    f"copies at cosine {query_cos:.2f}, the lower quartile of the items' nearest-neighbour cosines)"
+                    + ("" if target == SYNTHETIC_TARGET else f"; none reached {SYNTHETIC_TARGET} faster than exact search")
+                    + f"; {chosen['latency_ms']:.2f} ms a query vs {flat_ms:.2f} ms exact")
+            return Tuning(plan.param, chosen["value"], chosen["recall_at_10"], chosen["latency_ms"], flat_ms,
+                          len(queries), tried, note)
     set_search_param(index, plan.param, plan.grid[-1])
     best = max(tried, key=lambda t: t["recall_at_10"]) if tried else None
     note = (f"no {plan.param} reached recall@{k} >= {TARGET_RECALL} faster than exact search "
