@@ -21,8 +21,8 @@ itself with `--worker CONFIG` and reads one JSON line back. The worker also save
 of the batch pass, and the parent checks that ours equal the package's (cosine >= 0.999 per
 row).
 
-    .venv/bin/python benchmarks/embed_throughput.py            # full run, ~2-3 minutes on 2 cores
-    .venv/bin/python benchmarks/embed_throughput.py --quick    # fewer repeats, ~1 minute
+    .venv/bin/python benchmarks/embed_throughput.py            # full run, ~3 minutes on 2 idle cores
+    .venv/bin/python benchmarks/embed_throughput.py --quick    # fewer repeats, ~2 minutes
     .venv/bin/python benchmarks/embed_throughput.py --only use-m3,images
 
 Results: printed, and written to benchmarks/results/embed_throughput.json (with the machine).

@@ -62,6 +62,7 @@ class Space:
     image_artifacts: dict = {}
     supports_images: bool = False
     images_note: str = "This space takes no images."
+    text_rows_are_unit: bool = False  # True where _embed_text_batch already returns finite unit rows
 
     # -- identity ----------------------------------------------------------------------
     def configure(self, spec) -> None:
@@ -107,7 +108,8 @@ class Space:
         texts = validate_texts(texts)
         if role not in ROLES:
             raise InputError(f"role must be one of {ROLES}, not {role!r}")
-        return self._run_batches(texts, batch_size, progress, "texts", lambda b: self._embed_text_batch(b, role))
+        vectors = self._run_batches(texts, batch_size, progress, "texts", lambda b: self._embed_text_batch(b, role))
+        return vectors if self.text_rows_are_unit else l2_normalize(vectors)
 
     def embed_text(self, text: str, role: str = "query") -> np.ndarray:
         """One text -> (dim,) vector; a query unless said otherwise."""
@@ -132,7 +134,7 @@ class Space:
         from .images import load_images
 
         pil_images, _ = load_images(images)
-        return self._run_batches(pil_images, batch_size, progress, "images", self._embed_image_batch)
+        return l2_normalize(self._run_batches(pil_images, batch_size, progress, "images", self._embed_image_batch))
 
     def embed_image(self, image) -> np.ndarray:
         return self.embed_images([image])[0]
@@ -183,7 +185,7 @@ class Space:
                 bar.update(len(batch))
         if bar is not None:
             bar.close()
-        return l2_normalize(out)
+        return out
 
 
 def validate_texts(texts) -> list:

@@ -32,6 +32,7 @@ class GloveSpace(Space):
 
     dim = 50
     languages = ("en",)
+    text_rows_are_unit = True  # _table() keeps l2_normalize()d rows, already checked finite
     images_note = (
         "GloVe takes no images: ConSE would need embeddings of ImageNet class names, which are "
         "mostly phrases ('tabby cat') that a one-word table cannot embed."
@@ -55,7 +56,11 @@ class GloveSpace(Space):
         return row
 
     def _embed_text_batch(self, texts, role):
-        return self.vectors[[self.lookup(t) for t in texts]]
+        # fast path: a text that is already a vocabulary word (all are lowercase, without spaces)
+        rows = [self.word_index.get(t) for t in texts]
+        if None in rows:
+            rows = [row if row is not None else self.lookup(t) for row, t in zip(rows, texts)]
+        return self.vectors[rows]
 
     def tokenize(self, text):
         validate_texts([text])
