@@ -233,11 +233,11 @@ def tune(index, plan: IndexPlan, vectors: np.ndarray, k: int = 10) -> Tuning:
     import faiss
 
     queries, query_cos = tuning_queries(vectors)
-    truth = exact_top_k(queries, vectors, k)
-    flat = faiss.IndexFlatIP(vectors.shape[1])
-    if plan.kind == "flat":
+    if plan.kind == "flat":  # nothing to tune: only its latency is recorded
         flat_ms = _single_query_latency(lambda q: index.search(q, k), queries)
         return Tuning(None, None, 1.0, flat_ms, flat_ms, len(queries), [], "exact search: recall is 1 by construction")
+    truth = exact_top_k(queries, vectors, k)
+    flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
     flat_ms = _single_query_latency(lambda q: flat.search(q, k), queries)
     tried = []
