@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_tokens)
     add_index_commands(sub)
+    add_alignment_commands(sub)
     return parser
 
 
@@ -155,6 +156,8 @@ def add_index_commands(sub):
     p.add_argument("--to", required=True, help="target language")
     p.add_argument("--from", dest="from_", help="source language (CSLS measures hubness against its items)")
     p.add_argument("--method", default="csls", choices=["csls", "nn"])
+    p.add_argument("--no-text-map", action="store_true", help="ignore a text map saved by `align-text` for this "
+                   "space and direction")
     _query_options(p, "one text per line; prints JSON lines")
     p.set_defaults(func=cmd_translate)
 
@@ -173,6 +176,8 @@ def add_index_commands(sub):
     p.add_argument("--emoji-limit", type=int, help="at most this many emoji, an even spread (default: all)")
     p.add_argument("--skin-tones", action="store_true", help="also the skin-tone variants of emoji (about 1.4x "
                    "the build time)")
+    p.add_argument("--images", default="map", choices=["map", "conse"], help="map (default): fit a learned image "
+                   "map on the demo's emoji and their names first; conse: ImageNet-classifier stand-in only")
     p.add_argument("--overwrite", action="store_true", help="rebuild the demo index even if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _index_dir(p)
@@ -390,7 +395,8 @@ def cmd_translate(args) -> int:
     texts = _read_queries(args.queries_file) if args.queries_file else [args.text] if args.text else None
     if not texts:
         raise InputError("Give a text to translate, or --queries-file FILE.")
-    results = query.translate_many(index, space, texts, to=args.to, from_=args.from_, method=args.method, k=args.k)
+    results = query.translate_many(index, space, texts, to=args.to, from_=args.from_, method=args.method, k=args.k,
+                                   use_text_map=not args.no_text_map)
     _print_results(results, args.json or bool(args.queries_file))
     return 0
 
@@ -413,7 +419,135 @@ def cmd_demo(args) -> int:
 
     languages = tuple(code.strip() for code in args.languages.split(",") if code.strip()) if args.languages else None
     options = DemoOptions(space=args.space, languages=languages, emoji_limit=args.emoji_limit, words=args.words,
-                          skin_tones=args.skin_tones)
+                          skin_tones=args.skin_tones, images=args.images)
     result = build_demo(options, index_dir=args.index_dir, overwrite=args.overwrite, progress=not args.quiet)
     print(result.summary())
+    return 0
+
+
+# -- learned maps: align, align-text, mine ------------------------------------------------------------
+def add_alignment_commands(sub) -> None:
+    from .image_map import DEFAULT_BACKBONES
+
+    p = sub.add_parser("align", help="fit a learned image map from labelled images into a text space")
+    p.add_argument("name", help="the map's name: saved as <index dir>/maps/NAME.npz, used as images=map:NAME")
+    p.add_argument("--space", default=DEFAULT_SPACE, help=SPACE_HELP)
+    p.add_argument("--images", required=True, metavar="SOURCE", help="a folder of class subfolders, a table of "
+                   "image paths and captions, or 'openmoji' (the demo's rendered single-codepoint emoji)")
+    p.add_argument("--labels-from", choices=["folder", "column"], help="class folder names or a caption column "
+                   "(default: folder for a folder, column for a table)")
+    p.add_argument("--caption-column", help="the table's caption column (default caption, text, label or name)")
+    p.add_argument("--lang-column", help="the table's caption-language column")
+    p.add_argument("--languages", help="caption languages to fit on, comma-separated (openmoji: default en; "
+                   "folders: the language of the folder names)")
+    p.add_argument("--query-languages", help="more caption languages, used only as held-out queries in the report")
+    p.add_argument("--backbones", default=",".join(DEFAULT_BACKBONES), help="image backbones whose features are "
+                   "concatenated (default %(default)s; lite0 alone is ~4x cheaper)")
+    p.add_argument("--method", default="ridge", choices=["ridge", "contrastive"])
+    p.add_argument("--folds", type=int, default=5, help="grouped folds of the held-out report (default 5)")
+    p.add_argument("--output", help="write the map here instead of the maps folder")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _index_dir(p)
+    p.set_defaults(func=cmd_align)
+
+    p = sub.add_parser("align-text", help="fit an orthogonal map between two languages on seed pairs (MUSE-style)")
+    p.add_argument("--space", default=DEFAULT_SPACE, help=SPACE_HELP)
+    p.add_argument("--pairs", required=True, help="a TSV of 'source<TAB>target' pairs, or 'concepts' (the demo's "
+                   "country, language and emoji names in both languages)")
+    p.add_argument("--from", dest="from_", required=True, help="source language")
+    p.add_argument("--to", required=True, help="target language")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _index_dir(p)
+    p.set_defaults(func=cmd_align_text)
+
+    p = sub.add_parser("mine", help="bitext mining: pairs of translations between two text files (LASER margin)")
+    p.add_argument("source_a", metavar="SOURCE_A", help="text file, one sentence per line (language --from)")
+    p.add_argument("source_b", metavar="SOURCE_B", help="text file, one sentence per line (language --to)")
+    p.add_argument("--from", dest="from_", help="language of SOURCE_A (checked against the space)")
+    p.add_argument("--to", help="language of SOURCE_B")
+    p.add_argument("--space", default=DEFAULT_SPACE, help=SPACE_HELP)
+    p.add_argument("--threshold", type=float, default=None, help="minimum ratio margin (default 1.06)")
+    p.add_argument("--gold", help="a TSV of known pairs: also print precision/recall per threshold")
+    p.add_argument("--json", action="store_true", help="print JSON lines")
+    p.set_defaults(func=cmd_mine)
+
+
+def _split_codes(text):
+    return [code.strip() for code in text.split(",") if code.strip()] if text else None
+
+
+def cmd_align(args) -> int:
+    import os
+
+    from .alignment import align_images
+
+    if args.index_dir:
+        os.environ["EMBEDSPACE_INDEX_DIR"] = args.index_dir
+    report = align_images(args.name, args.space, args.images, args.labels_from, args.caption_column, args.lang_column,
+                          _split_codes(args.languages), _split_codes(args.query_languages),
+                          tuple(_split_codes(args.backbones)), args.method, args.folds, args.output)
+    if args.json:
+        print(json.dumps({"map": str(report.map_path), "held_out": report.held_out,
+                          "training": report.image_map.meta["training"], "seconds": round(report.seconds, 1)}, indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_align_text(args) -> int:
+    import os
+
+    from .text_map import align_text, concept_pairs, read_pairs
+
+    if args.index_dir:
+        os.environ["EMBEDSPACE_INDEX_DIR"] = args.index_dir
+    from .languages import normalize_lang
+
+    pairs = concept_pairs(normalize_lang(args.from_), normalize_lang(args.to)) if args.pairs == "concepts" \
+        else read_pairs(args.pairs)
+    report = align_text(args.space, pairs, args.from_, args.to)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{report['pairs']} pairs ({report['train_pairs']} to fit), {report['held_out_sources']} held-out source "
+          f"words over a pool of {report['pool']} targets:")
+    for method in ("nn", "csls"):
+        plain, mapped = report[f"{method}_plain"], report[f"{method}_mapped"]
+        print(f"  {method:<5} P@1 {plain['P@1']:.3f} -> {mapped['P@1']:.3f} with the map   "
+              f"P@5 {plain['P@5']:.3f} -> {mapped['P@5']:.3f}")
+    verdict = "helps" if report["helps"] else "does not help (the space is already cross-lingual)"
+    print(f"The map {verdict} on held-out pairs. Saved {report['path']}; `translate --from {report['from']} "
+          f"--to {report['to']}` uses it (--no-text-map to skip).")
+    return 0
+
+
+def cmd_mine(args) -> int:
+    from pathlib import Path
+
+    from .errors import InputError
+    from .mining import DEFAULT_THRESHOLD, mine_texts, mining_quality
+    from .text_map import read_pairs
+
+    sides = []
+    for path in (args.source_a, args.source_b):
+        if not Path(path).is_file():
+            raise InputError(f"No text file at {path}: give one sentence per line.")
+        sides.append(Path(path).read_text(encoding="utf-8").splitlines())
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    floor = min(threshold, 1.0) if args.gold else threshold
+    pairs = mine_texts(args.space, sides[0], sides[1], floor)
+    for pair in pairs:
+        if pair.score < threshold:
+            continue
+        if args.json:
+            print(json.dumps({"score": round(pair.score, 4), "source": pair.source, "target": pair.target},
+                             ensure_ascii=False))
+        else:
+            print(f"{pair.score:.4f}\t{pair.source}\t{pair.target}")
+    if args.gold:
+        gold = set(read_pairs(args.gold))
+        for row in mining_quality(pairs, gold):
+            print(json.dumps(row) if args.json else
+                  f"# threshold {row['threshold']:.2f}: {row['mined']} mined, precision {row['precision']:.3f}, "
+                  f"recall {row['recall']:.3f}, F1 {row['f1']:.3f}", file=sys.stderr)
     return 0

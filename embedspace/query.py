@@ -19,6 +19,7 @@ from .faiss_index import faiss_search
 from .images import describe
 from .languages import normalize_lang
 from .space import l2_normalize
+from .text_map import find_text_map
 
 CANDIDATES = 100  # exact re-ranking pool for analogy and CSLS
 CSLS_K = 10  # neighbourhood size of CSLS (Conneau et al. 2018)
@@ -159,12 +160,16 @@ def analogy_many(index, space, triples, k=10, method="add", lang=None, kind=None
 
 # -- translation -------------------------------------------------------------------------------
 def translate(index, space, text: str, to: str, from_: str | None = None, method: str = "csls",
-              k: int = 10, candidates: int = CANDIDATES) -> dict:
+              k: int = 10, candidates: int = CANDIDATES, use_text_map: bool = True) -> dict:
     """Nearest text items in language `to`, by plain cosine (nn) or CSLS (default)."""
-    return translate_many(index, space, [text], to=to, from_=from_, method=method, k=k, candidates=candidates)[0]
+    return translate_many(index, space, [text], to=to, from_=from_, method=method, k=k, candidates=candidates,
+                          use_text_map=use_text_map)[0]
 
 
-def translate_many(index, space, texts, to, from_=None, method="csls", k=10, candidates=CANDIDATES) -> list:
+def translate_many(index, space, texts, to, from_=None, method="csls", k=10, candidates=CANDIDATES,
+                   use_text_map=True) -> list:
+    """With `from_` given and a text map saved by `align-text` for this space and direction, the
+    source texts are mapped by it first (the target items and CSLS's r_S stay as indexed)."""
     index.check_space(space)
     _check_k(k)
     if method not in ("nn", "csls"):
@@ -173,6 +178,9 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
     from_ = normalize_lang(from_) if from_ else None
     target = _target_mask(index, to)
     queries = space.embed_texts(texts, role="item")
+    text_map = find_text_map(space, from_, to) if use_text_map else None
+    if text_map is not None:
+        queries = text_map.apply(queries)
     out = []
     for text, query in zip(texts, queries):
         rows, cosines = nearest(index, query, max(candidates, k, CSLS_K), target)
@@ -182,7 +190,7 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
             query_hubness = cosines[:CSLS_K].mean()  # r_T(x): rows are sorted by cosine
             scores = 2 * cosines - query_hubness - csls_source_hubness(index, to, from_)[rows]
         order = np.argsort(-scores, kind="stable")[:k]
-        out.append({"query": text, "to": to, "from": from_, "method": method,
+        out.append({"query": text, "to": to, "from": from_, "method": method, "text_map": text_map is not None,
                     "results": _results(index, rows[order], scores[order], cosines[order])})
     return out
 

@@ -53,7 +53,11 @@ def load_space(spec: str = DEFAULT_SPACE):
     """Parse a spec and build its Space; the same spec text returns the same object."""
     if not isinstance(spec, str):
         raise SpecError(f"A space spec is text like 'use-m3', not {type(spec).__name__}.")
-    return _load(spec.strip())
+    space = _load(spec.strip())
+    if getattr(space, "map_is_stale", lambda: False)():  # the map file was refitted since: load it again
+        _load.cache_clear()
+        space = _load(spec.strip())
+    return space
 
 
 @lru_cache(maxsize=16)

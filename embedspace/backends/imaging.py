@@ -2,7 +2,8 @@
 
     images=conse   (default) ImageNet classifier + ConSE mixture of class-name embeddings
     images=none    the space refuses images
-    images=map:F   a learned map from image features to this space (`embedspace align`)
+    images=map:F   a learned map from image features to this space (`embedspace align`);
+                   F is a map name in the maps folder or a path to a .npz
 """
 
 from __future__ import annotations
@@ -42,12 +43,46 @@ class ImageOptionsMixin:
                 "near whichever class they resemble."
             )
         elif mode.startswith("map:"):
-            raise SpecError(
-                f"images={mode}: learned image maps come with `embedspace align`, which this version "
-                "does not have yet. Use images=conse or images=none."
-            )
+            self._setup_image_map(mode[len("map:"):])
         else:
             raise SpecError(f"images={mode} is not an image mode; use conse, none or map:FILE.")
+
+    def _setup_image_map(self, ref: str) -> None:
+        from ..artifacts import file_checksum
+        from ..image_map import check_map_matches, load_map, resolve_map_path
+
+        path = resolve_map_path(ref)
+        image_map = load_map(path)
+        check_map_matches(image_map, path, self.text_space())
+        self.image_map = image_map
+        self.map_file = (path, _stamp(path))
+        self.supports_images = True
+        self.image_artifacts = {f"map:{path.name}": file_checksum(path),
+                                **{f"backbone:{k}": v for k, v in image_map.meta["backbone_checksums"].items()}}
+        meta = image_map.meta
+        trained = meta.get("training", {})
+        self.images_note = (
+            f"Images via the learned map {path.name}: {meta.get('method', 'ridge')} from "
+            f"{'+'.join(image_map.backbones)} features, fitted on {trained.get('images', '?')} images of "
+            f"{trained.get('classes', '?')} classes ({', '.join(trained.get('languages', [])) or '?'} captions)."
+        )
+        held_out = meta.get("held_out")
+        if held_out:
+            self.images_note += (f" Held-out caption->image recall@10: {held_out['map']['recall@10']:.2f} "
+                                 f"(ConSE on the same folds: {held_out['conse']['recall@10']:.2f}).")
+
+    def map_is_stale(self) -> bool:
+        """True when the map file changed on disk after this space loaded it."""
+        if self.image_map is None:
+            return False
+        path, stamp = self.map_file
+        return _stamp(path) != stamp
+
+    def text_space(self) -> dict:
+        """What an image map must have been fitted for: this space's text side."""
+        key = self.text_spec_key()
+        name = self.spec.name + (f"[{key}]" if key else "")
+        return {"name": name, "spec": key, "artifacts": dict(self.text_artifacts), "dim": self.dim}
 
     def text_spec_key(self) -> str:
         """The spec without its image options: what decides the text vectors."""
@@ -61,7 +96,11 @@ class ImageOptionsMixin:
             self._image_encoder = ConseImageEncoder(self, top_k=self.top_k)
         return self._image_encoder
 
+    image_map = None
+
     def _embed_image_batch(self, images):
+        if self.image_map is not None:
+            return self.image_map.embed(images)
         return self.image_encoder.embed(images)
 
     def image_features(self, images, batch_size: int = 32):
@@ -69,7 +108,18 @@ class ImageOptionsMixin:
         from ..images import load_images
 
         pil_images, _ = load_images(images)
-        rows = [self.image_encoder.features(pil_images[i:i + batch_size]) for i in range(0, len(pil_images), batch_size)]
         import numpy as np
 
+        from ..conse import classifier
+
+        rows = [classifier()(pil_images[i:i + batch_size])[1] for i in range(0, len(pil_images), batch_size)]
+
         return l2_normalize(np.concatenate(rows) if rows else np.zeros((0, 1280), np.float32))
+
+
+def _stamp(path):
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns)

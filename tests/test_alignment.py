@@ -1,0 +1,289 @@
+"""Learned maps: image maps (`align`), text maps (`align-text`) and bitext mining (`mine`)."""
+
+import numpy as np
+import pytest
+
+from embedspace import alignment, image_map
+from embedspace.errors import InputError
+from embedspace.image_map import (ImageMap, caption_to_image_recall, fit_map, fit_ridge, grouped_folds, load_map,
+                                  save_map)
+from embedspace.mining import margin_scores, mine, mining_quality
+from embedspace.text_map import procrustes, split_pairs, translation_precision
+
+TEXT_SPACE = {"name": "toy", "spec": "", "artifacts": {"toy": "0"}, "dim": 8}
+
+
+def synthetic(n=400, d_in=20, d_out=8, noise=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d_in)).astype(np.float32) * rng.uniform(0.5, 3, d_in) + rng.normal(size=d_in)
+    w = rng.normal(size=(d_in, d_out)).astype(np.float32)
+    b = rng.normal(size=d_out).astype(np.float32)
+    return x, w, b, (x @ w + b + noise * rng.normal(size=(n, d_out))).astype(np.float32)
+
+
+# -- image maps: the fit -----------------------------------------------------------------------------------
+def test_ridge_recovers_a_known_linear_map():
+    x, w, b, y = synthetic()
+    mean, scale, weight, bias = fit_ridge(x, y, alpha=1e-3)
+    fitted = ImageMap(mean, scale, weight, bias, ("lite0",), TEXT_SPACE)
+    fresh = np.random.default_rng(1).normal(size=(50, x.shape[1])).astype(np.float32)
+    np.testing.assert_allclose(fitted.project(fresh), fresh @ w + b, atol=0.02)
+    # the effective weight in the original feature units is W itself
+    np.testing.assert_allclose(weight / scale[:, None], w, atol=0.01)
+
+
+def test_stronger_ridge_shrinks_towards_the_mean_caption():
+    x, _, _, y = synthetic()
+    _, _, weak, _ = fit_ridge(x, y, 1.0)
+    _, _, strong, bias = fit_ridge(x, y, 1e6)
+    assert np.linalg.norm(strong) < 0.01 * np.linalg.norm(weak)
+    np.testing.assert_allclose(bias, y.mean(axis=0), atol=1e-5)
+
+
+def test_grouped_folds_keep_groups_together_and_are_deterministic():
+    groups = [f"g{i // 3}" for i in range(60)]  # 20 groups of 3 variants
+    folds = grouped_folds(groups, 5, seed=0)
+    for g in set(groups):
+        assert len({folds[i] for i, h in enumerate(groups) if h == g}) == 1
+    assert sorted(np.bincount(folds)) == [12] * 5
+    np.testing.assert_array_equal(folds, grouped_folds(groups, 5, seed=0))
+    with pytest.raises(InputError, match="at least 5 groups"):
+        grouped_folds(["a", "b", "a"], 5)
+
+
+def test_cross_validation_never_sees_the_test_fold(monkeypatch):
+    """Every fit (outer fold, and the inner folds choosing alpha) gets only the other folds' rows."""
+    x, _, _, y = synthetic(n=120)
+    x[:, 0] = np.arange(len(x))  # row ids travel inside the features
+    groups = [i // 2 for i in range(len(x))]
+    outer = grouped_folds(groups, 5, seed=0)
+    seen = []
+    real_fit_ridge = image_map.fit_ridge
+
+    def spy(features, targets, alpha):
+        seen.append(set(features[:, 0].astype(int)))
+        return real_fit_ridge(features, targets, alpha)
+
+    monkeypatch.setattr(image_map, "fit_ridge", spy)
+    monkeypatch.setitem(image_map.FITTERS, "ridge", spy)
+    per_lang = {"en": (np.arange(len(x)), y)}
+    alignment.held_out_scores(x, y, per_lang, groups, None, ("lite0",), {**TEXT_SPACE, "dim": y.shape[1]},
+                              alphas=(1.0, 10.0))
+    assert len(seen) == 5 * (2 * 4 + 1)  # per fold: 2 alphas x 4 inner folds, then the fold's fit
+    for fold in range(5):
+        test_rows = set(np.flatnonzero(outer == fold))
+        train_rows = set(range(len(x))) - test_rows
+        fits = seen[fold * 9:(fold + 1) * 9]
+        assert all(rows <= train_rows for rows in fits)
+        assert fits[-1] == train_rows  # the fold's map is fitted on all of its training rows
+
+
+def test_held_out_recall_of_a_learnable_map_beats_chance():
+    x, _, _, y = synthetic(n=200, noise=0.5)
+    groups = list(range(200))
+    scores = alignment.held_out_scores(x, y, {"en": (np.arange(200), y)}, groups, None, ("lite0",),
+                                       {**TEXT_SPACE, "dim": y.shape[1]}, alphas=(1.0, 100.0))
+    assert scores["pool"] == 40
+    assert scores["map"]["recall@10"] > 0.9 and scores["map"]["recall@1"] > 0.5  # chance: 0.25 and 0.025
+
+
+def test_recall_counts_ties_against_the_query():
+    q = np.eye(3, dtype=np.float32)
+    assert caption_to_image_recall(q, q) == {1: 1.0, 10: 1.0}
+    assert caption_to_image_recall(q, np.ones((3, 3), np.float32), ks=(1, 3)) == {1: 0.0, 3: 1.0}
+
+
+def test_fitting_refuses_bad_training_data():
+    x, _, _, y = synthetic(n=20)
+    with pytest.raises(InputError, match="at least 2 classes"):
+        fit_map(x, y, ["cat"] * 20, ("lite0",), TEXT_SPACE)
+    with pytest.raises(InputError, match="8-d"):
+        fit_map(x, y[:, :5], list(range(20)), ("lite0",), TEXT_SPACE)
+    with pytest.raises(InputError, match="20 images but 19"):
+        fit_map(x, y[:19], list(range(20)), ("lite0",), TEXT_SPACE)
+    with pytest.raises(InputError, match="Unknown map method"):
+        fit_map(x, y, list(range(20)), ("lite0",), TEXT_SPACE, method="magic")
+
+
+# -- image maps: files ---------------------------------------------------------------------------------------
+def _toy_map(in_dim=1280, out_dim=8):
+    rng = np.random.default_rng(0)
+    return ImageMap(np.zeros(in_dim, np.float32), np.ones(in_dim, np.float32),
+                    rng.normal(size=(in_dim, out_dim)).astype(np.float32), np.zeros(out_dim, np.float32),
+                    ("lite0",), {**TEXT_SPACE, "dim": out_dim}, {"method": "ridge"})
+
+
+def test_map_file_round_trip(tmp_path):
+    path = save_map(_toy_map(), tmp_path / "m.npz")
+    loaded = load_map(path)
+    np.testing.assert_array_equal(loaded.weight, _toy_map().weight)
+    assert loaded.backbones == ("lite0",) and loaded.meta["method"] == "ridge"
+    with np.load(path, allow_pickle=False) as data:  # no pickled objects inside
+        assert set(data.files) == {"header", "mean", "scale", "weight", "bias"}
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong_shape", "nan", "not_a_map"])
+def test_corrupt_map_files_are_refused(tmp_path, damage):
+    path = save_map(_toy_map(), tmp_path / "m.npz")
+    data = path.read_bytes()
+    if damage == "garbage":
+        path.write_bytes(b"not a zip at all")
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        m = _toy_map()
+        if damage == "wrong_shape":
+            m.mean = np.zeros(10, np.float32)
+        elif damage == "nan":
+            m.weight[0, 0] = np.nan
+        save_map(m, path)
+        if damage == "not_a_map":
+            np.savez(path, weight=np.zeros(3))
+    with pytest.raises(InputError, match="m.npz"):
+        load_map(path)
+
+
+def test_a_map_for_another_space_is_refused(tmp_path, monkeypatch, use_space):
+    monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(tmp_path))
+    save_map(_toy_map(out_dim=384), tmp_path / "for-e5.npz")
+    from embedspace.registry import load_space
+
+    with pytest.raises(InputError, match="fitted for the text space toy"):
+        load_space("use-m3[images=map:for-e5]")
+    with pytest.raises(InputError, match="No image map"):
+        load_space("use-m3[images=map:nowhere]")
+
+
+# -- image maps: end to end on real images ---------------------------------------------------------------------
+ANIMALS = "\U0001F436 \U0001F431 \U0001F42D \U0001F434 \U0001F437 \U0001F42E \U0001F414 \U0001F41F \U0001F98A \U0001F981"
+VEHICLES = "\U0001F697 \U0001F6B2 \U0001F680 \U0001F68C \U0001F695 \U0001F69A \U0001F3CD \U0001F6F5 \U0001F682 \U0001F6A2"
+
+
+@pytest.fixture(scope="module")
+def emoji_folder(tmp_path_factory):
+    """A folder per class, named by the emoji's English name, with its OpenMoji drawing."""
+    from embedspace.demo import english_name, render_emoji
+
+    root = tmp_path_factory.mktemp("labelled")
+    for e, path in render_emoji((ANIMALS + " " + VEHICLES).split())[0].items():
+        (root / english_name(e)).mkdir()
+        (root / english_name(e) / path.name).write_bytes(path.read_bytes())
+    (root / "dog face" / "broken.png").write_bytes(b"\x89PNG not really")
+    return root
+
+
+def test_align_a_folder_saves_a_map_the_space_uses(emoji_folder, tmp_path, monkeypatch):
+    from embedspace.index import Index
+    from embedspace.build import build_index
+    from embedspace.registry import load_space
+    from embedspace.errors import IndexStateError
+
+    monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(tmp_path))
+    report = alignment.align_images("kinds", "use-m3", emoji_folder, languages=["en"], backbones=("lite0",), folds=2)
+    assert report.map_path == tmp_path / "maps" / "kinds.npz"
+    assert len(report.data.images) == 20 and len(report.data.skipped) == 1  # the broken PNG is reported
+    assert "broken.png" in report.summary()
+    space = load_space("use-m3[images=map:kinds]")
+    assert "map:kinds.npz" in space.artifacts and "learned map" in space.images_note
+    classes = sorted(p.name for p in emoji_folder.iterdir())
+    dog, car = (next(emoji_folder.glob(f"{name}/1F*.png")) for name in ("dog face", "automobile"))
+    nearest = (space.embed_images([dog, car]) @ space.embed_texts(classes).T).argmax(axis=1)
+    assert [classes[i] for i in nearest] == ["dog face", "automobile"]  # fitted on them: checks the wiring
+    # an index built with this map refuses the same space with ConSE, and a refitted map
+    build_index("withmap", [str(emoji_folder)], space="use-m3[images=map:kinds]", index_dir=tmp_path, progress=False)
+    index = Index.open("withmap", tmp_path)
+    with pytest.raises(IndexStateError):
+        index.check_space(load_space("use-m3"))
+    alignment.align_images("kinds", "use-m3", emoji_folder, languages=["en"], backbones=("lite0",), folds=2,
+                           method="contrastive")
+    with pytest.raises(IndexStateError):
+        index.check_space(load_space("use-m3[images=map:kinds]"))
+
+
+def test_align_refuses_spaces_without_maps_and_tiny_sources(emoji_folder, tmp_path):
+    from embedspace.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match="no learned image maps"):
+        alignment.align_images("x", "glove-6b-50d", emoji_folder, save=False)
+    with pytest.raises(InputError, match="No image source"):
+        alignment.align_images("x", "use-m3", tmp_path / "missing", save=False)
+    with pytest.raises(InputError, match="too few"):
+        alignment.align_images("x", "use-m3", emoji_folder, folds=20, save=False, backbones=("lite0",))
+
+
+# -- text maps --------------------------------------------------------------------------------------------------
+def test_procrustes_recovers_a_rotation():
+    rng = np.random.default_rng(0)
+    rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    x = rng.normal(size=(100, 16))
+    w = procrustes(x, x @ rotation)
+    np.testing.assert_allclose(w, rotation, atol=1e-5)
+    np.testing.assert_allclose(w @ w.T, np.eye(16), atol=1e-5)
+
+
+def test_held_out_pairs_share_no_source_word():
+    pairs = [(f"s{i // 2}", f"t{i}") for i in range(100)]
+    train, held = split_pairs(pairs)
+    assert not {s for s, _ in train} & {s for s, _ in held}
+    assert len({s for s, _ in held}) == 10
+
+
+def test_csls_follows_the_published_formula():
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(12, 5))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    pool = rng.normal(size=(15, 5))
+    pool /= np.linalg.norm(pool, axis=1, keepdims=True)
+    cos = q @ pool.T
+    r_t = np.array([np.mean(sorted(row)[-10:]) for row in cos])
+    r_s = np.array([np.mean(sorted(col)[-10:]) for col in cos.T])
+    best = [int(np.argmax(2 * cos[i] - r_t[i] - r_s)) for i in range(12)]
+    answers = [{b} for b in best]
+    assert translation_precision(q, pool, answers, "csls")["P@1"] == 1.0
+
+
+def test_align_text_reports_and_translate_uses_the_map(tmp_path, monkeypatch, use_space):
+    from embedspace.text_map import align_text, concept_pairs, find_text_map
+
+    monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(tmp_path))
+    pairs = concept_pairs("es", "en")
+    assert len(pairs) > 1000 and ("perro", "dog") in pairs
+    report = align_text("use-m3", pairs[::4], "es", "en")
+    assert report["held_out_sources"] > 50
+    for key in ("nn_plain", "nn_mapped", "csls_plain", "csls_mapped"):
+        assert 0.3 < report[key]["P@1"] <= report[key]["P@5"] <= 1.0
+    found = find_text_map(use_space, "es", "en")
+    assert found is not None and found.weight.shape == (512, 512)
+    assert find_text_map(use_space, "en", "es") is None
+
+
+# -- mining -----------------------------------------------------------------------------------------------------
+def test_margin_matches_the_formula():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 4))
+    y = rng.normal(size=(7, 4))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    cos = x @ y.T
+    i, j = 2, 3
+    expected = cos[i, j] / (np.sort(cos[i])[-4:].sum() / 8 + np.sort(cos[:, j])[-4:].sum() / 8)
+    assert margin_scores(x, y)[i, j] == pytest.approx(expected)
+
+
+def test_mining_finds_country_name_pairs(use_space):
+    from embedspace.demo import babel_records
+
+    rows = babel_records(["es", "en"])
+    by = {}
+    for row in rows:
+        if row["label"] == "country":
+            by.setdefault(row["concept"], {})[row["lang"]] = row["text"]
+    gold = sorted({(v["es"], v["en"]) for v in by.values() if "es" in v and "en" in v})[:150]
+    rng = np.random.default_rng(0)
+    targets = [t for _, t in gold]
+    rng.shuffle(targets)
+    sources = [s for s, _ in gold]
+    found = mine(sources, targets, use_space.embed_texts(sources), use_space.embed_texts(targets), threshold=1.0)
+    quality = {row["threshold"]: row for row in mining_quality(found, set(gold))}
+    assert quality[1.0]["precision"] > 0.8 and quality[1.0]["recall"] > 0.7
+    assert quality[1.2]["mined"] <= quality[1.0]["mined"]
