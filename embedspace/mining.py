@@ -75,12 +75,18 @@ def _clean(texts, side: str) -> list:
 
 
 def mining_quality(mined: list[MinedPair], gold: set, thresholds=(1.0, 1.02, 1.04, 1.06, 1.08, 1.1, 1.15, 1.2)) -> list:
-    """Precision / recall / F1 of the mined pairs against known (source, target) pairs at each threshold."""
+    """Precision / recall / F1 of the mined pairs against known (source, target) pairs at each threshold.
+
+    Precision counts only mined pairs that touch a sentence of a known pair: where the sentences
+    outside the known pairs are real text, some of their mined pairs are true translations nobody
+    listed, and counting them as errors would understate precision. `mined` counts every pair."""
+    gold_sources, gold_targets = {s for s, _ in gold}, {t for _, t in gold}
     rows = []
     for threshold in thresholds:
         kept = {(p.source, p.target) for p in mined if p.score >= threshold}
+        judged = {(s, t) for s, t in kept if s in gold_sources or t in gold_targets}
         right = len(kept & gold)
-        precision = right / len(kept) if kept else 0.0
+        precision = right / len(judged) if judged else 0.0
         recall = right / len(gold) if gold else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         rows.append({"threshold": threshold, "mined": len(kept), "correct": right, "precision": round(precision, 4),

@@ -51,6 +51,14 @@ def procrustes(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (u @ vt).astype(np.float32)
 
 
+def text_identity(space) -> str:
+    """What decides a space's text vectors: its id without the image options, where it has them
+    (a text map fitted with use-m3 serves use-m3 with ConSE or any image map)."""
+    if hasattr(space, "text_space"):
+        return json.dumps(space.text_space(), sort_keys=True)
+    return space.id
+
+
 def text_map_path(space_id: str, source: str, target: str) -> Path:
     from .image_map import map_dir
 
@@ -88,12 +96,13 @@ def find_text_map(space, source: str | None, target: str) -> TextMap | None:
     """The saved map for this space and direction, or None."""
     if not source:
         return None
-    path = text_map_path(space.id, normalize_lang(source), normalize_lang(target))
+    identity = text_identity(space)
+    path = text_map_path(identity, normalize_lang(source), normalize_lang(target))
     if not path.is_file():
         return None
     text_map = load_text_map(path)
-    if text_map.space_id != space.id or text_map.weight.shape[0] != space.dim:
-        raise InputError(f"{path} was fitted for space {text_map.space_id}, not {space.id}; refit it.")
+    if text_map.space_id != identity or text_map.weight.shape[0] != space.dim:
+        raise InputError(f"{path} was fitted for another space than {space.canonical}; refit it with `align-text`.")
     return text_map
 
 
@@ -182,14 +191,14 @@ def align_text(space_spec: str, pairs, source: str, target: str, distractors=(),
     held_sources = sorted({s for s, _ in held})
     answers = [{pool_row[t] for s, t in held if s == word} for word in held_sources]
     queries = np.stack([src_vec[s] for s in held_sources])
-    mapped = TextMap(fit(train), space.id, source, target, {}).apply(queries)
-    report = {"space": space.id, "from": source, "to": target, "pairs": len(pairs), "train_pairs": len(train),
+    mapped = TextMap(fit(train), text_identity(space), source, target, {}).apply(queries)
+    report = {"space": space.canonical, "from": source, "to": target, "pairs": len(pairs), "train_pairs": len(train),
               "held_out_sources": len(held_sources), "pool": len(pool_words)}
     for method in ("nn", "csls"):
         report[f"{method}_plain"] = translation_precision(queries, pool, answers, method)
         report[f"{method}_mapped"] = translation_precision(mapped, pool, answers, method)
     report["helps"] = report["csls_mapped"]["P@1"] > report["csls_plain"]["P@1"]
     if save:
-        final = TextMap(fit(pairs), space.id, source, target, {"report": report})
+        final = TextMap(fit(pairs), text_identity(space), source, target, {"report": report})
         report["path"] = str(save_text_map(final))
     return report
