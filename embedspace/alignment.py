@@ -239,7 +239,8 @@ def held_out_scores(features, targets, per_lang, groups, conse_vectors, backbone
 
 def align_images(name: str, space_spec: str, source, labels_from=None, caption_column=None, lang_column=None,
                  languages=None, query_languages=None, backbones=DEFAULT_BACKBONES, method: str = "ridge",
-                 folds: int = 5, out=None, save: bool = True, data: LabelledImages | None = None) -> AlignReport:
+                 folds: int = 5, out=None, save: bool = True, data: LabelledImages | None = None,
+                 progress: bool = False) -> AlignReport:
     """Score the recipe on held-out folds, fit it on every image, save the map (atomically).
 
     `languages`: the caption languages the map is fitted on (all captions where None);
@@ -255,7 +256,7 @@ def align_images(name: str, space_spec: str, source, labels_from=None, caption_c
     data = data or read_labelled_images(source, labels_from, caption_column, lang_column, caption_langs)
     if len(data.images) < 2 * folds:
         raise InputError(f"{len(data.images)} usable images is too few to fit and check a map; give at least {2 * folds}.")
-    features = image_features(data.images, backbones)
+    features = image_features(data.images, backbones, progress=progress)
     targets, per_lang = caption_targets(space, data, languages)
     conse = conse_vectors(space, data.images)
     held_out = held_out_scores(features, targets, per_lang, data.groups, conse, backbones, space.text_space(),

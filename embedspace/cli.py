@@ -485,7 +485,8 @@ def cmd_align(args) -> int:
         os.environ["EMBEDSPACE_INDEX_DIR"] = args.index_dir
     report = align_images(args.name, args.space, args.images, args.labels_from, args.caption_column, args.lang_column,
                           _split_codes(args.languages), _split_codes(args.query_languages),
-                          tuple(_split_codes(args.backbones)), args.method, args.folds, args.output)
+                          tuple(_split_codes(args.backbones)), args.method, args.folds, args.output,
+                          progress=not args.json)
     if args.json:
         print(json.dumps({"map": str(report.map_path), "held_out": report.held_out,
                           "training": report.image_map.meta["training"], "seconds": round(report.seconds, 1)}, indent=2))

@@ -584,7 +584,7 @@ def fit_demo_map(space, paths: dict, languages, options: DemoOptions, map_path: 
     captions = [[(lang, n) for lang in languages if (n := emoji_name(e, lang))] for e in emojis]
     groups = [emoji_base(e, known)[0] or e for e in emojis]
     data = LabelledImages(images, captions, groups, emojis, [], "the demo's OpenMoji emoji")
-    features = image_features(images, options.map_backbones)
+    features = image_features(images, options.map_backbones, progress=progress)
     targets, _ = caption_targets(space, data)
     training = {"images": len(images), "classes": len(set(groups)), "languages": list(languages),
                 "captions": sum(len(c) for c in captions), "source": data.description, "skipped": 0}

@@ -61,7 +61,8 @@ def resolve_map_path(ref: str) -> Path:
 
 
 # -- image features ----------------------------------------------------------------------------------
-def image_features(pil_images: list, backbones=DEFAULT_BACKBONES, batch_size: int = 32) -> np.ndarray:
+def image_features(pil_images: list, backbones=DEFAULT_BACKBONES, batch_size: int = 32,
+                   progress: bool = False) -> np.ndarray:
     """The backbones' pooled features, concatenated: (n, sum of feature dims), float32.
 
     Features are cached on disk by pixels and backbone checksum: fitting a map and then
@@ -82,12 +83,21 @@ def image_features(pil_images: list, backbones=DEFAULT_BACKBONES, batch_size: in
                 out[i] = cached
             else:
                 missing.append(i)
+        bar = None
+        if progress and missing:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(missing), unit="image", desc=f"Image features ({name})")
         for start in range(0, len(missing), batch_size):
             batch = missing[start:start + batch_size]
             _, pooled = model([pil_images[i] for i in batch])
             for i, row in zip(batch, pooled):
                 out[i] = row
                 save_array(folder / f"{keys[i]}.npy", row)
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
         parts.append(out)
     return np.concatenate(parts, axis=1) if parts else np.zeros((len(pil_images), 0), np.float32)
 
