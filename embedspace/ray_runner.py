@@ -152,6 +152,8 @@ class RayRunner:
         bar = _progress_bar(progress, total=sum(row["items"] for row in pending))
         try:
             for row in results.iter_rows():
+                if row["error"]:
+                    raise worker_error(row["error"])
                 seq = int(row["seq"])
                 if seq in written or seq not in expected:
                     continue  # a chunk delivered twice by a retry: the first copy is already written
@@ -225,22 +227,27 @@ def _quiet_ray_data() -> None:
             handler.setLevel(logging.ERROR)
 
 
+def worker_error(text: str) -> EmbedspaceError:
+    """The error a worker returned (see ChunkEmbedder), raised again here as the same class."""
+    from . import errors
+
+    data = json.loads(text)
+    cls = getattr(errors, data["type"], EmbedspaceError)
+    if not (isinstance(cls, type) and issubclass(cls, EmbedspaceError)):
+        cls = EmbedspaceError
+    return cls(data["message"])
+
+
 def _readable(exc: BaseException) -> BaseException:
-    """The EmbedspaceError raised in a worker, if that is what failed; a missing module as one."""
-    seen, todo = set(), [exc]
-    while todo:
-        error = todo.pop()
-        if error is None or id(error) in seen:
-            continue
-        seen.add(id(error))
-        if isinstance(error, EmbedspaceError) and type(error).__module__ == EmbedspaceError.__module__:
-            return error  # the original (Ray's wrapper subclasses it too, with a traceback as message)
-        if isinstance(error, ModuleNotFoundError):
-            return MissingDependencyError(
-                f"A Ray worker cannot import {error.name!r}: every node needs the same packages as this one "
-                "(pip install -r requirements.txt and embedspace itself; see the README, 'Ray clusters')."
-            )
-        todo += [getattr(error, "cause", None), error.__cause__, error.__context__]
+    """Ray reports a worker's crash as text; a module missing on a worker becomes our message."""
+    import re
+
+    missing = re.search(r"No module named '([^']+)'", str(exc))
+    if missing:
+        return MissingDependencyError(
+            f"A Ray worker cannot import {missing.group(1)!r}: every node needs the same packages as this one "
+            "(pip install -r requirements.txt and embedspace itself; see the README, 'Ray clusters')."
+        )
     return exc
 
 
@@ -279,19 +286,20 @@ def decode_result(blob: bytes):
 
 
 class ChunkEmbedder:
-    """A Ray Data actor: one space, loaded once, embeds one chunk per call."""
+    """A Ray Data actor: one space, loaded once, embeds one chunk per call.
+
+    Errors meant for a person (EmbedspaceError) are returned as data, not raised: Ray Data
+    would hand the driver only their traceback as text. The driver raises them again.
+    """
 
     def __init__(self, spec: str, expected_id: str, threads: int = 1):
         os.environ["EMBEDSPACE_THREADS"] = str(threads)  # the actor's CPUs, read when the model loads
-        from .registry import load_space
-
-        self.space = load_space(spec)
-        if self.space.id != expected_id:
-            raise SpaceUnavailableError(
-                f"Ray worker on {socket.gethostname()} has space {self.space.id}, the driver {expected_id}: other "
-                "weights or package versions. Install the same requirements (and model files) on every node."
-            )
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.error = None
+        try:
+            self.space = self._load(spec, expected_id)
+        except EmbedspaceError as exc:  # reported with the first chunk this actor gets
+            self.error = exc
         try:
             import ray
 
@@ -299,22 +307,40 @@ class ChunkEmbedder:
         except Exception:  # used outside Ray (tests of this class)
             self.actor = self.worker
 
+    @staticmethod
+    def _load(spec: str, expected_id: str):
+        from .registry import load_space
+
+        space = load_space(spec)
+        if space.id != expected_id:
+            raise SpaceUnavailableError(
+                f"Ray worker on {socket.gethostname()} has space {space.id}, the driver {expected_id}: other "
+                "weights or package versions. Install the same requirements (and model files) on every node."
+            )
+        return space
+
     def __call__(self, batch: dict) -> dict:
+        out = {"seq": [], "result": [], "worker": [], "actor": [], "seconds": [], "items": [], "error": []}
+        for seq, payload in zip(batch["seq"], batch["chunk"]):
+            started = time.perf_counter()
+            try:
+                result, items = self._embed(int(seq), payload), len(json.loads(payload)["items"])
+                error = ""
+            except EmbedspaceError as exc:
+                result, items, error = b"", 0, json.dumps({"type": type(exc).__name__, "message": str(exc)})
+            for key, value in (("seq", int(seq)), ("result", result), ("worker", self.worker), ("actor", self.actor),
+                               ("seconds", time.perf_counter() - started), ("items", items), ("error", error)):
+                out[key].append(value)
+        return {key: np.array(values, dtype=object if key == "result" else None) for key, values in out.items()}
+
+    def _embed(self, seq: int, payload: bytes) -> bytes:
         from .build import embed_chunk
 
-        out = {"seq": [], "result": [], "worker": [], "actor": [], "seconds": [], "items": []}
-        for seq, payload in zip(batch["seq"], batch["chunk"]):
-            chunk = decode_chunk(seq, payload)
-            check_images_reachable(chunk)
-            started = time.perf_counter()
-            items, vectors, skipped = embed_chunk(self.space, chunk)
-            out["seconds"].append(time.perf_counter() - started)
-            out["seq"].append(int(seq))
-            out["result"].append(encode_result(items, vectors, skipped))
-            out["worker"].append(self.worker)
-            out["actor"].append(self.actor)
-            out["items"].append(len(chunk.items))
-        return {key: np.array(values, dtype=object if key == "result" else None) for key, values in out.items()}
+        if self.error is not None:
+            raise self.error
+        chunk = decode_chunk(seq, payload)
+        check_images_reachable(chunk)
+        return encode_result(*embed_chunk(self.space, chunk))
 
 
 def check_images_reachable(chunk) -> None:
