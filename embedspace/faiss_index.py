@@ -12,7 +12,7 @@ recall@10 against exact search is >= TARGET_RECALL. If none gets there faster th
 search, the index falls back to exact search and says why.
 
 Partitions: an index can be split by item id into N FAISS indexes, one file each, read back
-memory-mapped and searched in parallel by faiss.IndexShards, whose merged results carry the
+memory-mapped and searched in parallel (PartitionedIndex), with merged results that carry the
 same row numbers as one index would. Every kind the planner picks (Flat, HNSW32,Flat, IVF-PQ) is
 read with IO_FLAG_MMAP_IFC, which in faiss 1.15.1 maps Flat codes, HNSW's graph and storage and
 IVF's lists from the file instead of copying them into process memory.
@@ -166,16 +166,50 @@ def check_partitions(partitions) -> int:
 
 
 def combine_partitions(parts: list):
-    """The partitions as one index: searched in parallel (a thread each), results merged by
-    score, row numbers offset by the partitions before (successive ids)."""
-    import faiss
+    """The partitions as one searchable index (a single partition is returned as it is)."""
+    return parts[0] if len(parts) == 1 else PartitionedIndex(parts)
 
-    if len(parts) == 1:
-        return parts[0]
-    shards = faiss.IndexShards(parts[0].d, True, True)  # threaded, successive_ids
-    for part in parts:
-        shards.add_shard(part)  # faiss's wrapper keeps a reference, so the part is not freed
-    return shards
+
+class PartitionedIndex:
+    """FAISS partitions searched in parallel, results merged by score, row numbers offset by
+    the partitions before: what faiss.IndexShards(threaded, successive_ids) does, except for
+    threads. IndexShards' threads run FAISS's OpenMP at its default width, so P partitions
+    start P x cores threads, and on a busy machine OpenMP's waiting threads made a single
+    query to 4 partitions 6x slower than to one index (benchmarks/scale.py). Here each
+    partition is searched by a pool thread whose OpenMP is set to 1 thread, with
+    min(partitions, cores) threads in the pool.
+    """
+
+    def __init__(self, parts: list):
+        self.parts = parts
+        self.d = parts[0].d
+        self.offsets = np.cumsum([0] + [p.ntotal for p in parts])[:-1]
+        self.ntotal = int(sum(p.ntotal for p in parts))
+        self._pool = None
+
+    def search(self, queries: np.ndarray, k: int):
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        found = list(self._threads().map(lambda part: part.search(queries, k), self.parts))
+        scores = np.concatenate([s for s, _ in found], axis=1)
+        rows = np.concatenate([np.where(r >= 0, r + offset, -1) for (_, r), offset in zip(found, self.offsets)], axis=1)
+        scores = np.where(rows >= 0, scores, -np.inf)
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: lower partition first, as in one index
+        return np.take_along_axis(scores, best, axis=1), np.take_along_axis(rows, best, axis=1)
+
+    def set_search_param(self, param: str, value: int) -> None:
+        for part in self.parts:
+            set_search_param(part, param, value)
+
+    def _threads(self):
+        if self._pool is None:
+            import faiss
+            from concurrent.futures import ThreadPoolExecutor
+
+            from .runtime import cpu_count
+
+            self._pool = ThreadPoolExecutor(min(len(self.parts), cpu_count()), thread_name_prefix="faiss-partition",
+                                            initializer=faiss.omp_set_num_threads, initargs=(1,))
+        return self._pool
 
 
 def read_mmapped(path):
@@ -213,7 +247,10 @@ def set_search_param(index, param: str | None, value: int | None) -> None:
     import faiss
 
     if param and value:
-        faiss.ParameterSpace().set_index_parameter(index, param, int(value))
+        if isinstance(index, PartitionedIndex):
+            index.set_search_param(param, value)
+        else:
+            faiss.ParameterSpace().set_index_parameter(index, param, int(value))
 
 
 def faiss_search(index, queries: np.ndarray, k: int, plan_kind: str, vectors=None, rerank_factor: int = RERANK_FACTOR):

@@ -154,7 +154,7 @@ def manifest_checksum(manifest: dict) -> str:
 
 class Index:
     """An opened index: manifest, items (pandas), vectors (float16, memory-mapped), FAISS index
-    (memory-mapped; a partitioned one is a faiss.IndexShards over its partitions)."""
+    (memory-mapped; a partitioned one is a faiss_index.PartitionedIndex over its partitions)."""
 
     def __init__(self, path: Path, manifest: dict, items, vectors, faiss_index):
         self.path, self.manifest, self.items, self.vectors, self.faiss = path, manifest, items, vectors, faiss_index

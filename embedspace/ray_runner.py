@@ -45,6 +45,8 @@ class RayStats:
     cpus_per_worker: int
     startup_seconds: float = 0.0  # ray.init (local: starting the cluster)
     run_seconds: float = 0.0  # from submitting the chunks to the last result written
+    read_seconds: float = 0.0  # driver: reading the sources into chunks and encoding them
+    write_seconds: float = 0.0  # driver: decoding results and writing them to the ChunkStore
     chunks: int = 0
     items: int = 0
     worker_seconds: dict = field(default_factory=dict)  # worker process -> seconds spent embedding
@@ -81,14 +83,17 @@ class RayRunner:
     def run(self, chunks, space, store, progress: bool = False) -> int:
         done = store.done()
         pending, resumed = [], 0
+        started = time.perf_counter()
         for chunk in chunks:
             if chunk.seq in done:
                 resumed += 1
             else:
                 pending.append({"seq": chunk.seq, "chunk": encode_chunk(chunk), "items": len(chunk.items)})
+        read_seconds = time.perf_counter() - started
         ray = require_ray()
         with self._session(ray) as stats:
             self.stats = stats
+            stats.read_seconds = read_seconds
             if pending:
                 self._embed(ray, pending, space, store, progress, stats)
         return resumed
@@ -157,8 +162,10 @@ class RayRunner:
                 seq = int(row["seq"])
                 if seq in written or seq not in expected:
                     continue  # a chunk delivered twice by a retry: the first copy is already written
+                writing = time.perf_counter()
                 items, vectors, skipped = decode_result(row["result"])
                 store.write(seq, items, vectors, skipped)
+                stats.write_seconds += time.perf_counter() - writing
                 written.add(seq)
                 worker = str(row["worker"])
                 processes_of_actor.setdefault(str(row["actor"]), set()).add(worker)
@@ -293,13 +300,19 @@ class ChunkEmbedder:
     """
 
     def __init__(self, spec: str, expected_id: str, threads: int = 1):
-        os.environ["EMBEDSPACE_THREADS"] = str(threads)  # the actor's CPUs, read when the model loads
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.error = None
+        previous = os.environ.get("EMBEDSPACE_THREADS")
+        os.environ["EMBEDSPACE_THREADS"] = str(threads)  # the actor's CPUs, read when the model loads
         try:
             self.space = self._load(spec, expected_id)
         except EmbedspaceError as exc:  # reported with the first chunk this actor gets
             self.error = exc
+        finally:
+            if previous is None:
+                os.environ.pop("EMBEDSPACE_THREADS", None)
+            else:
+                os.environ["EMBEDSPACE_THREADS"] = previous
         try:
             import ray
 

@@ -12,8 +12,8 @@ import pytest
 from embedspace import load_space, query
 from embedspace.build import build_index, remove_items
 from embedspace.errors import IndexStateError, InputError
-from embedspace.faiss_index import (build_partitions, combine_partitions, exact_top_k, faiss_search, partition_bounds,
-                                   plan_index, recall_at_k)
+from embedspace.faiss_index import (PartitionedIndex, build_partitions, combine_partitions, exact_top_k, faiss_search,
+                                   partition_bounds, plan_index, recall_at_k, set_search_param)
 from embedspace.index import Index, describe_index
 from embedspace.sources import ReadOptions
 
@@ -43,7 +43,8 @@ def flat_pair(words, tmp_path_factory):
 
 def test_partitioned_flat_returns_the_same_top_10(flat_pair, words):
     one, four = flat_pair
-    assert type(four.faiss).__name__ == "IndexShards" and four.faiss.ntotal == one.faiss.ntotal == 12_000
+    assert isinstance(four.faiss, PartitionedIndex) and len(four.faiss.parts) == 4
+    assert four.faiss.ntotal == one.faiss.ntotal == 12_000
     space = one.load_space()
     a = query.search_many(one, space, texts=words[1], k=10)
     b = query.search_many(four, space, texts=words[1], k=10)
@@ -87,7 +88,7 @@ def test_partitioned_hnsw_is_tuned_on_every_shard(words, tmp_path):
     index = Index.open("w", tmp_path)
     assert index.kind == "hnsw" and report.index["tuning"]["recall_at_10"] >= 0.95
     ef = index.manifest["index"]["search_params"]["efSearch"]
-    assert [faiss.downcast_index(index.faiss.at(i)).hnsw.efSearch for i in range(3)] == [ef] * 3
+    assert [faiss.downcast_index(part).hnsw.efSearch for part in index.faiss.parts] == [ef] * 3
     space = index.load_space()
     queries = space.embed_texts(words[1], role="query")
     found = np.array([query.nearest(index, q, 10)[0] for q in queries])
@@ -107,7 +108,8 @@ def test_partitioned_ivf_pq_shares_one_codebook_and_reranks(words, glove_space):
     np.testing.assert_array_equal(centroids[0], centroids[1])
     assert (first.ntotal, second.ntotal) == (3000, 3000)
     shards = combine_partitions(parts)
-    faiss.ParameterSpace().set_index_parameter(shards, "nprobe", first.nlist)  # every list: no tuning luck
+    set_search_param(shards, "nprobe", first.nlist)  # every list: no tuning luck
+    assert [faiss.downcast_index(p).nprobe for p in shards.parts] == [first.nlist] * 2
     queries = glove_space.embed_texts(words[1])
     _, rows = faiss_search(shards, queries, 10, "ivf-pq", vectors)  # merged, then re-ranked exactly
     assert recall_at_k(rows, exact_top_k(queries, vectors, 10)) >= 0.95
