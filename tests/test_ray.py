@@ -210,6 +210,34 @@ def test_cli_build_with_ray_and_partitions(ray_cluster, glove_txt, tmp_path, cap
     assert "the Ray cluster has 2" in capsys.readouterr().err
 
 
+def test_cli_joins_a_running_cluster(ray_cluster, glove_txt, tmp_path):
+    """Another process joins the cluster by its address, as `--address HEAD:6379` on a multi-node
+    cluster: its workers run there, and the index is the sequential one."""
+    import subprocess
+
+    address = ray_cluster.get_runtime_context().gcs_address
+    command = [str(Path(sys.executable).parent / "embedspace"), "build", "w", str(glove_txt), "--space", "glove-6b-50d",
+               "--lang", "en", "--runner", "ray", "--address", address, "--chunk-size", "100", "--quiet",
+               "--index-dir", str(tmp_path / "ray")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"on Ray at {address}" in done.stdout
+    _build(tmp_path / "seq", "w", glove_txt, chunk_size=100)
+    _assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")
+    assert ray_cluster.is_initialized()  # the joining process left the cluster running
+
+
+def test_unreachable_address_is_a_clear_error(tmp_path, glove_txt):
+    import subprocess
+
+    command = [str(Path(sys.executable).parent / "embedspace"), "build", "w", str(glove_txt), "--space", "glove-6b-50d",
+               "--lang", "en", "--runner", "ray", "--address", "127.0.0.1:1", "--quiet", "--index-dir", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "error: Could not start or join the Ray cluster at 127.0.0.1:1: nothing answers there" in done.stderr
+    assert not (tmp_path / ".w.build").exists()  # refused before anything was read or staged
+
+
 # -- no cluster needed ------------------------------------------------------------------------------
 def test_worker_with_another_space_refuses_to_work():
     worker = ChunkEmbedder("glove-6b-50d", "glove-6b-50d#000000000000")
