@@ -26,8 +26,8 @@ import numpy as np
 
 from .artifacts import atomic_write_bytes, save_json
 from .errors import EmbedspaceError, IndexStateError, InputError
-from .faiss_index import build_faiss, plan_index, tune
-from .index import Index, IndexLock, index_path, write_index
+from .faiss_index import build_partitions, check_partitions, combine_partitions, partition_bounds, plan_index, tune
+from .index import Index, IndexLock, index_path, partition_count, write_index
 from .registry import DEFAULT_SPACE, load_space
 from .space import check_text
 from .sources import DEFAULT_CHUNK_SIZE, ReadOptions, check_sources, read_chunks
@@ -45,6 +45,7 @@ class BuildReport:
     resumed_chunks: int
     total_items: int
     index: dict = field(default_factory=dict)
+    runner_note: str = ""  # what a distributed runner did (workers, restarts)
 
     def summary(self) -> str:
         reasons = Counter(s["reason"] for s in self.skipped)
@@ -54,6 +55,8 @@ class BuildReport:
         ]
         if self.resumed_chunks:
             lines.append(f"Resumed: {self.resumed_chunks} chunk(s) were already done and were not embedded again.")
+        if self.runner_note:
+            lines.append(self.runner_note)
         if self.skipped:
             lines.append(f"Skipped {len(self.skipped):,} (listed in skipped.jsonl):")
             lines += [f"  {count:,} x {reason}" for reason, count in reasons.most_common()]
@@ -169,9 +172,20 @@ class ChunkStore:
 
 # -- runner: drives reader -> embed -> writer ---------------------------------------------------
 class SequentialRunner:
-    """Embeds chunks one after another in this process."""
+    """Embeds chunks one after another in this process.
+
+    The runner interface: `run(chunks, space, store, progress) -> chunks resumed` writes every
+    chunk not yet in the store; `describe()` (for the manifest) and `summary()` (a line for the
+    report, may be empty) say what it did. embedspace.ray_runner.RayRunner is the other one.
+    """
 
     name = "sequential"
+
+    def describe(self) -> dict:
+        return {"runner": self.name}
+
+    def summary(self) -> str:
+        return ""
 
     def run(self, chunks, space, store: ChunkStore, progress: bool = False) -> int:
         done = store.done()
@@ -189,12 +203,12 @@ class SequentialRunner:
         return resumed
 
 
-def _progress_bar(progress: bool):
+def _progress_bar(progress: bool, total: int | None = None):
     if not progress:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(unit="item", desc="Embedding", smoothing=0.1)
+    return tqdm(unit="item", desc="Embedding", smoothing=0.1, total=total)
 
 
 # -- the public operations ----------------------------------------------------------------------
@@ -202,12 +216,19 @@ def build_index(
     name: str, sources, space: str | None = None, read_options: ReadOptions | None = None,
     index_type: str = "auto", max_memory: int | None = None, resume: bool = False, restart: bool = False,
     overwrite: bool = False, add: bool = False, index_dir=None, progress: bool = False,
-    chunk_size: int = DEFAULT_CHUNK_SIZE, runner=None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE, runner=None, partitions: int | None = None,
 ) -> BuildReport:
-    """Build index NAME from sources (or, with add=True, append to it)."""
+    """Build index NAME from sources (or, with add=True, append to it).
+
+    runner: SequentialRunner (default) or ray_runner.RayRunner; both write the same chunks, so a
+    build interrupted under one resumes under the other. partitions: split the FAISS index into
+    this many memory-mapped files (None: one file, or as many as the index being added to has).
+    """
     started = time.perf_counter()
     read_options = read_options or ReadOptions()
     path = index_path(name, index_dir)
+    if partitions is not None:
+        check_partitions(partitions)  # before minutes of embedding, not after
     sources = check_sources(sources)
     with IndexLock(name, index_dir):
         base = Index.open(name, index_dir) if add else None
@@ -223,14 +244,16 @@ def build_index(
         first_id = base.manifest["next_id"] if base else 0
         known = set(base.items["key"]) if base is not None else set()
         chunks = read_chunks(sources, read_options, first_id=first_id, known_keys=known, chunk_size=chunk_size)
-        resumed = (runner or SequentialRunner()).run(chunks, space_obj, store, progress=progress)
+        runner = runner or SequentialRunner()
+        resumed = runner.run(chunks, space_obj, store, progress=progress)
         try:
             report = assemble(name, path, space_obj, store, base, sources, read_options, index_type, max_memory,
-                              add, started, resumed, progress)
+                              add, started, resumed, progress, runner=runner.describe(), partitions=partitions)
         except InputError:  # nothing to index, or a bad option: the staged chunks cannot help a rerun
             shutil.rmtree(staging, ignore_errors=True)
             raise
         shutil.rmtree(staging, ignore_errors=True)
+        report.runner_note = runner.summary()
         return report
 
 
@@ -285,7 +308,7 @@ def _prepare_staging(staging: Path, state: dict, resume: bool, restart: bool, na
 
 
 def assemble(name, path, space, store, base, sources, read_options, index_type, max_memory, add,
-             started, resumed, progress=False) -> BuildReport:
+             started, resumed, progress=False, runner=None, partitions=None) -> BuildReport:
     new_items, new_vectors, new_skipped = store.read_all(space.dim)
     skipped = new_skipped
     if base is not None:
@@ -296,6 +319,7 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
         skipped = _previous_skipped(base) + new_skipped
         index_type = index_type if index_type != "auto" or not base else base.manifest["index"]["requested"]
         max_memory = max_memory or base.manifest["index"].get("max_memory")
+        partitions = partitions or partition_count(base.manifest)
     else:
         items, vectors = new_items, new_vectors
     if len(items) == 0:
@@ -306,28 +330,33 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
         "mode": "add" if add else "build", "at": _now(), "added": len(new_items), "skipped": len(new_skipped),
         "seconds": round(seconds, 2), "items_per_second": round(len(new_items) / max(seconds, 1e-9), 1),
         "sources": [str(Path(s).resolve()) for s in sources], "resumed_chunks": resumed,
+        **({"runner": runner} if runner else {}),
     }]
     manifest = {
         "space_id": space.id, "space_spec": space.canonical, "dim": space.dim,
         "created": base.manifest["created"] if base else _now(), "updated": _now(),
         "next_id": int(items["id"].max()) + 1, "read_options": asdict(read_options), "builds": builds,
     }
-    manifest = rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress)
+    manifest = rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress, partitions)
     return BuildReport(name, len(new_items), new_skipped, seconds, len(new_items) / max(seconds, 1e-9), resumed, len(items), manifest["index"])
 
 
-def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress=False) -> dict:
-    """Choose, build and tune the FAISS index for these vectors, then write the whole index."""
+def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress=False,
+                      partitions=None) -> dict:
+    """Choose, build and tune the FAISS index for these vectors (split into `partitions` by item
+    id when more than 1), then write the whole index."""
     dense = np.asarray(vectors, dtype=np.float32)
+    partitions = min(check_partitions(partitions or 1), len(dense))
     plan = plan_index(len(dense), dense.shape[1], index_type, max_memory)
     if progress:
-        print(f"Building the FAISS index: {plan.reason} ...", flush=True)
-    faiss_index = build_faiss(plan, dense)
-    tuning = tune(faiss_index, plan, dense)
+        print(f"Building the FAISS index: {plan.reason}" + (f", in {partitions} partitions" if partitions > 1 else "")
+              + " ...", flush=True)
+    parts = build_partitions(plan, dense, partitions)
+    tuning = tune(combine_partitions(parts), plan, dense)
     if plan.kind != "flat" and tuning.param is None:  # no setting beat exact search
         reason = f"exact search, because {plan.kind} could not: {tuning.note.removeprefix('FALLBACK: ')}"
         fallback = plan_index(len(dense), dense.shape[1], "flat")
-        plan, faiss_index = fallback, build_faiss(fallback, dense)
+        plan, parts = fallback, build_partitions(fallback, dense, partitions)
         plan.reason = reason
     manifest = {**manifest, "metric": "inner product on unit vectors (= cosine)", "vectors_dtype": "float16",
                 "index": {
@@ -335,9 +364,17 @@ def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, sk
                     "max_memory": max_memory, "bytes_per_vector": plan.bytes_per_vector, "rerank": plan.rerank,
                     "search_params": {tuning.param: tuning.value} if tuning.param else {},
                     "tuning": tuning.as_dict(),
+                    **({"partitions": _partition_table(items, partitions)} if partitions > 1 else {}),
                 },
                 "counts": _counts(items)}
-    return write_index(path, items, vectors, faiss_index, manifest, skipped)
+    return write_index(path, items, vectors, parts, manifest, skipped)
+
+
+def _partition_table(items, partitions: int) -> list:
+    """Which rows and item ids each partition file holds (rows are in id order)."""
+    ids = items["id"].to_numpy()
+    return [{"file": f"index-{number:03d}.faiss", "rows": [start, stop], "ids": [int(ids[start]), int(ids[stop - 1])]}
+            for number, (start, stop) in enumerate(partition_bounds(len(items), partitions))]
 
 
 def _previous_skipped(base: Index) -> list:
@@ -389,5 +426,5 @@ def remove_items(name: str, ids=None, source: str | None = None, filters: dict |
         manifest["builds"] = manifest.get("builds", []) + [{"mode": "remove", "at": _now(), "removed": removed}]
         rebuild_and_write(index.path, index.items[keep].reset_index(drop=True), np.asarray(index.vectors)[keep],
                           manifest, index.manifest["index"]["requested"], index.manifest["index"].get("max_memory"),
-                          _previous_skipped(index))
+                          _previous_skipped(index), partitions=partition_count(index.manifest))
         return removed

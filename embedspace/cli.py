@@ -79,6 +79,13 @@ def _read_options(p):
     p.add_argument("--restart", action="store_true", help="discard an interrupted build and start again")
     p.add_argument("--chunk-size", type=int, default=512, help="items per chunk (the unit of resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--runner", default="sequential", choices=["sequential", "ray"],
+                   help="who embeds the chunks: this process (default) or a Ray cluster (pip install 'ray[data]')")
+    p.add_argument("--address", help="--runner ray: join this cluster (auto, HOST:6379 or ray://HOST:10001) instead "
+                   "of starting a local one")
+    p.add_argument("--workers", type=int, help="--runner ray: embedding actors (default: the cluster's CPUs / "
+                   "--cpus-per-worker)")
+    p.add_argument("--cpus-per-worker", type=int, default=1, help="--runner ray: CPUs (model threads) per actor")
 
 
 def _query_options(p, queries_help):
@@ -97,6 +104,8 @@ def add_index_commands(sub):
     p.add_argument("--index-type", default="auto", choices=["auto", "flat", "hnsw", "ivf-pq"])
     p.add_argument("--max-memory", help="memory budget for the index, e.g. 512M or 4G (picks IVF-PQ if needed)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing index of that name")
+    p.add_argument("--partitions", type=int, help="split the FAISS index by item id into N memory-mapped files, "
+                   "searched in parallel (default 1)")
     _read_options(p)
     _index_dir(p)
     p.set_defaults(func=cmd_build, add=False)
@@ -106,7 +115,8 @@ def add_index_commands(sub):
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     _read_options(p)
     _index_dir(p)
-    p.set_defaults(func=cmd_build, add=True, space=None, index_type="auto", max_memory=None, overwrite=False)
+    p.set_defaults(func=cmd_build, add=True, space=None, index_type="auto", max_memory=None, overwrite=False,
+                   partitions=None)
 
     p = sub.add_parser("remove", help="remove items by id, source or filter")
     p.add_argument("name")
@@ -273,10 +283,24 @@ def cmd_build(args) -> int:
         args.name, args.sources, space=args.space, read_options=options, index_type=args.index_type,
         max_memory=parse_memory(args.max_memory), resume=args.resume, restart=args.restart,
         overwrite=args.overwrite, add=args.add, index_dir=args.index_dir, progress=not args.quiet,
-        chunk_size=args.chunk_size,
+        chunk_size=args.chunk_size, runner=_runner(args), partitions=args.partitions,
     )
     print(report.summary())
     return 0
+
+
+def _runner(args):
+    from .errors import InputError
+
+    if args.runner == "sequential":
+        used = [flag for flag, value in (("--address", args.address), ("--workers", args.workers),
+                                         ("--cpus-per-worker", args.cpus_per_worker != 1 or None)) if value]
+        if used:
+            raise InputError(f"{', '.join(used)} only apply to --runner ray.")
+        return None
+    from .ray_runner import RayRunner
+
+    return RayRunner(address=args.address, workers=args.workers, cpus_per_worker=args.cpus_per_worker)
 
 
 def cmd_remove(args) -> int:

@@ -10,6 +10,12 @@ that are not items of the index (noisy copies of sampled items, placed as far fr
 as the lower quartile of the items' nearest-neighbour cosines) to the smallest value whose
 recall@10 against exact search is >= TARGET_RECALL. If none gets there faster than exact
 search, the index falls back to exact search and says why.
+
+Partitions: an index can be split by item id into N FAISS indexes, one file each, read back
+memory-mapped and searched in parallel (PartitionedIndex), with merged results that carry the
+same row numbers as one index would. Every kind the planner picks (Flat, HNSW32,Flat, IVF-PQ) is
+read with IO_FLAG_MMAP_IFC, which in faiss 1.15.1 maps Flat codes, HNSW's graph and storage and
+IVF's lists from the file instead of copying them into process memory.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ MIN_QUERY_COS, MAX_QUERY_COS = 0.5, 0.85
 SYNTHETIC_TARGET = 0.99
 RERANK_FACTOR = 10  # IVF-PQ: candidates re-ranked exactly = RERANK_FACTOR x k
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf-pq")
+MAX_PARTITIONS = 1024
 
 
 @dataclass
@@ -129,16 +136,108 @@ def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str) -> I
 
 def build_faiss(plan: IndexPlan, vectors: np.ndarray, seed: int = 1234):
     """Train (if needed) and fill the index; vectors are float32 unit rows."""
+    return _fill(_trained_index(plan, vectors, seed), vectors)
+
+
+def build_partitions(plan: IndexPlan, vectors: np.ndarray, partitions: int, seed: int = 1234) -> list:
+    """One index per contiguous range of rows (= of item ids). An index that needs training
+    (IVF-PQ) is trained once on a sample of all vectors, so every partition shares its
+    coarse centroids and codebooks and their scores compare when results are merged."""
     import faiss
 
-    dim = vectors.shape[1]
+    trained = _trained_index(plan, vectors, seed)
+    parts = []
+    for start, stop in partition_bounds(len(vectors), partitions):
+        empty = faiss.clone_index(trained) if plan.kind == "ivf-pq" else _empty_index(plan, vectors.shape[1])
+        parts.append(_fill(empty, vectors[start:stop]))
+    return parts
+
+
+def partition_bounds(n: int, partitions: int) -> list:
+    """[(start, stop)] row ranges of `partitions` near-equal parts of n rows."""
+    edges = np.linspace(0, n, partitions + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def check_partitions(partitions) -> int:
+    if not isinstance(partitions, int) or isinstance(partitions, bool) or not 1 <= partitions <= MAX_PARTITIONS:
+        raise InputError(f"--partitions {partitions!r}: give a whole number from 1 to {MAX_PARTITIONS}.")
+    return partitions
+
+
+def combine_partitions(parts: list):
+    """The partitions as one searchable index (a single partition is returned as it is)."""
+    return parts[0] if len(parts) == 1 else PartitionedIndex(parts)
+
+
+class PartitionedIndex:
+    """FAISS partitions searched in parallel, results merged by score, row numbers offset by
+    the partitions before: what faiss.IndexShards(threaded, successive_ids) does, except for
+    threads. IndexShards' threads run FAISS's OpenMP at its default width, so P partitions
+    start P x cores threads, and on a busy machine OpenMP's waiting threads made a single
+    query to 4 partitions 6x slower than to one index (benchmarks/scale.py). Here each
+    partition is searched by a pool thread whose OpenMP is set to 1 thread, with
+    min(partitions, cores) threads in the pool.
+    """
+
+    def __init__(self, parts: list):
+        self.parts = parts
+        self.d = parts[0].d
+        self.offsets = np.cumsum([0] + [p.ntotal for p in parts])[:-1]
+        self.ntotal = int(sum(p.ntotal for p in parts))
+        self._pool = None
+
+    def search(self, queries: np.ndarray, k: int):
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        found = list(self._threads().map(lambda part: part.search(queries, k), self.parts))
+        scores = np.concatenate([s for s, _ in found], axis=1)
+        rows = np.concatenate([np.where(r >= 0, r + offset, -1) for (_, r), offset in zip(found, self.offsets)], axis=1)
+        scores = np.where(rows >= 0, scores, -np.inf)
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: lower partition first, as in one index
+        return np.take_along_axis(scores, best, axis=1), np.take_along_axis(rows, best, axis=1)
+
+    def set_search_param(self, param: str, value: int) -> None:
+        for part in self.parts:
+            set_search_param(part, param, value)
+
+    def _threads(self):
+        if self._pool is None:
+            import faiss
+            from concurrent.futures import ThreadPoolExecutor
+
+            from .runtime import cpu_count
+
+            self._pool = ThreadPoolExecutor(min(len(self.parts), cpu_count()), thread_name_prefix="faiss-partition",
+                                            initializer=faiss.omp_set_num_threads, initargs=(1,))
+        return self._pool
+
+
+def read_mmapped(path):
+    """A FAISS index file, memory-mapped (see the module docstring)."""
+    import faiss
+
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+
+
+def _empty_index(plan: IndexPlan, dim: int):
+    import faiss
+
     index = faiss.index_factory(dim, plan.factory, faiss.METRIC_INNER_PRODUCT)
     if plan.kind == "hnsw":
         index.hnsw.efConstruction = 80
+    return index
+
+
+def _trained_index(plan: IndexPlan, vectors: np.ndarray, seed: int):
+    index = _empty_index(plan, vectors.shape[1])
     if not index.is_trained:
         rng = np.random.default_rng(seed)
         sample = vectors if len(vectors) <= 100_000 else vectors[np.sort(rng.choice(len(vectors), 100_000, replace=False))]
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return index
+
+
+def _fill(index, vectors: np.ndarray):
     for start in range(0, len(vectors), 65_536):
         index.add(np.ascontiguousarray(vectors[start:start + 65_536], dtype=np.float32))
     return index
@@ -148,7 +247,10 @@ def set_search_param(index, param: str | None, value: int | None) -> None:
     import faiss
 
     if param and value:
-        faiss.ParameterSpace().set_index_parameter(index, param, int(value))
+        if isinstance(index, PartitionedIndex):
+            index.set_search_param(param, value)
+        else:
+            faiss.ParameterSpace().set_index_parameter(index, param, int(value))
 
 
 def faiss_search(index, queries: np.ndarray, k: int, plan_kind: str, vectors=None, rerank_factor: int = RERANK_FACTOR):

@@ -2,14 +2,15 @@
 
     manifest.json   format version, space id, dim, metric, FAISS factory and search
                     parameters, the choice and tuning explained, counts, sha256 of each file
-    index.faiss     the FAISS index (FAISS's own binary format)
+    index.faiss     the FAISS index (FAISS's own binary format), or with --partitions N
+                    index-000.faiss ... one per range of item ids (listed in the manifest)
     items.parquet   one row per item, in the same order as the vectors
     vectors.npy     the raw vectors, float16, so the index can be rebuilt or projected
     skipped.jsonl   what the builds skipped, and why
 
 No pickle anywhere. A writer holds a lock, writes a complete new folder next to the old one
 and swaps it in with renames, so readers never see a half-written index. Opening an index
-checks every file against its checksum.
+checks every file against its checksum; FAISS files and vectors are memory-mapped.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .artifacts import atomic_write_bytes, file_checksum, save_json
 from .errors import IndexStateError, InputError
 
 FORMAT_VERSION = 1
-DATA_FILES = ("index.faiss", "items.parquet", "vectors.npy")
+TABLE_FILES = ("items.parquet", "vectors.npy")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -79,8 +80,20 @@ class IndexLock:
         self.handle.close()
 
 
-def write_index(path: Path, items, vectors: np.ndarray, faiss_index, manifest: dict, skipped: list) -> dict:
-    """Write a complete index folder next to `path`, then swap it in. Returns the manifest."""
+def faiss_files(manifest: dict) -> list:
+    """The FAISS files of an index: index.faiss, or one per partition."""
+    return [p["file"] for p in manifest["index"].get("partitions") or []] or ["index.faiss"]
+
+
+def partition_count(manifest: dict) -> int:
+    return len(faiss_files(manifest))
+
+
+def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manifest: dict, skipped: list) -> dict:
+    """Write a complete index folder next to `path`, then swap it in. Returns the manifest.
+
+    faiss_parts: the FAISS index, or its partitions in the order of manifest["index"]["partitions"].
+    """
     import faiss
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -88,13 +101,18 @@ def write_index(path: Path, items, vectors: np.ndarray, faiss_index, manifest: d
     staging = path.parent / f".{path.name}.writing-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    parts = faiss_parts if isinstance(faiss_parts, (list, tuple)) else [faiss_parts]
+    files = faiss_files(manifest)
+    if len(files) != len(parts):
+        raise ValueError(f"{len(parts)} FAISS partitions for {len(files)} files in the manifest")
     try:
-        faiss.write_index(faiss_index, str(staging / "index.faiss"))
+        for file, part in zip(files, parts):
+            faiss.write_index(part, str(staging / file))
         pq.write_table(pa.Table.from_pandas(items, preserve_index=False), staging / "items.parquet")
         np.save(staging / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float16), allow_pickle=False)
         atomic_write_bytes(staging / "skipped.jsonl", "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in skipped).encode())
         manifest = {**manifest, "format_version": FORMAT_VERSION, "name": path.name,
-                    "files": {f: file_checksum(staging / f) for f in DATA_FILES}}
+                    "files": {f: file_checksum(staging / f) for f in (*files, *TABLE_FILES)}}
         save_json(staging / "manifest.json", manifest)
         _fsync_dir(staging)
         _swap_in(staging, path)
@@ -135,7 +153,8 @@ def manifest_checksum(manifest: dict) -> str:
 
 
 class Index:
-    """An opened index: manifest, items (pandas), vectors (float16, memory-mapped), FAISS index."""
+    """An opened index: manifest, items (pandas), vectors (float16, memory-mapped), FAISS index
+    (memory-mapped; a partitioned one is a faiss_index.PartitionedIndex over its partitions)."""
 
     def __init__(self, path: Path, manifest: dict, items, vectors, faiss_index):
         self.path, self.manifest, self.items, self.vectors, self.faiss = path, manifest, items, vectors, faiss_index
@@ -154,8 +173,9 @@ class Index:
 
     @classmethod
     def open(cls, name: str, index_dir=None, verify: bool = True) -> "Index":
-        import faiss
         import pandas as pd
+
+        from .faiss_index import combine_partitions, read_mmapped
 
         path = index_path(name, index_dir)
         recover(path)
@@ -185,7 +205,7 @@ class Index:
         try:
             items = pd.read_parquet(path / "items.parquet")
             vectors = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
-            faiss_index = faiss.read_index(str(path / "index.faiss"))
+            faiss_index = combine_partitions([read_mmapped(path / file) for file in faiss_files(manifest)])
         except Exception as exc:  # unreadable files that still matched (verify=False)
             raise IndexStateError(f"Index '{name}' cannot be read ({exc}). Rebuild the index.") from None
         if not (len(items) == len(vectors) == faiss_index.ntotal) or vectors.shape[1:] != (manifest["dim"],):
@@ -271,6 +291,8 @@ def describe_index(index: Index) -> str:
         f"  memory: ~{ix['bytes_per_vector']:,.0f} bytes per vector, "
         f"~{ix['bytes_per_vector'] * len(index) / 2**20:,.1f} MiB in all; raw vectors kept as float16 in vectors.npy",
     ]
+    if ix.get("partitions"):
+        lines.append(describe_partitions(index))
     if ix.get("search_params"):
         lines.append("  search parameters: " + ", ".join(f"{k}={v}" for k, v in ix["search_params"].items()))
     if tuning:
@@ -286,4 +308,17 @@ def describe_index(index: Index) -> str:
             lines.append(f"  {build['at']}: {build['mode']} +{build['added']:,} items, {build['skipped']:,} skipped, "
                          f"{build['seconds']:.1f} s ({build['items_per_second']:,.1f} items/s)")
     lines.append(f"  files: " + ", ".join(f"{f} sha256 {h[:12]}" for f, h in m.get("files", {}).items()))
+    return "\n".join(lines)
+
+
+def describe_partitions(index: Index, shown: int = 8) -> str:
+    parts = index.manifest["index"]["partitions"]
+    lines = [f"  partitions: {len(parts)} FAISS files by item id, memory-mapped, searched in parallel "
+             "(results merged by score)"]
+    for part in parts[:shown]:
+        size = (index.path / part["file"]).stat().st_size / 2**20
+        lines.append(f"    {part['file']}: ids {part['ids'][0]:,}-{part['ids'][1]:,} "
+                     f"({part['rows'][1] - part['rows'][0]:,} vectors, {size:,.1f} MiB)")
+    if len(parts) > shown:
+        lines.append(f"    ... and {len(parts) - shown} more")
     return "\n".join(lines)
