@@ -422,11 +422,11 @@ def cmd_demo(args) -> int:
 EVAL_OPTIONS = {
     "analogy": {"restrict_vocab": "restrict_vocab", "half": "half", "sections": "sections"},
     "translation": {"pairs": "pairs", "words": "words", "emoji_limit": "emoji_limit"},
-    "crosslingual-analogy": {"pairs": "pairs"},
+    "crosslingual-analogy": {"pairs": "pairs", "emoji_limit": "emoji_limit"},
     "image-text": {"languages": "languages", "emoji_limit": "emoji_limit", "skin_tones": "skin_tones",
                    "fold": "fold"},
     "hubness": {"index": "index", "builtin": "builtin", "index_dir": "index_dir", "languages": "languages",
-                "k": "k", "words": "words"},
+                "k": "k", "words": "words", "emoji_limit": "emoji_limit"},
 }
 
 
@@ -454,7 +454,8 @@ def add_eval_command(sub):
     g = p.add_argument_group("image-text, hubness")
     g.add_argument("--languages", help="comma-separated languages (default en,es,de,fr,zh-Hans,ja,ru,ar, those "
                    "the space has; hubness over an index: all of its languages)")
-    g.add_argument("--emoji-limit", type=int, help="at most this many emoji, an even spread (default all)")
+    g.add_argument("--emoji-limit", type=int, help="at most this many emoji, an even spread (default all; "
+                   "crosslingual-analogy: a smaller answer pool)")
     g.add_argument("--skin-tones", action="store_true", default=None, help="image-text: include skin-tone variants")
     g.add_argument("--fold", help="image-text: score only fold I of K (I/K, e.g. 0/5); variants share their base's fold")
     g.add_argument("--index", help="hubness: the index whose neighbour graph is measured (default demo)")

@@ -27,7 +27,7 @@ from ..query import CANDIDATES, CSLS_K, analogy_target, csls_scores, exact_neigh
 # The languages the multilingual suites use unless told otherwise: widely used, four scripts,
 # all in use-m3, e5-small, the emoji package and CLDR.
 DEFAULT_LANGUAGES = ("en", "es", "de", "fr", "zh-Hans", "ja", "ru", "ar")
-TEXT_CHUNK = 10_000  # texts per cached block: a 300k vocabulary reuses the 30k one's blocks
+TEXT_CHUNK = 5_000  # texts embedded and saved together (what an interrupted run loses at most)
 IMAGE_CHUNK = 256
 
 
@@ -37,32 +37,73 @@ def _digest(*parts) -> str:
 
 
 def embed_texts_cached(space, texts, role: str = "item", progress: bool = False) -> np.ndarray:
-    """space.embed_texts(texts), cached in blocks of TEXT_CHUNK under the space id and the texts.
+    """space.embed_texts(texts), each distinct text embedded once per space and role, ever.
 
-    Blocks start at fixed positions, so a longer list that begins with the same texts (a larger
-    vocabulary cap) reuses the blocks already computed; an interrupted run keeps its finished blocks.
+    Vectors live in a TextVectorStore on disk, shared by every suite (the translation suite's names
+    serve the image-text suite), and written in blocks, so an interrupted run keeps its finished blocks.
     Lookup spaces (GloVe) are not cached: looking up is faster than reading a file.
     """
     texts = list(texts)
     if space.embeds_by_lookup:
         return space.embed_texts(texts, role=role)
-    out = np.empty((len(texts), space.dim), np.float32)
-    folder = cache_dir("eval", _digest(space.id)[:16])
-    blocks = range(0, len(texts), TEXT_CHUNK)
-    bar = _progress(progress, len(texts), "Embedding texts")
-    for start in blocks:
-        chunk = texts[start:start + TEXT_CHUNK]
-        path = folder / f"texts-{role}-{_digest(space.id, role, chunk)}.npy"
-        vectors = load_array(path)
-        if vectors is None or vectors.shape != (len(chunk), space.dim):
-            vectors = space.embed_texts(chunk, role=role)
-            save_array(path, vectors)
-        out[start:start + len(chunk)] = vectors
+    store = TextVectorStore(cache_dir("eval", _digest(space.id)[:16], f"texts-{role}"), space.dim)
+    missing = list(dict.fromkeys(t for t in texts if t not in store))
+    bar = _progress(progress and bool(missing), len(missing), "Embedding texts")
+    for start in range(0, len(missing), TEXT_CHUNK):
+        block = missing[start:start + TEXT_CHUNK]
+        store.add(block, space.embed_texts(block, role=role))
         if bar is not None:
-            bar.update(len(chunk))
+            bar.update(len(block))
     if bar is not None:
         bar.close()
-    return out
+    return store.get(texts)
+
+
+class TextVectorStore:
+    """Append-only segments of (texts, vectors) in one folder: never rewritten, safe for parallel writers.
+
+    A segment is `seg-ID.vectors.npy` then `seg-ID.texts.npy`, each written atomically; the texts
+    file is written last and marks the segment complete. Reading maps the vectors (mmap), so a
+    300,000-word vocabulary costs little memory until its rows are used.
+    """
+
+    def __init__(self, folder, dim: int):
+        self.folder, self.dim = folder, dim
+        self.where = {}  # text -> (segment vectors, row)
+        for texts_file in sorted(folder.glob("seg-*.texts.npy")):
+            vectors = _load_segment_vectors(texts_file)
+            texts = load_array(texts_file)
+            if vectors is None or texts is None or vectors.shape != (len(texts), dim):
+                continue  # a damaged segment: its texts are embedded again
+            for row, text in enumerate(texts.tolist()):
+                self.where.setdefault(text, (vectors, row))
+
+    def __contains__(self, text) -> bool:
+        return text in self.where
+
+    def add(self, texts: list, vectors: np.ndarray) -> None:
+        import uuid
+
+        stem = self.folder / f"seg-{uuid.uuid4().hex}"
+        save_array(f"{stem}.vectors.npy", np.asarray(vectors, dtype=np.float32))
+        save_array(f"{stem}.texts.npy", np.array(texts, dtype=str))
+        for row, text in enumerate(texts):
+            self.where[text] = (vectors, row)
+
+    def get(self, texts) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            vectors, row = self.where[text]
+            out[i] = vectors[row]
+        return out
+
+
+def _load_segment_vectors(texts_file):
+    path = str(texts_file).replace(".texts.npy", ".vectors.npy")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
 
 
 def embed_images_cached(space, paths, progress: bool = False) -> np.ndarray:

@@ -136,8 +136,12 @@ def score_pair(source: EmojiNames, target: EmojiNames, questions: list, methods=
     return result
 
 
-def run(space, pairs=None, progress: bool = False, command: str | None = None) -> dict:
-    """The crosslingual-analogy suite on one space. pairs: [(src, tgt)], same-language pairs allowed."""
+def run(space, pairs=None, emoji_limit: int | None = None, progress: bool = False, command: str | None = None) -> dict:
+    """The crosslingual-analogy suite on one space. pairs: [(src, tgt)], same-language pairs allowed.
+
+    emoji_limit: a smaller answer pool (an even spread of the emoji set, plus every emoji of the
+    questions); the questions stay the same.
+    """
     from ..demo import DemoOptions, emoji_languages, select_emoji
 
     load_before, clock = load_now(), Clock()
@@ -149,6 +153,9 @@ def run(space, pairs=None, progress: bool = False, command: str | None = None) -
     roles = gendered_roles(emojis)
     questions = build_questions(roles)
     operand_emoji = sorted({e for role in roles for e in role[1:]})
+    if emoji_limit is not None:
+        spread = select_emoji(DemoOptions(emoji_limit=emoji_limit))
+        emojis = [e for e in emojis if e in set(spread) | set(operand_emoji)]
     names = {lang: emoji_names(lang, emojis, operand_emoji) for lang in languages}
     missing = [lang for lang, n in names.items() if not n.pool_texts]
     if missing:
@@ -166,16 +173,16 @@ def run(space, pairs=None, progress: bool = False, command: str | None = None) -
                         for p, r in results.items()}}
     figures = {"pairs": {p: {"accuracy": r["accuracy"], "by_relation": r["by_relation"]} for p, r in results.items()}}
     config = {"pairs": [f"{s}-{t}" for s, t in pairs], "relations": list(RELATIONS), "methods": list(METHODS),
-              "emoji": "the demo's set (no skin tones)"}
+              "emoji": "the demo's set (no skin tones)", "emoji_limit": emoji_limit}
     command = command or f"embedspace eval crosslingual-analogy --space '{space.canonical}' --pairs " + \
-        ",".join(f"{s}:{t}" for s, t in pairs)
+        ",".join(f"{s}:{t}" for s, t in pairs) + (f" --emoji-limit {emoji_limit}" if emoji_limit else "")
     notes = [f"{len(roles)} roles with a man and a woman variant; every ordered pair of roles, both relations. "
              "Pool: every emoji name of the target language, without the question's three emoji."]
     return record(SUITE, space, config, counts, figures, clock, command, notes, load_before)
 
 
 def config_key(config: dict) -> str:
-    return "emoji gender variants"
+    return "emoji gender variants" + (f" emoji_limit={config['emoji_limit']}" if config.get("emoji_limit") else "")
 
 
 def format_text(result: dict) -> str:

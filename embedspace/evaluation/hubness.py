@@ -25,6 +25,7 @@ from .common import Clock, check_languages, concept_texts, default_languages, em
 SUITE = "hubness"
 METHODS = ("nn", "csls")
 DEFAULT_K = 10
+DEFAULT_WORDS = 3000  # frequent words per language in the built-in set, as in the demo
 TOP_HUBS = 5
 
 
@@ -76,9 +77,11 @@ def measure(vectors: np.ndarray, langs: np.ndarray, kinds: np.ndarray, texts, la
     return counts, figures
 
 
-def builtin_items(space, languages, words: int, progress: bool):
+def builtin_items(space, languages, words: int, emoji_limit: int | None, progress: bool):
     """The translation suite's texts, embedded: (vectors, langs, kinds, texts), skipping what the space refuses."""
-    sets = concept_texts(languages, None, words)
+    from ..demo import DemoOptions, select_emoji
+
+    sets = concept_texts(languages, select_emoji(DemoOptions(emoji_limit=emoji_limit)), words)
     vectors, langs, texts, refused = [], [], [], 0
     for lang in languages:
         kept = sets[lang].texts
@@ -100,12 +103,16 @@ def _embeddable(space, text: str) -> bool:
     return True
 
 
-def run(space=None, index: str | None = "demo", index_dir=None, languages=None, k: int = DEFAULT_K, words: int = 3000,
-        progress: bool = False, command: str | None = None) -> dict:
+def run(space=None, index: str | None = "demo", index_dir=None, languages=None, k: int = DEFAULT_K, words: int | None = None,
+        emoji_limit: int | None = None, progress: bool = False, command: str | None = None) -> dict:
     """The hubness suite over the index `index` (space None: the index's own), or the built-in set if index is None
     (space None: the default space)."""
     if not isinstance(k, int) or k < 1:
         raise InputError(f"-k must be a whole number of at least 1, not {k!r}.")
+    if index is not None and (words is not None or emoji_limit is not None):
+        raise InputError("--words and --emoji-limit choose the built-in items; with an index they mean nothing "
+                         "(add --builtin).")
+    words = DEFAULT_WORDS if words is None else words
     load_before, clock = load_now(), Clock()
     notes = []
     clock.stage("load items")
@@ -120,17 +127,21 @@ def run(space=None, index: str | None = "demo", index_dir=None, languages=None, 
         space = space or load_space(DEFAULT_SPACE)
         languages = check_languages(space, default_languages(space, languages), SUITE)
         clock.stage("embed")
-        vectors, langs, kinds, texts, refused = builtin_items(space, languages, words, progress)
+        vectors, langs, kinds, texts, refused = builtin_items(space, languages, words, emoji_limit, progress)
         source = f"built-in set: country, language and emoji names and {words:,} frequent words per language"
+        if emoji_limit:
+            source += f" ({emoji_limit:,} emoji)"
         if refused:
             notes.append(f"{refused:,} names that {space.canonical} cannot embed (phrases for GloVe) are left out.")
     clock.stage("score")
     counts, figures = measure(vectors, langs, kinds, texts, languages, k)
     counts = {"items": int(len(vectors)), "languages": counts}
-    config = {"items": source, "k": k, "languages": list(languages), "words": words if index is None else None}
+    config = {"items": source, "k": k, "languages": list(languages), "words": words if index is None else None,
+              "emoji_limit": emoji_limit if index is None else None}
     command = command or f"embedspace eval hubness --space '{space.canonical}' " + \
         (f"--index {index}" if index else f"--builtin --languages {','.join(languages)}" +
-         (f" --words {words}" if words != 3000 else "")) + (f" -k {k}" if k != DEFAULT_K else "")
+         (f" --words {words}" if words != DEFAULT_WORDS else "") + (f" --emoji-limit {emoji_limit}" if emoji_limit else "")) + \
+        (f" -k {k}" if k != DEFAULT_K else "")
     notes.append(f"N_k: how many queries have the item among their {k} nearest; hubs N_k > {2 * k}, anti-hubs N_k = 0.")
     return record(SUITE, space, config, counts, {"languages": figures, "mean": _mean(figures)}, clock, command, notes,
                   load_before)
@@ -166,7 +177,8 @@ def _mean(figures: dict) -> dict:
 def config_key(config: dict) -> str:
     items = config["items"]
     source = items.split(" (")[0] if items.startswith("index") else "built-in"
-    return f"{source} k={config['k']}" + (f" words={config['words']}" if config.get("words") not in (None, 3000) else "")
+    return f"{source} k={config['k']}" + (f" words={config['words']}" if config.get("words") not in (None, DEFAULT_WORDS) else "") \
+        + (f" emoji_limit={config['emoji_limit']}" if config.get("emoji_limit") else "")
 
 
 def format_text(result: dict) -> str:
