@@ -137,9 +137,13 @@ def rank_analogy_candidates(pool: np.ndarray, va, vb, vc, method: str) -> tuple[
     Works for one question (pool (n, dim), operands (dim,)) and for a batch (pool (q, n, dim),
     operands (q, dim)); the order is stable, so ties keep the candidates' cosine order.
     """
-    cos = [np.einsum("...nd,...d->...n", pool, v) for v in (va, vb, vc)]
-    scores = analogy_scores(*cos, method)
+    scores = analogy_scores(*candidate_cosines(pool, va, vb, vc), method)
     return np.argsort(-scores, axis=-1, kind="stable"), scores
+
+
+def candidate_cosines(pool: np.ndarray, *operands) -> list:
+    """[cos(candidates, operand)] for each operand: (..., n) from pool (..., n, dim) and operands (..., dim)."""
+    return [np.einsum("...nd,...d->...n", pool, np.asarray(v, dtype=np.float32)) for v in operands]
 
 
 def analogy(index, space, a: str, b: str, c: str, k: int = 10, method: str = "add",

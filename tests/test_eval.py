@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embedspace import load_space, query
+from embedspace import query
 from embedspace.build import build_index
 from embedspace.cli import main
 from embedspace.errors import InputError, MissingDataError, UnsupportedError

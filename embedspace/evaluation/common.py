@@ -3,7 +3,7 @@ generators, ranking with the query API's own scoring functions, and the result r
 
 Ranking follows `embedspace.query` exactly, so the figures are what the CLI's `translate` and
 `analogy` return: candidates are the CANDIDATES items nearest by cosine, re-ranked by the
-method's own score (`query.csls_scores`, `query.rank_analogy_candidates`).
+method's own score (`query.csls_scores`, `query.analogy_scores`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 from ..artifacts import cache_dir, file_checksum, load_array, save_array
 from ..errors import InputError, UnsupportedError
 from ..languages import normalize_lang
-from ..query import CANDIDATES, CSLS_K, analogy_target, csls_scores, exact_neighbours, mean_top_k, \
-    neighbourhood_similarity, rank_analogy_candidates
+from ..query import CANDIDATES, CSLS_K, analogy_scores, analogy_target, candidate_cosines, csls_scores, \
+    exact_neighbours, mean_top_k, neighbourhood_similarity
 
 # The languages the multilingual suites use unless told otherwise: widely used, four scripts,
 # all in use-m3, e5-small, the emoji package and CLDR.
@@ -46,7 +46,7 @@ def embed_texts_cached(space, texts, role: str = "item", progress: bool = False)
     texts = list(texts)
     if space.embeds_by_lookup:
         return space.embed_texts(texts, role=role)
-    store = TextVectorStore(cache_dir("eval", _digest(space.id)[:16], f"texts-{role}"), space.dim)
+    store = TextVectorStore.open(cache_dir("eval", _digest(space.id)[:16], f"texts-{role}"), space.dim)
     missing = list(dict.fromkeys(t for t in texts if t not in store))
     bar = _progress(progress and bool(missing), len(missing), "Embedding texts")
     for start in range(0, len(missing), TEXT_CHUNK):
@@ -67,13 +67,30 @@ class TextVectorStore:
     300,000-word vocabulary costs little memory until its rows are used.
     """
 
+    _open = {}  # folder -> store, so a process reads each segment once
+
+    @classmethod
+    def open(cls, folder, dim: int) -> "TextVectorStore":
+        store = cls._open.get(str(folder))
+        if store is None or store.dim != dim:
+            store = cls._open[str(folder)] = cls(folder, dim)
+        store.refresh()
+        return store
+
     def __init__(self, folder, dim: int):
         self.folder, self.dim = folder, dim
         self.where = {}  # text -> (segment vectors, row)
-        for texts_file in sorted(folder.glob("seg-*.texts.npy")):
+        self.seen = set()  # segment files read
+
+    def refresh(self) -> None:
+        """Read the segments written since the last look (by this process or another)."""
+        for texts_file in sorted(self.folder.glob("seg-*.texts.npy")):
+            if texts_file.name in self.seen:
+                continue
+            self.seen.add(texts_file.name)
             vectors = _load_segment_vectors(texts_file)
             texts = load_array(texts_file)
-            if vectors is None or texts is None or vectors.shape != (len(texts), dim):
+            if vectors is None or texts is None or vectors.shape != (len(texts), self.dim):
                 continue  # a damaged segment: its texts are embedded again
             for row, text in enumerate(texts.tolist()):
                 self.where.setdefault(text, (vectors, row))
@@ -87,6 +104,7 @@ class TextVectorStore:
         stem = self.folder / f"seg-{uuid.uuid4().hex}"
         save_array(f"{stem}.vectors.npy", np.asarray(vectors, dtype=np.float32))
         save_array(f"{stem}.texts.npy", np.array(texts, dtype=str))
+        self.seen.add(f"{stem.name}.texts.npy")
         for row, text in enumerate(texts):
             self.where[text] = (vectors, row)
 
@@ -284,23 +302,25 @@ def solve_analogies(pool: np.ndarray, va: np.ndarray, vb: np.ndarray, vc: np.nda
 
     pool: the candidate answers (unit rows); va, vb, vc: (n, dim) operand vectors; excluded[i]:
     pool rows question i may not answer (its own operands). Candidates are the `candidates` rows
-    nearest to b - a + c (query.analogy_target), found once and re-ranked by each method with
-    query.rank_analogy_candidates. -1 where fewer rows are allowed than asked for.
+    nearest to b - a + c (query.analogy_target), found once and re-ranked by each method's
+    query.analogy_scores, as query.rank_analogy_candidates does. -1 where fewer rows are allowed than asked for.
     """
     pool = np.ascontiguousarray(pool, dtype=np.float32)
     out = {method: np.full((len(va), k), -1, np.int64) for method in methods}
-    block = 1024
+    block, small = 1024, 64  # FAISS searches big blocks best; gathering candidates is fastest in small ones
     for start in range(0, len(va), block):
-        a, b, c = va[start:start + block], vb[start:start + block], vc[start:start + block]
-        near, _ = exact_neighbours(analogy_target(a, b, c), pool, max(candidates, k),
-                                   exclude=excluded[start:start + block])
-        missing = near < 0
-        vectors = pool[np.maximum(near, 0)]
-        for method in methods:
-            _, scores = rank_analogy_candidates(vectors, a, b, c, method)
-            order = np.argsort(-np.where(missing, -np.inf, scores), axis=1, kind="stable")[:, :k]
-            ranked = np.take_along_axis(near, order, axis=1)
-            out[method][start:start + len(a), :ranked.shape[1]] = ranked
+        stop = min(start + block, len(va))
+        near_block, _ = exact_neighbours(analogy_target(va[start:stop], vb[start:stop], vc[start:stop]), pool,
+                                         max(candidates, k), exclude=excluded[start:stop])
+        for sub in range(start, stop, small):
+            end = min(sub + small, stop)
+            near = near_block[sub - start:end - start]
+            cosines = candidate_cosines(pool[np.maximum(near, 0)], va[sub:end], vb[sub:end], vc[sub:end])
+            for method in methods:
+                scores = np.where(near < 0, -np.inf, analogy_scores(*cosines, method))  # as rank_analogy_candidates
+                order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+                ranked = np.take_along_axis(near, order, axis=1)
+                out[method][sub:end, :ranked.shape[1]] = ranked
     return out
 
 
