@@ -5,7 +5,9 @@ For each language L, the targets are L's text items and the queries are the sour
 that has them). N_k(y) counts the queries that have target y among their k nearest targets, by
 plain cosine (nn) or by CSLS, ranked exactly as `translate` ranks. We report the skewness of N_k
 over L's items (Radovanović et al. 2010: 0 for an even graph, large and positive when a few items
-are everyone's neighbours), the share of hubs (N_k > 2k) and of anti-hubs (N_k = 0, never
+are everyone's neighbours), the share of hubs (N_k above twice its mean, which is k when queries
+and targets are the same items, as in Radovanović's N_k > 2k; k x queries / targets otherwise) and of
+anti-hubs (N_k = 0, never
 anyone's neighbour), the largest N_k and the items with it. With a single language (GloVe) the
 queries are L's own items, each without itself.
 
@@ -49,10 +51,12 @@ def skewness(values: np.ndarray) -> float | None:
     return float(((values - values.mean()) ** 3).mean() / std**3)
 
 
-def describe(counts: np.ndarray, k: int, texts) -> dict:
+def describe(counts: np.ndarray, texts) -> dict:
+    """Skewness, shares of hubs (N_k > 2 mean N_k) and anti-hubs (N_k = 0), the largest N_k and its items."""
     top = np.argsort(-counts, kind="stable")[:TOP_HUBS]
     return {"skewness": None if (s := skewness(counts)) is None else round(s, 3),
-            "hubs": round(float((counts > 2 * k).mean()), 4),
+            "hubs": round(float((counts > 2 * counts.mean()).mean()), 4) if len(counts) else 0.0,
+            "mean": round(float(counts.mean()), 2) if len(counts) else 0.0,
             "anti_hubs": round(float((counts == 0).mean()), 4),
             "max": int(counts.max()) if len(counts) else 0,
             "top": [[texts[i], int(counts[i])] for i in top]}
@@ -72,7 +76,7 @@ def measure(vectors: np.ndarray, langs: np.ndarray, kinds: np.ndarray, texts, la
         counts[lang] = {"targets": len(target_rows), "queries": len(queries),
                         "queries_are": "the same items, each without itself" if monolingual else "items outside " + lang}
         target_texts = [texts[i] for i in target_rows]
-        figures[lang] = {method: describe(k_occurrence(queries, targets, k, method, queries, monolingual), k,
+        figures[lang] = {method: describe(k_occurrence(queries, targets, k, method, queries, monolingual),
                                           target_texts) for method in METHODS}
     return counts, figures
 
@@ -142,7 +146,8 @@ def run(space=None, index: str | None = "demo", index_dir=None, languages=None, 
         (f"--index {index}" if index else f"--builtin --languages {','.join(languages)}" +
          (f" --words {words}" if words != DEFAULT_WORDS else "") + (f" --emoji-limit {emoji_limit}" if emoji_limit else "")) + \
         (f" -k {k}" if k != DEFAULT_K else "")
-    notes.append(f"N_k: how many queries have the item among their {k} nearest; hubs N_k > {2 * k}, anti-hubs N_k = 0.")
+    notes.append(f"N_k: how many queries have the item among their {k} nearest; hubs: N_k above twice its mean "
+                 "(k x queries / targets), anti-hubs: N_k = 0.")
     return record(SUITE, space, config, counts, {"languages": figures, "mean": _mean(figures)}, clock, command, notes,
                   load_before)
 
