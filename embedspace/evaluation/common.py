@@ -46,6 +46,7 @@ def embed_texts_cached(space, texts, role: str = "item", progress: bool = False)
     texts = list(texts)
     if space.embeds_by_lookup:
         return space.embed_texts(texts, role=role)
+    role = role if space.roles_differ else "item"  # the same vectors either way: one cache
     store = TextVectorStore.open(cache_dir("eval", _digest(space.id)[:16], f"texts-{role}"), space.dim)
     missing = list(dict.fromkeys(t for t in texts if t not in store))
     bar = _progress(progress and bool(missing), len(missing), "Embedding texts")

@@ -84,10 +84,16 @@ def emoji_images(emoji_limit=None, skin_tones: bool = False, emojis=None, progre
     return render_emoji(chosen, progress=progress)
 
 
-def retrieval(text_vectors, image_vectors, text_concepts, image_concepts, methods=METHODS, ks=KS) -> dict:
-    """Recall@k both ways for one language: texts (names) and images with their concept sets."""
+def retrieval(text_vectors, image_vectors, text_concepts, image_concepts, methods=METHODS, ks=KS,
+              query_vectors=None) -> dict:
+    """Recall@k both ways for one language: texts (names) and images with their concept sets.
+
+    query_vectors: the names embedded as search queries (role='query'), where the space tells
+    queries from items; name->image ranks with them, as `embedspace search TEXT --kind image` does.
+    """
     out = {}
-    directions = (("name->image", text_vectors, image_vectors, text_concepts, image_concepts),
+    query_vectors = text_vectors if query_vectors is None else query_vectors
+    directions = (("name->image", query_vectors, image_vectors, text_concepts, image_concepts),
                   ("image->name", image_vectors, text_vectors, image_concepts, text_concepts))
     for name, queries, targets, query_concepts, target_concepts in directions:
         gold = gold_matrix(query_concepts, target_concepts)
@@ -139,8 +145,10 @@ def run(space, languages=None, emoji_limit: int | None = None, skin_tones: bool 
     clock.stage("embed names")
     name_vectors = {lang: embed_texts_cached(space, texts[lang].texts, progress=progress) for lang in languages}
     clock.stage("score")
-    by_language = {lang: retrieval(name_vectors[lang], image_vectors, texts[lang].concepts, image_concepts)
-                   for lang in languages}
+    query_vectors = {lang: embed_texts_cached(space, texts[lang].texts, role="query", progress=progress)
+                     for lang in languages} if space.roles_differ else name_vectors
+    by_language = {lang: retrieval(name_vectors[lang], image_vectors, texts[lang].concepts, image_concepts,
+                                   query_vectors=query_vectors[lang]) for lang in languages}
     counts = {"images": len(pool), "drawn": len(paths), "not_drawn": {r: len(e) for r, e in skipped.items()},
               "names": {lang: len(texts[lang].texts) for lang in languages}}
     figures = {"languages": by_language, "mean": _mean(by_language)}
