@@ -193,6 +193,8 @@ def add_index_commands(sub):
     _index_dir(p)
     p.set_defaults(func=cmd_demo)
 
+    add_eval_command(sub)
+
 
 def cmd_spaces(args) -> int:
     from .registry import list_spaces
@@ -253,10 +255,6 @@ def cmd_tokens(args) -> int:
     if tokens.note:
         print(tokens.note)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 # -- index commands --------------------------------------------------------------------------------
@@ -576,3 +574,120 @@ def cmd_mine(args) -> int:
                   f"# threshold {row['threshold']:.2f}: {row['mined']} mined, precision {row['precision']:.3f}, "
                   f"recall {row['recall']:.3f}, F1 {row['f1']:.3f}", file=sys.stderr)
     return 0
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+# Which options each suite takes (argparse dest -> the suite's keyword); any other option given is refused.
+EVAL_OPTIONS = {
+    "analogy": {"restrict_vocab": "restrict_vocab", "half": "half", "sections": "sections"},
+    "translation": {"pairs": "pairs", "words": "words", "emoji_limit": "emoji_limit"},
+    "crosslingual-analogy": {"pairs": "pairs", "emoji_limit": "emoji_limit"},
+    "image-text": {"languages": "languages", "emoji_limit": "emoji_limit", "skin_tones": "skin_tones",
+                   "fold": "fold"},
+    "hubness": {"index": "index", "builtin": "builtin", "index_dir": "index_dir", "languages": "languages",
+                "k": "k", "words": "words", "emoji_limit": "emoji_limit"},
+}
+
+
+def add_eval_command(sub):
+    from .evaluation import SUITES
+
+    p = sub.add_parser("eval", help="measure quality: analogy, translation, crosslingual-analogy, image-text, hubness",
+                       description="Run an evaluation suite on one or more spaces; prints counts, figures and time.")
+    p.add_argument("suite", choices=list(SUITES))
+    p.add_argument("--space", action="append", help=SPACE_HELP + " (repeatable; default use-m3)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON (one object per space)")
+    p.add_argument("--save", metavar="FILE", help="merge the results into this JSON file "
+                   "(e.g. benchmarks/results/quality.json); other entries are kept")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    g = p.add_argument_group("analogy")
+    g.add_argument("--restrict-vocab", type=int, help="vocabulary: the first N words of GloVe's frequency list "
+                   "(default 30000; gensim's default is 300000)")
+    g.add_argument("--half", choices=["all", "dev", "test"], help="half of each category's questions, fixed seed "
+                   "(default all)")
+    g.add_argument("--sections", help="only these comma-separated categories (e.g. family,gram3-comparative)")
+    g = p.add_argument_group("translation, crosslingual-analogy")
+    g.add_argument("--pairs", help="language pairs, e.g. es-en,de-fr or en:zh-Hans (default: en with es, de, fr, "
+                   "zh-Hans, ja, ru, ar and es-de, both ways)")
+    g.add_argument("--words", type=int, help="frequent words per language as distractors (default 3000)")
+    g = p.add_argument_group("image-text, hubness")
+    g.add_argument("--languages", help="comma-separated languages (default en,es,de,fr,zh-Hans,ja,ru,ar, those "
+                   "the space has; hubness over an index: all of its languages)")
+    g.add_argument("--emoji-limit", type=int, help="at most this many emoji, an even spread (default all; "
+                   "crosslingual-analogy: a smaller answer pool)")
+    g.add_argument("--skin-tones", action="store_true", default=None, help="image-text: include skin-tone variants")
+    g.add_argument("--fold", help="image-text: score only fold I of K (I/K, e.g. 0/5); variants share their base's fold")
+    g.add_argument("--index", help="hubness: the index whose neighbour graph is measured (default demo)")
+    g.add_argument("--builtin", action="store_true", default=None, help="hubness: the suite's own items instead "
+                   "of an index")
+    g.add_argument("-k", type=int, help="hubness: neighbours per query (default 10)")
+    _index_dir(p)
+    p.set_defaults(func=cmd_eval)
+
+
+def eval_options(args) -> dict:
+    """The suite's keyword options from the parsed arguments; an option the suite does not take is an error."""
+    from .errors import InputError
+    from .evaluation.common import parse_pairs
+    from .evaluation.image_text import parse_fold
+
+    taken = EVAL_OPTIONS[args.suite]
+    given = {dest: getattr(args, dest) for dest in {d for m in EVAL_OPTIONS.values() for d in m}
+             if getattr(args, dest, None) is not None}
+    stray = sorted(set(given) - set(taken))
+    if stray:
+        flags = ", ".join("-k" if d == "k" else "--" + d.replace("_", "-") for d in stray)
+        raise InputError(f"The {args.suite} suite does not take {flags}.")
+    options = {}
+    for dest, value in given.items():
+        if dest in ("pairs",):
+            value = parse_pairs(value)
+        elif dest in ("languages", "sections"):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        elif dest == "fold":
+            value = parse_fold(value)
+        options[taken[dest]] = value
+    if args.suite == "hubness":
+        if options.pop("builtin", None):
+            if "index" in options:
+                raise InputError("Give --index NAME or --builtin, not both.")
+            options["index"] = None
+    return options
+
+
+def cmd_eval(args) -> int:
+    import shlex
+
+    from .evaluation import format_result, run_suite, save_results
+
+    options = eval_options(args)
+    results = []
+    # hubness over an index measures the index's own space unless told otherwise
+    own_space = args.suite == "hubness" and options.get("index", "demo") is not None
+    for spec in args.space or [None if own_space else DEFAULT_SPACE]:
+        argv = ["embedspace", "eval", args.suite] + (["--space", spec] if spec else []) + _eval_argv(args)
+        result = run_suite(args.suite, spec, progress=not args.quiet and not args.json, command=shlex.join(argv),
+                           **options)
+        results.append(result)
+        print(json.dumps(result, ensure_ascii=False) if args.json else format_result(result), flush=True)
+    if args.save:
+        path = save_results(args.save, results)
+        if not args.json:
+            print(f"saved to {path}")
+    return 0
+
+
+def _eval_argv(args) -> list:
+    """The options as given, for the command recorded with the results (without --space/--json/--save)."""
+    out = []
+    for dest in sorted({d for m in EVAL_OPTIONS.values() for d in m}):
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        flag = "-k" if dest == "k" else "--" + dest.replace("_", "-")
+        out += [flag] if value is True else [flag, str(value)]
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -44,3 +44,7 @@ def require(module: str, package: str, purpose: str):
 
 class IndexStateError(EmbedspaceError):
     """An index that is missing, corrupt, locked, or built with another space."""
+
+
+class MissingDataError(EmbedspaceError):
+    """Data an evaluation needs (a test set, a language's names) is not on this machine."""

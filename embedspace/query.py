@@ -117,13 +117,34 @@ def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10
 # -- analogy -----------------------------------------------------------------------------------
 def analogy_scores(cos_a, cos_b, cos_c, method: str) -> np.ndarray:
     """3CosAdd: cos(x,b) - cos(x,a) + cos(x,c). 3CosMul: cos'(x,b) cos'(x,c) / (cos'(x,a) + eps)
-    with cos' = (1 + cos) / 2 shifted into [0, 1] (Levy & Goldberg 2014)."""
+    with cos' = (1 + cos) / 2 shifted into [0, 1] (Levy & Goldberg 2014). Elementwise, so the
+    arguments may be vectors (one question's candidates) or matrices (questions x candidates)."""
     if method == "add":
         return cos_b - cos_a + cos_c
     if method == "mul":
         shift = lambda c: (1.0 + c) / 2.0  # noqa: E731
         return shift(cos_b) * shift(cos_c) / (shift(cos_a) + MUL_EPSILON)
     raise InputError(f"Analogy method {method!r}: use add (3CosAdd) or mul (3CosMul).")
+
+
+def analogy_target(va: np.ndarray, vb: np.ndarray, vc: np.ndarray) -> np.ndarray:
+    """The unit vector b - a + c whose nearest items are the analogy's candidates (rows: questions)."""
+    return l2_normalize(vb - va + vc)
+
+
+def rank_analogy_candidates(pool: np.ndarray, va, vb, vc, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """(order, scores) of candidate vectors `pool` (..., n, dim) for operands (..., dim), best first.
+
+    Works for one question (pool (n, dim), operands (dim,)) and for a batch (pool (q, n, dim),
+    operands (q, dim)); the order is stable, so ties keep the candidates' cosine order.
+    """
+    scores = analogy_scores(*candidate_cosines(pool, va, vb, vc), method)
+    return np.argsort(-scores, axis=-1, kind="stable"), scores
+
+
+def candidate_cosines(pool: np.ndarray, *operands) -> list:
+    """[cos(candidates, operand)] for each operand: (..., n) from pool (..., n, dim) and operands (..., dim)."""
+    return [np.einsum("...nd,...d->...n", pool, np.asarray(v, dtype=np.float32)) for v in operands]
 
 
 def analogy(index, space, a: str, b: str, c: str, k: int = 10, method: str = "add",
@@ -147,12 +168,11 @@ def analogy_many(index, space, triples, k=10, method="add", lang=None, kind=None
         inputs = {a.strip().casefold(), b.strip().casefold(), c.strip().casefold()}
         exclude = np.flatnonzero(np.isin(texts, list(inputs)))
         allowed = _allowed(index, kind=kind, lang=lang, exclude_rows=exclude)
-        target = l2_normalize(vb - va + vc)
+        target = analogy_target(va, vb, vc)
         rows, _ = nearest(index, target, max(candidates, k), allowed)
         pool = index.vectors_f32(rows)
-        cos_a, cos_b, cos_c = pool @ va, pool @ vb, pool @ vc
-        scores = analogy_scores(cos_a, cos_b, cos_c, method)
-        order = np.argsort(-scores, kind="stable")[:k]
+        order, scores = rank_analogy_candidates(pool, va, vb, vc, method)
+        order = order[:k]
         out.append({"query": [a, b, c], "method": method,
                     "results": _results(index, rows[order], scores[order], (pool @ target)[order])})
     return out
@@ -187,12 +207,79 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
         if method == "nn":
             scores = cosines
         else:
-            query_hubness = cosines[:CSLS_K].mean()  # r_T(x): rows are sorted by cosine
-            scores = 2 * cosines - query_hubness - csls_source_hubness(index, to, from_)[rows]
+            query_hubness = mean_top_k(cosines, CSLS_K)  # r_T(x): the candidates are the nearest items
+            scores = csls_scores(cosines, query_hubness, csls_source_hubness(index, to, from_)[rows])
         order = np.argsort(-scores, kind="stable")[:k]
         out.append({"query": text, "to": to, "from": from_, "method": method, "text_map": text_map is not None,
                     "results": _results(index, rows[order], scores[order], cosines[order])})
     return out
+
+
+def csls_scores(cosines: np.ndarray, query_hubness, candidate_hubness) -> np.ndarray:
+    """CSLS(x, y) = 2 cos(x, y) - r_T(x) - r_S(y) (Conneau et al. 2018).
+
+    cosines: (n,) for one query or (q, n) for a batch; query_hubness: r_T, a number or (q,);
+    candidate_hubness: r_S of the candidates, (n,) or (q, n).
+    """
+    return 2 * cosines - np.asarray(query_hubness, dtype=np.float32)[..., None] - candidate_hubness
+
+
+def mean_top_k(similarities: np.ndarray, k: int = CSLS_K) -> np.ndarray:
+    """Mean of the k largest values along the last axis (CSLS's r); all of them if fewer than k."""
+    similarities = np.asarray(similarities, dtype=np.float32)
+    n = similarities.shape[-1]
+    if n == 0:
+        return np.zeros(similarities.shape[:-1], np.float32)
+    k = min(k, n)
+    return np.partition(similarities, n - k, axis=-1)[..., n - k:].mean(axis=-1)
+
+
+def neighbourhood_similarity(queries: np.ndarray, pool: np.ndarray, k: int = CSLS_K,
+                             exclude_self: bool = False) -> np.ndarray:
+    """r(x) for each query row: the mean cosine to its k nearest `pool` rows, exact (CSLS's r_T, r_S).
+
+    exclude_self: queries and pool are the same rows, and an item is not its own neighbour.
+    """
+    rows, cosines = exact_neighbours(queries, pool, k, exclude_self=exclude_self)
+    return cosines.mean(axis=1) if cosines.shape[1] else np.zeros(len(rows), np.float32)
+
+
+def exact_neighbours(queries: np.ndarray, pool: np.ndarray, k: int, exclude=None,
+                     exclude_self: bool = False, block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cosines), each (n, k) best first: every query's k nearest pool rows by inner product, exact.
+
+    exclude[i]: pool rows query i may not have (an array each); exclude_self: queries and pool are
+    the same rows. FAISS's exact k-NN (BLAS and a heap): much faster than sorting a full matrix.
+    """
+    import faiss
+
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    pool = np.ascontiguousarray(pool, dtype=np.float32)
+    limit = len(pool) - (1 if exclude_self else 0)
+    k = max(min(k, limit), 0)
+    rows_out = np.full((len(queries), k), -1, np.int64)
+    cos_out = np.full((len(queries), k), -np.inf, np.float32)
+    if k == 0 or not len(queries):
+        return rows_out, cos_out
+    extra = 1 if exclude_self else max((len(e) for e in exclude), default=0) if exclude is not None else 0
+    for start in range(0, len(queries), block):
+        stop = min(start + block, len(queries))
+        cosines, rows = faiss.knn(queries[start:stop], pool, min(k + extra, len(pool)), faiss.METRIC_INNER_PRODUCT)
+        if extra:
+            if exclude_self:
+                banned = rows == np.arange(start, stop)[:, None]
+            else:
+                padded = np.full((stop - start, extra), -2, np.int64)
+                for i, rows_i in enumerate(exclude[start:stop]):
+                    padded[i, :len(rows_i)] = rows_i
+                banned = (rows[:, :, None] == padded[:, None, :]).any(axis=2)
+            keep = np.argsort(banned, axis=1, kind="stable")[:, :k]  # allowed rows first, in their order
+            rows, cosines = np.take_along_axis(rows, keep, axis=1), np.take_along_axis(cosines, keep, axis=1)
+            short = np.take_along_axis(banned, keep, axis=1)  # fewer allowed rows than k: none there
+            rows[short], cosines[short] = -1, -np.inf
+        found = min(k, rows.shape[1])
+        rows_out[start:stop, :found], cos_out[start:stop, :found] = rows[:, :found], cosines[:, :found]
+    return rows_out, cos_out
 
 
 def _target_mask(index, to: str) -> np.ndarray:
@@ -217,11 +304,9 @@ def source_mask(index, to: str, from_: str | None) -> np.ndarray:
 def csls_source_hubness(index, to: str, from_: str | None) -> np.ndarray:
     """r_S(y) for every row: mean cosine of y to its CSLS_K nearest source-side items (0 off target).
 
-    Computed once per (index, to, from) for all target items with an exact flat search, kept in
+    Computed once per (index, to, from) for all target items with an exact search, kept in
     memory and cached on disk under the index checksum, so later queries cost nothing.
     """
-    import faiss
-
     from .artifacts import cache_dir, load_array, save_array
 
     memo = index.__dict__.setdefault("_csls", {})
@@ -237,13 +322,8 @@ def csls_source_hubness(index, to: str, from_: str | None) -> np.ndarray:
     source_rows = np.flatnonzero(source_mask(index, to, from_))
     hubness = np.zeros(len(index), dtype=np.float32)
     if len(source_rows):
-        flat = faiss.IndexFlatIP(index.dim)
-        flat.add(index.vectors_f32(source_rows))
-        neighbours = min(CSLS_K, len(source_rows))
-        for start in range(0, len(target_rows), 8192):
-            block = target_rows[start:start + 8192]
-            scores, _ = flat.search(index.vectors_f32(block), neighbours)
-            hubness[block] = scores.mean(axis=1)
+        hubness[target_rows] = neighbourhood_similarity(index.vectors_f32(target_rows),
+                                                        index.vectors_f32(source_rows), CSLS_K)
     save_array(path, hubness)
     memo[key] = hubness
     return hubness

@@ -63,6 +63,8 @@ class Space:
     supports_images: bool = False
     images_note: str = "This space takes no images."
     text_rows_are_unit: bool = False  # True where _embed_text_batch already returns finite unit rows
+    embeds_by_lookup: bool = False  # True where a text's vector is a table lookup (no point caching it)
+    roles_differ: bool = False  # True where role='query' and role='item' give different vectors (e5 asymmetric)
 
     # -- identity ----------------------------------------------------------------------
     def configure(self, spec) -> None:

@@ -26,7 +26,6 @@ from .languages import normalize_lang
 TEXT_MAP_FORMAT = "embedspace.text_map"
 TEXT_MAP_VERSION = 1
 HELD_OUT_SHARE = 0.2
-CSLS_K = 10
 
 
 @dataclass
@@ -153,12 +152,11 @@ def translation_precision(queries: np.ndarray, pool: np.ndarray, answers: list, 
     """P@k of translating each query into the pool; answers[i] = set of right pool rows.
     CSLS(x, y) = 2 cos(x, y) - r_T(x) - r_S(y) over the k=10 nearest (Conneau et al. 2018),
     with r_S measured against these queries."""
+    from .query import csls_scores, mean_top_k
+
     scores = queries @ pool.T
     if method == "csls":
-        k = min(CSLS_K, pool.shape[0], queries.shape[0])
-        r_t = -np.sort(-scores, axis=1)[:, :k].mean(axis=1)
-        r_s = -np.sort(-scores.T, axis=1)[:, :k].mean(axis=1)
-        scores = 2 * scores - r_t[:, None] - r_s[None, :]
+        scores = csls_scores(scores, mean_top_k(scores), mean_top_k(scores.T)[None, :])
     elif method != "nn":
         raise InputError(f"method must be nn or csls, not {method!r}")
     top = np.argsort(-scores, axis=1, kind="stable")[:, : max(ks)]

