@@ -8,6 +8,7 @@ embedspace.projection and embedspace.map_figure (the map) and embedspace.streaml
 """
 
 import logging
+import os
 
 import streamlit as st
 
@@ -19,11 +20,13 @@ log = logging.getLogger("embedspace.app")
 
 PANELS = ["Search", "Analogy", "Translate", "Map", "Tokens", "Compare"]
 ANY = explorer.ANY
-SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, None]  # None: every item
-COMPUTE_AT_ONCE = 2_000  # UMAP maps up to this many items are computed without asking
+SAMPLE_SIZES = [150, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, None]  # None: every item
+# UMAP maps up to this many items (seconds on 2 cores) are computed without asking; larger ones
+# (minutes) wait for a button. EMBEDSPACE_MAP_ASK_ABOVE changes it (a slow or a fast machine).
+COMPUTE_AT_ONCE = int(os.environ.get("EMBEDSPACE_MAP_ASK_ABOVE") or 10_000)
 # Widget values, with their defaults. Only the open panel's widgets are drawn, and Streamlit
-# forgets the value of a widget it does not draw, so every run copies these into plain session
-# state first (Streamlit's documented way to keep widget values across pages).
+# forgets the value of a widget it does not draw, so every run first copies these into plain
+# session state (the way Streamlit's docs keep widget values across pages); tests set them too.
 DEFAULTS = {
     "search_text": "perro", "query_mode": "text", "search_kind": ANY, "search_lang": ANY, "search_k": 12,
     "analogy_a": "man", "analogy_b": "king", "analogy_c": "woman", "analogy_method": "add",
@@ -154,7 +157,8 @@ def filters(index, prefix: str, default_kind=ANY) -> tuple:
     keep_valid(f"{prefix}_lang", langs, ANY)
     left, middle, right = st.columns([1, 1, 2])
     kind = left.selectbox("Kind", kinds, key=f"{prefix}_kind")
-    lang = middle.selectbox("Language", langs, key=f"{prefix}_lang", format_func=lambda code: explorer.language_label(code) if code != ANY else ANY)
+    lang = middle.selectbox("Language", langs, key=f"{prefix}_lang",
+                            format_func=lambda code: ANY if code == ANY else explorer.language_label(code))
     k = right.slider("Results (k)", 1, explorer.MAX_K, key=f"{prefix}_k")
     return kind, lang, k
 
@@ -181,7 +185,8 @@ def current_query(index, space):
         return cached_image_query(space, space.id, name, data)
     if mode == "item":
         if st.session_state.get("query_item") is None:
-            raise explorer.InputError("Press 'Use' on a result (or on the map's selected item) to search with it.")
+            raise explorer.InputError("Press 'Use this item' on a result (or 'Use in Search' beside the map) to "
+                                      "search with an item.")
         return explorer.item_query(index, st.session_state["query_item"])
     return explorer.text_query(space, st.session_state.get("search_text"))
 
@@ -325,7 +330,8 @@ def map_settings(index) -> projection.MapParams:
     methods = {"umap": "UMAP", "pca": "PCA (fast)"}
     langs = explorer.index_languages(index)
     st.session_state["map_langs"] = [lang for lang in st.session_state["map_langs"] if lang in langs]
-    st.session_state["map_kinds"] = [kind for kind in st.session_state["map_kinds"] if kind in explorer.index_kinds(index)]
+    kinds = explorer.index_kinds(index)
+    st.session_state["map_kinds"] = [kind for kind in st.session_state["map_kinds"] if kind in kinds]
     row = st.columns([2, 2, 2, 2, 3, 3])
     row[0].radio("Projection", list(methods), key="map_method", format_func=methods.get, horizontal=True)
     row[1].radio("Dimensions", [2, 3], key="map_dims", format_func=lambda dims: f"{dims}-D", horizontal=True)
@@ -352,8 +358,9 @@ def get_map(index, params):
     if pmap is None:
         rows, eligible = projection.choose_rows(index, params)
         if params.method == "umap" and len(rows) > COMPUTE_AT_ONCE and not st.session_state.get("map_go") == key:
-            st.info(f"This UMAP map of {len(rows):,} items is not computed yet: about a minute on a 2-core machine "
-                    "(less with fewer items). It is cached on disk afterwards, so it opens at once next time.")
+            st.info(f"This UMAP map of {len(rows):,} items is not computed yet: minutes on a 2-core machine (a "
+                    "FAISS neighbour graph, then the layout). It is cached on disk, so it opens at once next time. "
+                    f"Maps of up to {COMPUTE_AT_ONCE:,} items, and PCA maps, are computed without asking.")
             st.button("Compute the map", key="map_compute", type="primary", on_click=st.session_state.update,
                       kwargs={"map_go": key})
             return None
@@ -422,8 +429,9 @@ def map_panel(index, space, problem) -> None:
         marker = map_figure.item_markers(index, pmap, [{**index.result_row(index.row_of_id[picked]), "rank": 0}])[0]
         overlay.picked = marker
     frame = map_figure.point_frame(index, pmap, st.session_state["map_color"])
-    figure = map_figure.map_figure(frame, params.dims, overlay, thumbnails=thumbnails_fit and st.session_state["map_thumbnails"])
-    chart, side = st.columns([4, 1], gap="medium")
+    thumbnails = thumbnails_fit and st.session_state["map_thumbnails"]
+    figure = map_figure.map_figure(frame, params.dims, overlay, thumbnails=thumbnails)
+    chart, side = st.columns([3, 1], gap="medium")
     with chart:
         st.plotly_chart(figure, key="map_chart", on_select=on_map_select, selection_mode=("points", "box", "lasso"),
                         config={"scrollZoom": True, "displaylogo": False})
@@ -436,14 +444,20 @@ def map_panel(index, space, problem) -> None:
 
 def map_caption(index, pmap) -> str:
     params = pmap.params
-    how = ("loaded from the cache" if pmap.from_cache else "computed") + (
-        f" ({', '.join(f'{k} {v:.1f} s' for k, v in pmap.seconds.items())})" if pmap.seconds else "")
+    took = sum(pmap.seconds.values())
+    stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in pmap.seconds.items())
+    how = (f"loaded from the disk cache (it took {took:.1f} s to compute)" if pmap.from_cache
+           else f"computed in {took:.1f} s ({stages}) and cached")
     sample = (f"a random sample of {len(pmap):,} of the {pmap.eligible:,} items" if pmap.sampled
-              else f"all {len(pmap):,} items") + (" that match the kinds and languages" if params.kinds or params.langs else "")
+              else f"all {len(pmap):,} items")
+    if params.kinds or params.langs:
+        sample += " that match the kinds and languages"
+    caveat = " Distances on a UMAP map are only meaningful locally." if params.method == "umap" else ""
     return (f"{params.describe()} of {sample}; {how}. {pmap.note} The query and the analogy's terms are placed at "
-            f"the similarity-weighted mean position of their {projection.PLACE_K} nearest items on the map "
-            "(umap-learn cannot place new points on a map built from a precomputed neighbour graph). "
-            "Distances on a UMAP map are only meaningful locally.").replace("  ", " ")
+            f"the similarity-weighted mean position of their {projection.PLACE_K} nearest items on the map, the most "
+            "similar weighing most (umap-learn cannot place new points on a map built from a precomputed neighbour "
+            "graph); so are search results that are not in the sample."
+            f"{caveat}").replace("  ", " ")
 
 
 def item_side_panel(index, pmap, overlay) -> None:

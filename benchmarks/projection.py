@@ -13,6 +13,9 @@ For each size, in the same run:
   faiss   embedspace.projection.knn_graph (FAISS: exact below 20,000 points, HNSW32 above) and
           umap_layout(..., knn=graph): the same UMAP fed the graph through precomputed_knn, as
           the app computes its maps.
+Each path's neighbour graph is also timed alone: umap-learn's `nearest_neighbors` (the call
+UMAP.fit makes, NN-descent) and `knn_graph`; the layouts cost the same given a graph, so the
+graphs are where the two paths differ.
 Both with the same UMAP parameters and no random_state (a seed would force umap-learn onto one
 thread). Before the first size, both paths run once on 5,000 random points so that numba's
 compilation (UMAP's and NN-descent's) is not timed.
@@ -22,9 +25,12 @@ space) of each layout on the same random 2,000 mapped points (trustworthiness of
 needs their full distance matrix), and the recall@15 of each neighbour graph against exact
 neighbours on 1,000 random points (the graph umap-learn built is read from the fitted model).
 
-Placing a new point: the 100k map's `ProjectionMap.place` (similarity-weighted mean position of
-the 10 nearest mapped items) for one query vector: median and p90 of 200 calls, in ms, cycling
-through 1,000 held-out words that are not in the map; and all 1,000 in one call.
+Placing a new point, on each size's FAISS-path map: `ProjectionMap.place` (similarity-weighted
+mean position of the 10 nearest mapped items) for one query vector: median and p90 of 200 calls,
+in ms, cycling through 1,000 held-out words that are not in the map; and all 1,000 in one call.
+Its accuracy: 1,000 mapped items placed by their 10 nearest OTHER mapped items (leave-one-out),
+distance to their own position / the map's median radius, for our softmax weights, plain cosine
+weights and the nearest item alone.
 
 Load: the machine is shared with other engineers. Each measurement records the 1-minute load
 average before and after and the share of the usable cores that other processes used while it
@@ -56,7 +62,8 @@ sys.path.insert(0, str(ROOT))
 
 from embedspace.artifacts import load_array, save_array  # noqa: E402
 from embedspace.projection import (  # noqa: E402
-    EXACT_KNN_BELOW, MIN_DIST, N_NEIGHBORS, MapParams, ProjectionMap, knn_graph, umap_layout,
+    EXACT_KNN_BELOW, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, MIN_DIST, N_NEIGHBORS, MapParams, ProjectionMap,
+    knn_graph, umap_layout,
 )
 
 CACHE = HERE / ".cache" / "projection"
@@ -195,6 +202,17 @@ def plain_umap(vectors: np.ndarray, dims: int = 2):
     return np.asarray(coords, np.float32), getattr(reducer, "_knn_indices", None)
 
 
+def nndescent_graph(vectors: np.ndarray) -> np.ndarray:
+    """The neighbour graph umap-learn builds inside fit (same call and arguments), alone."""
+    from umap.umap_ import nearest_neighbors
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        indices, _, _ = nearest_neighbors(vectors, N_NEIGHBORS, "cosine", {}, False, np.random.RandomState(),
+                                          low_memory=True, use_pynndescent=True, n_jobs=-1)
+    return indices
+
+
 def trust(vectors, coords, rows) -> float:
     from sklearn.manifold import trustworthiness
 
@@ -207,6 +225,7 @@ def warm_up() -> None:
     x = rng.standard_normal((5000, 64)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     plain_umap(x)
+    nndescent_graph(x)
     umap_layout(x, 2, knn=knn_graph(x, N_NEIGHBORS))
 
 
@@ -220,10 +239,14 @@ def run_size(vectors: np.ndarray) -> tuple[dict, np.ndarray]:
 
     with Measured() as plain_time:
         plain_coords, plain_graph = plain_umap(vectors)
+    with Measured() as nnd_time:
+        nnd_graph = nndescent_graph(vectors)
     result["plain"] = {**plain_time.record(), "trustworthiness": trust(vectors, plain_coords, trust_rows),
-                       "graph_recall": graph_recall(plain_graph, truth, recall_rows),
-                       "graph": "pynndescent NN-descent (umap-learn's own)"}
-    print(f"  plain umap-learn: {plain_time.seconds:.1f} s", flush=True)
+                       "graph_recall": graph_recall(plain_graph if plain_graph is not None else nnd_graph, truth,
+                                                    recall_rows),
+                       "graph_alone": nnd_time.record(), "graph": "pynndescent NN-descent (umap-learn's own)"}
+    print(f"  plain umap-learn: {plain_time.seconds:.1f} s (its neighbour graph alone: {nnd_time.seconds:.1f} s)",
+          flush=True)
 
     with Measured() as knn_time:
         graph = knn_graph(vectors, N_NEIGHBORS)
@@ -233,10 +256,27 @@ def run_size(vectors: np.ndarray) -> tuple[dict, np.ndarray]:
         "seconds": round(knn_time.seconds + layout_time.seconds, 3), "knn": knn_time.record(),
         "layout": layout_time.record(), "trustworthiness": trust(vectors, coords, trust_rows),
         "graph_recall": graph_recall(graph[0], truth, recall_rows),
-        "graph": "FAISS exact (IndexFlatIP)" if n < EXACT_KNN_BELOW else "FAISS HNSW32 (efConstruction 80, efSearch 128)",
+        "graph": "FAISS exact (IndexFlatIP)" if n < EXACT_KNN_BELOW else
+                 f"FAISS HNSW{HNSW_M} (efConstruction {HNSW_EF_CONSTRUCTION}, efSearch {HNSW_EF_SEARCH})",
     }
     print(f"  FAISS kNN + UMAP: {knn_time.seconds:.1f} s + {layout_time.seconds:.1f} s", flush=True)
     return result, coords
+
+
+def placement_error(vectors: np.ndarray, coords: np.ndarray, rows: np.ndarray, weights) -> dict:
+    """Leave-one-out: each row placed by its PLACE_K nearest OTHER mapped items; the distance to its
+    own position, divided by the map's median radius (distance of a point to the map's centre)."""
+    from embedspace.projection import PLACE_K
+
+    sims = vectors[rows] @ vectors.T
+    sims[np.arange(len(rows)), rows] = -np.inf
+    top = np.argpartition(-sims, PLACE_K, axis=1)[:, :PLACE_K]
+    top_sims = np.take_along_axis(sims, top, axis=1)
+    w = weights(top_sims)
+    placed = np.einsum("nk,nkd->nd", w / w.sum(axis=1, keepdims=True), coords[top])
+    radius = np.median(np.linalg.norm(coords - coords.mean(axis=0), axis=1))
+    errors = np.linalg.norm(placed - coords[rows], axis=1) / radius
+    return {"median": round(float(np.median(errors)), 4), "p90": round(float(np.percentile(errors, 90)), 4)}
 
 
 def placement(vectors: np.ndarray, coords: np.ndarray, queries: np.ndarray) -> dict:
@@ -252,7 +292,15 @@ def placement(vectors: np.ndarray, coords: np.ndarray, queries: np.ndarray) -> d
     batch_start = time.perf_counter()
     pmap.place(queries)
     batch_ms = (time.perf_counter() - batch_start) * 1000
+    from embedspace.projection import placement_weights
+
+    rows = np.random.default_rng(SEED).choice(len(vectors), min(1000, len(vectors)), replace=False)
+    errors = {"softmax weights (ours)": placement_error(vectors, coords, rows, placement_weights),
+              "cosine weights": placement_error(vectors, coords, rows, lambda s: np.clip(s, 1e-6, None)),
+              "nearest item only": placement_error(vectors, coords, rows,
+                                                   lambda s: (s == s.max(axis=1, keepdims=True)).astype(float))}
     return {"map_points": len(vectors), "one_query_ms_median": round(float(np.median(times)), 3),
+            "leave_one_out_error": errors,
             "one_query_ms_p90": round(float(np.percentile(times, 90)), 3), "calls": PLACE_REPEATS,
             f"{len(queries)}_queries_in_one_call_ms": round(batch_ms, 1), "load": total.record()}
 
@@ -265,6 +313,8 @@ def machine() -> dict:
     return {"cpu_model": model, "cores_usable": len(os.sched_getaffinity(0)), "python": platform.python_version(),
             "versions": {p: version(p) for p in ("umap-learn", "pynndescent", "numba", "faiss-cpu", "numpy",
                                                  "scikit-learn")},
+            "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS",
+                                                   "EMBEDSPACE_THREADS")},
             "date": _dt.datetime.now().isoformat(timespec="seconds")}
 
 
@@ -291,14 +341,19 @@ def main() -> None:
 
 
 def print_table(report: dict) -> None:
-    print(f"\n{'n':>8} | {'plain s':>8} {'trust':>6} {'recall':>6} | {'faiss s':>8} (knn + layout) {'trust':>6} "
-          f"{'recall':>6} | place ms | others' CPU share (plain / faiss)")
+    print(f"\n{'n':>8} | {'plain s':>8} (graph) {'trust':>6} {'recall':>6} | {'faiss s':>8} (knn + layout) "
+          f"{'trust':>6} {'recall':>6} | place ms | others' CPU share (plain / faiss)")
     for r in report["sizes"]:
         p, f = r["plain"], r["faiss"]
-        print(f"{r['n']:>8,} | {p['seconds']:>8.1f} {p['trustworthiness']:>6.3f} {p['graph_recall']:>6.3f} | "
+        print(f"{r['n']:>8,} | {p['seconds']:>8.1f} ({p['graph_alone']['seconds']:.1f}) {p['trustworthiness']:>6.3f} "
+              f"{p['graph_recall']:>6.3f} | "
               f"{f['seconds']:>8.1f} ({f['knn']['seconds']:.1f} + {f['layout']['seconds']:.1f}) "
               f"{f['trustworthiness']:>6.3f} {f['graph_recall']:>6.3f} | {r['placement']['one_query_ms_median']:>8.2f} | "
               f"{p['others_cpu_share']:.2f} / {f['layout']['others_cpu_share']:.2f}")
+    print("\nplacing mapped items without themselves: median (p90) distance to their own position / map radius")
+    for r in report["sizes"]:
+        errors = r["placement"]["leave_one_out_error"]
+        print(f"{r['n']:>8,} | " + " | ".join(f"{name} {e['median']:.3f} ({e['p90']:.3f})" for name, e in errors.items()))
 
 
 if __name__ == "__main__":

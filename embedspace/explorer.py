@@ -303,9 +303,9 @@ def item_view(index: Index, item_id: int, k: int = 8) -> ItemView:
     same = pd.DataFrame(columns=["item", "language", "kind"])
     if concept:
         rows = np.flatnonzero((index.items["concept"] == concept).to_numpy())
-        same = pd.DataFrame([{"item": item_title(index.result_row(r)), "language": language_label(index.items["lang"].iat[r]),
-                              "kind": index.items["kind"].iat[r]} for r in rows if r != row],
-                            columns=["item", "language", "kind"])
+        others = [index.result_row(r) for r in rows if r != row]
+        same = pd.DataFrame([{"item": item_title(o), "language": language_label(o.get("lang")), "kind": o["kind"]}
+                             for o in others], columns=["item", "language", "kind"])
     # The query API's candidate search, on the stored vector: works without loading the space.
     rows, cosines = queries.nearest(index, index.vectors_f32([row])[0], k + 1)
     neighbours = [{**index.result_row(r), "rank": 0, "score": float(c), "cosine": float(c)}

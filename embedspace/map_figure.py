@@ -125,7 +125,8 @@ def map_figure(frame: pd.DataFrame, dims: int, overlay: Overlay | None = None, t
     if three_d:
         layout["scene"] = {"xaxis": axis, "yaxis": axis, "zaxis": axis}
     else:
-        layout.update(xaxis=axis, yaxis={**axis, "scaleanchor": "x"}, dragmode="pan")
+        # No fixed aspect ratio: UMAP's axes have no units, and the map may fill the column's width.
+        layout.update(xaxis=axis, yaxis=axis, dragmode="pan")
     figure.update_layout(**layout)
     return figure
 

@@ -304,6 +304,18 @@ def test_umap_map_is_computed_with_progress_and_drawn():
     assert set(groups(figure_of(at))) == {"es", "de", "image (no language)"}  # images have no language
 
 
+def test_a_large_umap_map_waits_for_the_button(monkeypatch):
+    monkeypatch.setenv("EMBEDSPACE_MAP_ASK_ABOVE", "100")
+    at = run_app("Map", map_method="umap", map_sample=500)
+    assert not at.exception and not at.error
+    assert "not computed yet" in " ".join(i.value for i in at.main.info)
+    assert not at.get("plotly_chart")
+    at.button(key="map_compute").click().run()
+    assert not at.exception and not at.error
+    assert sum(groups(figure_of(at)).values()) == 500
+    assert "UMAP, 2-D" in captions(at) and "computed in" in captions(at)
+
+
 def test_map_of_some_kinds_and_languages():
     at = run_app("Map", map_method="pca", map_kinds=["text"], map_langs=["en"], map_sample=1_000)
     assert not at.exception and not at.error

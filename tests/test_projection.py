@@ -106,7 +106,7 @@ def test_pca_equals_sklearn(word_vectors):
 
 
 # -- placing new points -------------------------------------------------------------------------------------
-def test_place_is_the_similarity_weighted_mean_of_the_nearest_mapped_items():
+def test_place_is_the_softmax_weighted_mean_of_the_nearest_mapped_items():
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((50, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -117,18 +117,33 @@ def test_place_is_the_similarity_weighted_mean_of_the_nearest_mapped_items():
     placed = pmap.place(query, k=4)
     sims = vectors @ query
     top = np.argsort(-sims)[:4]
-    weights = sims[top] / sims[top].sum()
+    weights = np.exp((sims[top] - sims[top].max()) / projection.PLACE_TEMPERATURE)
+    weights /= weights.sum()
     assert placed.neighbours[0].tolist() == top.tolist()
+    assert np.allclose(placed.similarities[0], sims[top], atol=1e-6)
     assert np.allclose(placed.coords[0], weights @ coords[top], atol=1e-5)
-    # An item's own vector lands next to itself: its own cosine 1 outweighs the others.
-    own = pmap.place(vectors[:5], k=1).coords
-    assert np.allclose(own, coords[:5], atol=1e-6)
+    # An item's own vector lands on itself: its own cosine 1 outweighs every other.
+    assert np.allclose(pmap.place(vectors[:5]).coords, coords[:5], atol=1e-3)
 
 
-def test_place_with_no_positive_similarity_is_a_plain_mean():
-    vectors = np.array([[1, 0], [0.8, 0.6]], dtype=np.float32)
-    pmap = ProjectionMap(np.arange(2), np.array([[0, 0], [2, 4]], np.float32), MapParams(method="pca"), 2, vectors)
-    assert np.allclose(pmap.place(np.array([-1, 0], np.float32), k=2).coords[0], [1, 2])
+def test_placement_weights_favour_the_most_similar():
+    weights = projection.placement_weights(np.array([[0.80, 0.78, 0.60], [-0.2, -0.2, -0.2]]))
+    assert np.allclose(weights.sum(axis=1), 1)
+    assert weights[0, 0] > weights[0, 1] > 100 * weights[0, 2]  # 0.2 lower: e^-10
+    assert np.allclose(weights[1], 1 / 3)  # equal cosines, even negative ones: a plain mean
+
+
+def test_place_many_at_once_equals_one_at_a_time(monkeypatch):
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((30, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    pmap = ProjectionMap(np.arange(30), rng.standard_normal((30, 3)).astype(np.float32), MapParams(method="pca", dims=3),
+                         30, vectors)
+    monkeypatch.setattr(projection, "PLACE_BLOCK", 4)  # several blocks
+    queries = rng.standard_normal((10, 8)).astype(np.float32)
+    together = pmap.place(queries).coords
+    alone = np.concatenate([pmap.place(q).coords for q in queries])
+    assert together.shape == (10, 3) and np.allclose(together, alone, atol=1e-6)
 
 
 # -- which items, and the cache -----------------------------------------------------------------------------
@@ -172,7 +187,8 @@ def test_pca_map_notes_its_explained_variance(small_index, tmp_path, monkeypatch
     pmap = projection.project(small_index, MapParams(method="pca", sample=None, langs=("en", "de")))
     assert len(pmap) == 36 and not pmap.sampled
     assert pmap.note.startswith("The 2 axes explain")
-    assert projection.load_projection(small_index, MapParams(method="pca", sample=None, langs=("en", "de"))).note == pmap.note
+    again = projection.load_projection(small_index, MapParams(method="pca", sample=None, langs=("en", "de")))
+    assert again.note == pmap.note
 
 
 def test_map_params_are_checked():
