@@ -1,151 +1,314 @@
 """embedspace explorer: `streamlit run app.py` (or `make run`).
 
-The sidebar picks the space; the main area holds the explorer's sections, today one:
-Compare (cosine similarity of texts in any language and an image, and their tokens).
-The page only wires widgets: the logic lives in embedspace.streamlit_helpers.
+The sidebar picks an index (the demo by default) and shows its space. The panels: Search (a text
+in any language, an image, or any item), Analogy, Translate (NN and CSLS side by side), Map
+(UMAP or PCA, 2-D or 3-D, with the query and the analogy drawn in), Tokens and Compare. Only the
+open panel runs. The page only wires widgets: the logic lives in embedspace.explorer (queries),
+embedspace.projection and embedspace.map_figure (the map) and embedspace.streamlit_helpers.
 """
 
 import logging
+import os
 
 import streamlit as st
 
-from embedspace import EmbedspaceError, load_space
+from embedspace import EmbedspaceError, explorer, load_space, map_figure, projection
 from embedspace import streamlit_helpers as helpers
+from embedspace.index import Index, index_root
 
 log = logging.getLogger("embedspace.app")
 
+PANELS = ["Search", "Analogy", "Translate", "Map", "Tokens", "Compare"]
+ANY = explorer.ANY
+SAMPLE_SIZES = [150, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, None]  # None: every item
+# UMAP maps up to this many items (seconds on 2 cores) are computed without asking; larger ones
+# (minutes) wait for a button. EMBEDSPACE_MAP_ASK_ABOVE changes it (a slow or a fast machine).
+COMPUTE_AT_ONCE = int(os.environ.get("EMBEDSPACE_MAP_ASK_ABOVE") or 10_000)
+# Widget values, with their defaults. Only the open panel's widgets are drawn, and Streamlit
+# forgets the value of a widget it does not draw, so every run first copies these into plain
+# session state (the way Streamlit's docs keep widget values across pages); tests set them too.
+DEFAULTS = {
+    "search_text": "perro", "query_mode": "text", "search_kind": ANY, "search_lang": ANY, "search_k": 12,
+    "analogy_a": "man", "analogy_b": "king", "analogy_c": "woman", "analogy_method": "add",
+    "analogy_kind": "text", "analogy_lang": "en", "analogy_k": 12,
+    "tr_text": "perro", "tr_to": "en", "tr_from": ANY, "tr_k": 10,
+    "map_method": "umap", "map_dims": 2, "map_color": "language", "map_sample": 5_000, "map_kinds": [],
+    "map_langs": [], "map_show_query": True, "map_show_analogy": True, "map_thumbnails": True,
+    "text_1": helpers.DEFAULT_TEXTS[0], "text_2": helpers.DEFAULT_TEXTS[1], "more_texts": helpers.DEFAULT_MORE_TEXTS,
+}
 
+
+def keep_widget_state() -> None:
+    for key, default in DEFAULTS.items():
+        st.session_state[key] = st.session_state.get(key, default)
+
+
+def keep_valid(key: str, options: list, default) -> None:
+    """A kept value that is not among the options now (another index) goes back to the default."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default if default in options else options[0]
+
+
+# -- loading, once per process ---------------------------------------------------------------------
 @st.cache_resource(show_spinner="Loading the space…")
 def cached_space(spec: str):
-    # Once per process: models take seconds to load and are safe to share between sessions.
-    # A spec that fails raises, and Streamlit does not cache a raise, so a fix is retried.
+    # Models take seconds to load and are safe to share between sessions. A failure raises, and
+    # Streamlit caches no raise, so a fixed problem is retried.
     return load_space(spec)
 
 
-def show_failure(exc: Exception) -> None:
+@st.cache_resource(show_spinner="Opening the index…", max_entries=8)
+def cached_index(name: str, root: str, stamp: int) -> Index:
+    # `stamp` changes when the index is rebuilt, so a rebuilt index is opened again.
+    return Index.open(name, root)
+
+
+@st.cache_resource(show_spinner="Embedding the image (the first one loads the image model)…", max_entries=32)
+def cached_image_query(_space, space_id: str, name: str, data: bytes):
+    return explorer.image_query(_space, name, data)
+
+
+@st.cache_resource
+def computed_maps() -> dict:
+    """Maps computed or loaded in this process, the last few: reopening one costs nothing."""
+    return {}
+
+
+def show_failure(exc: Exception, where=st) -> None:
     """An error a person can read; a traceback only in the server log, where developers look."""
     if not isinstance(exc, EmbedspaceError):
         log.exception("unexpected error in the app")
-    st.error(helpers.describe_failure(exc))
+    where.error(helpers.describe_failure(exc))
 
 
-# -- sidebar: the space --------------------------------------------------------------------
-def space_sidebar():
-    """The space picker and what the space is; returns the Space, or None after an error."""
-    st.sidebar.title("embedspace")
-    choices = helpers.catalogue_choices()
-    picked = st.sidebar.selectbox("Space", list(choices), key="space_choice", help="The catalogue spaces.")
-    st.sidebar.caption(choices[picked])
-    typed = st.sidebar.text_input(
-        "…or type any spec",
-        key="space_spec",
-        placeholder="st:/path/to/model",
-        help="Overrides the picker when filled. Examples:\n\n" + helpers.spec_examples(),
-    )
-    spec = helpers.chosen_spec(picked, typed)
-    try:
-        space = cached_space(spec)
-    except Exception as exc:  # noqa: BLE001 - every failure is shown on the page, not raised
-        with st.sidebar:
-            show_failure(exc)
-        return None
-    show_space_summary(helpers.summarize_space(space))
-    return space
-
-
-def show_space_summary(summary) -> None:
+# -- sidebar: the index and its space ----------------------------------------------------------------
+def index_sidebar():
+    """(index, space, why the space can't run) for the picked index; None where there is none."""
     sidebar = st.sidebar
-    sidebar.markdown("**Space id**")
-    sidebar.code(summary.id, language=None, wrap_lines=True)
-    sidebar.markdown(f"**{summary.dim}** dimensions · takes **{summary.modalities}**")
-    sidebar.markdown(f"**Languages** ({summary.language_count})")
-    sidebar.caption(summary.languages)
-    sidebar.markdown("**Images**")
-    sidebar.caption(summary.images_note)
-
-
-# -- section: compare ----------------------------------------------------------------------
-def compare_section(space) -> None:
-    st.header("Compare")
-    st.caption(
-        "Cosine similarity of texts in any language (and an image) in this space: "
-        "1 means the same direction, 0 unrelated."
-    )
-    texts_column, image_column = st.columns([3, 2], gap="large")
-    with texts_column:
-        texts = text_inputs()
-    with image_column:
-        images = image_input(space)
-    if texts is None:
-        return
+    sidebar.title("embedspace")
+    names = explorer.index_choices()
+    if not names:
+        sidebar.info("No index yet. Build the demo with `embedspace demo` (or `make run`), or your own with "
+                     "`embedspace build NAME FILES…`, then reload. Compare and Tokens work without one.")
+        return None, None, None
+    keep_valid("index_name", names, explorer.DEMO)
+    name = sidebar.selectbox("Index", names, key="index_name", help="Indexes in ./indexes (EMBEDSPACE_INDEX_DIR).")
     try:
-        # The first image loads the image classifier: seconds, worth saying so.
-        with st.spinner("Embedding…"):
-            comparison = helpers.compare(space, texts, images)
-        tokens = helpers.token_view(space, texts)
+        index = cached_index(name, str(index_root()), explorer.index_stamp(name))
+    except Exception as exc:  # noqa: BLE001 - every failure is shown on the page, not raised
+        show_failure(exc, sidebar)
+        return None, None, None
+    summary = explorer.summarize_index(index)
+    sidebar.markdown(f"**{summary.items:,}** items: {summary.kinds}")
+    sidebar.caption(f"{len(summary.languages)} languages: {', '.join(summary.languages)}")
+    sidebar.caption(f"FAISS: {summary.faiss}")
+    sidebar.markdown("**Space**")
+    sidebar.code(summary.space_id, language=None, wrap_lines=True)
+    space = problem = None
+    try:
+        space = cached_space(summary.space_spec)
+        index.check_space(space)
+    except Exception as exc:  # noqa: BLE001
+        space, problem = None, explorer.space_problem(exc, index)
+        sidebar.warning(problem)
+    if space is not None:
+        sidebar.caption(space.images_note)
+    return index, space, problem
+
+
+def needs_space(space, problem) -> bool:
+    """Whether a panel that embeds can run; says why not where it cannot."""
+    if space is None:
+        st.warning(problem or "Pick an index in the sidebar first.")
+        return False
+    return True
+
+
+# -- results -----------------------------------------------------------------------------------------
+def use_item(item_id: int) -> None:
+    """'Use': search with this item's own vector (a callback, so it runs before the page)."""
+    st.session_state["query_item"] = int(item_id)
+    st.session_state["query_mode"] = "item"
+    st.session_state["panel"] = "Search"
+
+
+def gallery(index, results, prefix: str, score_name: str = "score", columns: int = 4) -> None:
+    """Results as cards: thumbnails for images, text with language flag and code, the score."""
+    cards = explorer.cards(index, results)
+    for start in range(0, len(cards), columns):
+        for column, card in zip(st.columns(columns), cards[start:start + columns]):
+            with column.container(border=True):
+                if card.image:
+                    st.image(card.image, width=96)
+                    st.caption(helpers.escape_markdown(card.title))
+                else:
+                    st.markdown(f"**{helpers.escape_markdown(card.title)}**")
+                details = " · ".join(part for part in (card.language, card.label) if part)
+                # "1 ·", not "1.": markdown would read "1." as a numbered list.
+                st.caption(f"{card.rank} · {details} · {score_name} **{card.score:.3f}**")
+                st.button("Use this item", key=f"{prefix}_use_{card.id}", on_click=use_item, args=(card.id,),
+                          type="tertiary", help="Search with this item's vector")
+
+
+def filters(index, prefix: str, default_kind=ANY) -> tuple:
+    kinds = [ANY] + explorer.index_kinds(index)
+    langs = [ANY] + explorer.index_languages(index)
+    keep_valid(f"{prefix}_kind", kinds, default_kind)
+    keep_valid(f"{prefix}_lang", langs, ANY)
+    left, middle, right = st.columns([1, 1, 2])
+    kind = left.selectbox("Kind", kinds, key=f"{prefix}_kind")
+    lang = middle.selectbox("Language", langs, key=f"{prefix}_lang",
+                            format_func=lambda code: ANY if code == ANY else explorer.language_label(code))
+    k = right.slider("Results (k)", 1, explorer.MAX_K, key=f"{prefix}_k")
+    return kind, lang, k
+
+
+# -- search ------------------------------------------------------------------------------------------
+def store_upload() -> None:
+    upload = st.session_state.get("search_upload")
+    if upload is None:
+        st.session_state.pop("upload", None)
+        if st.session_state.get("query_mode") == "image":
+            st.session_state["query_mode"] = "text"
+        return
+    st.session_state["upload"] = (upload.name, upload.getvalue())
+    st.session_state["query_mode"] = "image"
+
+
+def current_query(index, space):
+    """The Query the Search panel has chosen (also drawn on the map), or an error to show."""
+    mode = st.session_state.get("query_mode", "text")
+    if mode == "image":
+        if "upload" not in st.session_state:
+            raise explorer.InputError("Upload an image to search with, or switch to text.")
+        name, data = st.session_state["upload"]
+        return cached_image_query(space, space.id, name, data)
+    if mode == "item":
+        if st.session_state.get("query_item") is None:
+            raise explorer.InputError("Press 'Use this item' on a result (or 'Use in Search' beside the map) to "
+                                      "search with an item.")
+        return explorer.item_query(index, st.session_state["query_item"])
+    return explorer.text_query(space, st.session_state.get("search_text"))
+
+
+def current_search(index, space):
+    """(query, results) of the Search panel's settings."""
+    query = current_query(index, space)
+    results = explorer.search(index, space, query, k=st.session_state["search_k"],
+                              lang=st.session_state["search_lang"], kind=st.session_state["search_kind"])
+    return query, results
+
+
+def search_panel(index, space, problem) -> None:
+    st.caption("Nearest items to a text in any language, an image, or any item of the index.")
+    if not needs_space(space, problem):
+        return
+    text_column, image_column = st.columns([3, 2], gap="large")
+    text_column.text_input("Text (any language)", key="search_text", on_change=st.session_state.update,
+                           kwargs={"query_mode": "text"})
+    with image_column:
+        st.file_uploader("…or an image", type=helpers.UPLOAD_TYPES, key="search_upload", on_change=store_upload,
+                         help=f"Up to {explorer.MAX_UPLOAD_BYTES // 2**20} MB. {space.images_note}")
+    modes = {"text": "the text", "image": "the image", "item": "the item"}
+    text_column.radio("Search with", list(modes), key="query_mode", horizontal=True, format_func=modes.get)
+    filters(index, "search")
+    try:
+        with st.spinner("Searching…"):
+            query, results = current_search(index, space)
     except Exception as exc:  # noqa: BLE001 - shown as a message, never as a traceback
         show_failure(exc)
         return
-    similarity_tab, tokens_tab = st.tabs(["Similarity", "Tokens"])
-    with similarity_tab:
-        show_similarity(comparison)
-    with tokens_tab:
-        show_tokens(tokens)
+    if query.kind == "image":
+        image_column.image(st.session_state["upload"][1], caption=query.label, width=160)
+    elif query.kind == "item":
+        st.info(f"Searching with {query.label} (its stored vector; the item itself is left out).")
+    gallery(index, results, "search", score_name="cosine")
 
 
-def text_inputs():
-    """The texts to compare, or None after showing why they cannot be used."""
-    first, second = helpers.DEFAULT_TEXTS
-    fields = [
-        st.text_input("Text 1", value=first, key="text_1"),
-        st.text_input("Text 2", value=second, key="text_2"),
-    ]
-    more = st.text_area(
-        "More texts, one per line", value=helpers.DEFAULT_MORE_TEXTS, key="more_texts", height=80
-    )
+# -- analogy -----------------------------------------------------------------------------------------
+def current_analogy(index, space):
+    state = st.session_state
+    return explorer.analogy(index, space, state["analogy_a"], state["analogy_b"], state["analogy_c"],
+                            method=state["analogy_method"], k=state["analogy_k"], lang=state["analogy_lang"],
+                            kind=state["analogy_kind"])
+
+
+def analogy_panel(index, space, problem) -> None:
+    st.caption("A is to B as C is to ?  Terms in any language; results from every language unless filtered.")
+    if not needs_space(space, problem):
+        return
+    a, b, c, method = st.columns([2, 2, 2, 3])
+    a.text_input("A", key="analogy_a")
+    b.text_input("B", key="analogy_b")
+    c.text_input("C", key="analogy_c")
+    methods = {"add": "3CosAdd: cos(x,B) − cos(x,A) + cos(x,C)", "mul": "3CosMul (Levy & Goldberg 2014)"}
+    method.radio("Method", list(methods), key="analogy_method", format_func=methods.get)
+    filters(index, "analogy", default_kind="text")
     try:
-        return helpers.collect_texts(fields, more)
-    except EmbedspaceError as exc:
+        result = current_analogy(index, space)
+    except Exception as exc:  # noqa: BLE001
         show_failure(exc)
-        return None
+        return
+    a_term, b_term, c_term = (helpers.escape_markdown(term) for term in result.terms)
+    st.markdown(f"**{a_term}** : **{b_term}** :: **{c_term}** : ?  ({methods[result.method].split(':')[0]})")
+    gallery(index, result.results, "analogy", score_name="score")
 
 
-def image_input(space) -> list:
-    """The uploaded image, shown, as a list of zero or one; a bad file is reported and left out."""
-    upload = st.file_uploader("Image (optional)", type=helpers.UPLOAD_TYPES, key="image_upload")
-    if not space.supports_images:
-        st.caption(space.images_note)
-    if upload is None:
-        return []
+# -- translation -------------------------------------------------------------------------------------
+def translate_panel(index, space, problem) -> None:
+    st.caption("The nearest texts in another language: by plain cosine (NN) and by CSLS, which discounts "
+               "'hub' words that are near everything (Conneau et al. 2018).")
+    if not needs_space(space, problem):
+        return
+    langs = explorer.index_languages(index)
+    if len(langs) < 2:
+        st.info(f"Index '{index.name}' has texts in {len(langs)} language(s); translation needs two.")
+        return
+    keep_valid("tr_to", langs, "en")
+    keep_valid("tr_from", [ANY] + langs, ANY)
+    text, to, from_, k = st.columns([3, 2, 2, 2])
+    text.text_input("Text", key="tr_text")
+    to.selectbox("Into", langs, key="tr_to", format_func=explorer.language_label)
+    from_.selectbox("From", [ANY] + langs, key="tr_from",
+                    format_func=lambda code: "any other" if code == ANY else explorer.language_label(code),
+                    help="CSLS's source side: its hubness is measured against items of this language "
+                         "(any other: every item not in the target language).")
+    k.slider("Results", 1, 50, key="tr_k")
+    state = st.session_state
     try:
-        image = helpers.read_upload(upload.name, upload.getvalue())
-    except EmbedspaceError as exc:
+        with st.spinner("Translating (the first time for a language pair measures hubness: seconds)…"):
+            result = explorer.translate(index, space, state["tr_text"], state["tr_to"], state["tr_from"], state["tr_k"])
+    except Exception as exc:  # noqa: BLE001
         show_failure(exc)
-        st.caption("Comparing the texts without it.")
-        return []
-    st.image(image.image, caption=image.name, width=260)
-    return [image]
-
-
-def show_similarity(comparison) -> None:
-    # No plotly toolbar: it covers the top labels, and hovering a cell already gives its value.
-    st.plotly_chart(
-        helpers.heatmap_figure(comparison), width="content", key="similarity_heatmap",
-        config={"displayModeBar": False},
-    )
+        return
     number = st.column_config.NumberColumn(format="%.3f")
-    st.markdown("**Cosine similarity**")
-    columns = {label: number for label in comparison.labels}
-    # Row labels are the texts: wide enough to read them, no wider, so the numbers fit too.
-    label_width = min(60 + 7 * max(len(label) for label in comparison.labels), 230)
-    columns["_index"] = st.column_config.Column(width=label_width)
-    st.dataframe(comparison.table(), column_config=columns)
-    st.markdown("**Pairs, most similar first**")
-    st.dataframe(comparison.pairs(), column_config={"cosine": number}, hide_index=True)
+    st.dataframe(result.side_by_side(), hide_index=True, width="stretch",
+                 column_config={"NN score": number, "CSLS score": number})
+    st.caption("NN score: cosine. CSLS score: 2·cos(x,y) − r_T(x) − r_S(y), where r is the mean cosine to "
+               "the 10 nearest items on the other side. ✱ marks items only one method ranks this high.")
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+def tokens_panel(space, problem) -> None:
+    st.caption("How the space's tokenizer splits the texts of the other panels: the model sees these "
+               "pieces, not words.")
+    if not needs_space(space, problem):
+        return
+    state = st.session_state
+    texts = [state["search_text"], state["analogy_a"], state["analogy_b"], state["analogy_c"], state["tr_text"]]
+    texts = list(dict.fromkeys(text.strip() for text in texts if text and text.strip()))
+    if not texts:
+        st.info("Type a text in Search, Analogy or Translate to see its tokens.")
+        return
+    try:
+        view = helpers.token_view(space, texts)
+    except Exception as exc:  # noqa: BLE001
+        show_failure(exc)
+        return
+    show_tokens(view)
 
 
 def show_tokens(view) -> None:
-    st.caption("How the space's tokenizer splits each text.")
     st.dataframe(
         view.table, hide_index=True, width="stretch",
         column_config={
@@ -159,16 +322,288 @@ def show_tokens(view) -> None:
     if view.notes_by_text:
         with st.expander("Notes per text"):
             for text, note in view.notes_by_text.items():
-                st.markdown(f"**{text}**: {note}")
+                st.markdown(f"**{helpers.escape_markdown(text)}**: {note}")
+
+
+# -- map ---------------------------------------------------------------------------------------------
+def map_settings(index) -> projection.MapParams:
+    methods = {"umap": "UMAP", "pca": "PCA (fast)"}
+    langs = explorer.index_languages(index)
+    st.session_state["map_langs"] = [lang for lang in st.session_state["map_langs"] if lang in langs]
+    kinds = explorer.index_kinds(index)
+    st.session_state["map_kinds"] = [kind for kind in st.session_state["map_kinds"] if kind in kinds]
+    row = st.columns([2, 2, 2, 2, 3, 3])
+    row[0].radio("Projection", list(methods), key="map_method", format_func=methods.get, horizontal=True)
+    row[1].radio("Dimensions", [2, 3], key="map_dims", format_func=lambda dims: f"{dims}-D", horizontal=True)
+    row[2].selectbox("Colour by", list(map_figure.COLOR_BY), key="map_color")
+    row[3].selectbox("Items", SAMPLE_SIZES, key="map_sample",
+                     format_func=lambda size: "all" if size is None else f"≤ {size:,}",
+                     help="A random sample (always the same one) of at most this many items.")
+    row[4].multiselect("Kinds", explorer.index_kinds(index), key="map_kinds", placeholder="every kind")
+    row[5].multiselect("Languages", langs, key="map_langs", placeholder="every language",
+                       format_func=explorer.language_label, help="Texts in these languages; images stay unless "
+                       "Kinds leaves them out (they have no language).")
+    state = st.session_state
+    return projection.MapParams(method=state["map_method"], dims=state["map_dims"], sample=state["map_sample"],
+                                kinds=tuple(state["map_kinds"]), langs=tuple(state["map_langs"]))
+
+
+def get_map(index, params):
+    """The map from memory or disk; computed here (with progress) when it is small, PCA, or asked for."""
+    memory = computed_maps()
+    key = (index.name, index.checksum, params)
+    if key in memory:
+        return memory[key]
+    pmap = projection.load_projection(index, params)
+    if pmap is None:
+        rows, eligible = projection.choose_rows(index, params)
+        if params.method == "umap" and len(rows) > COMPUTE_AT_ONCE and not st.session_state.get("map_go") == key:
+            st.info(f"This UMAP map of {len(rows):,} items is not computed yet: minutes on a 2-core machine (a "
+                    "FAISS neighbour graph, then the layout). It is cached on disk, so it opens at once next time. "
+                    f"Maps of up to {COMPUTE_AT_ONCE:,} items, and PCA maps, are computed without asking.")
+            st.button("Compute the map", key="map_compute", type="primary", on_click=st.session_state.update,
+                      kwargs={"map_go": key})
+            return None
+        with st.status(f"Computing the map: {params.describe()}…", expanded=True) as status:
+            pmap = projection.project(index, params, progress=status.write)
+            status.update(label=f"Map computed in {sum(pmap.seconds.values()):.1f} s and cached.", state="complete",
+                          expanded=False)
+    while len(memory) >= 4:
+        memory.pop(next(iter(memory)))
+    memory[key] = pmap
+    return pmap
+
+
+def map_overlay(index, space, pmap):
+    """The search query and the analogy, placed on the map; notes on what could not be drawn."""
+    overlay, notes = map_figure.Overlay(), []
+    if space is None:
+        return overlay, notes
+    if st.session_state["map_show_query"]:
+        try:
+            query, results = current_search(index, space)
+            drawn = map_figure.query_overlay(index, pmap, query.label, query.vector, results)
+            overlay.query, overlay.neighbours = drawn.query, drawn.neighbours
+        except EmbedspaceError as exc:
+            notes.append(f"Query not drawn: {exc}")
+    if st.session_state["map_show_analogy"]:
+        try:
+            result = current_analogy(index, space)
+            overlay.arrows = map_figure.analogy_arrows(index, pmap, result.terms, result.vectors, result.results[0])
+        except EmbedspaceError as exc:
+            notes.append(f"Analogy not drawn: {exc}")
+    return overlay, notes
+
+
+def on_map_select() -> None:
+    ids = map_figure.picked_ids(st.session_state["map_chart"].selection)
+    st.session_state["map_selected"] = ids
+    if ids:
+        st.session_state["map_item"] = ids[0]
+
+
+def map_panel(index, space, problem) -> None:
+    st.caption("The index in 2-D or 3-D. Click a point (or drag a box or lasso, in 2-D) to see the item beside "
+               "the map.")
+    if problem:
+        st.caption(problem)
+    try:
+        params = map_settings(index)
+        pmap = get_map(index, params)
+    except Exception as exc:  # noqa: BLE001
+        show_failure(exc)
+        return
+    if pmap is None:
+        return
+    toggles = st.columns(3)
+    toggles[0].toggle("Show the search query", key="map_show_query")
+    toggles[1].toggle("Show the analogy (A→B, C→answer)", key="map_show_analogy")
+    images_on_map = int((index.items["kind"].iloc[pmap.rows] == "image").sum())
+    thumbnails_fit = params.dims == 2 and 0 < images_on_map <= map_figure.MAX_THUMBNAILS
+    toggles[2].toggle("Thumbnails of images", key="map_thumbnails", disabled=not thumbnails_fit,
+                      help=f"Drawn on 2-D maps with at most {map_figure.MAX_THUMBNAILS} images; "
+                           f"this one has {images_on_map:,}.")
+    overlay, notes = map_overlay(index, space, pmap)
+    picked = st.session_state.get("map_item")
+    if picked is not None and picked in index.row_of_id:
+        marker = map_figure.item_markers(index, pmap, [{**index.result_row(index.row_of_id[picked]), "rank": 0}])[0]
+        overlay.picked = marker
+    frame = map_figure.point_frame(index, pmap, st.session_state["map_color"])
+    thumbnails = thumbnails_fit and st.session_state["map_thumbnails"]
+    figure = map_figure.map_figure(frame, params.dims, overlay, thumbnails=thumbnails)
+    chart, side = st.columns([3, 1], gap="medium")
+    with chart:
+        st.plotly_chart(figure, key="map_chart", on_select=on_map_select, selection_mode=("points", "box", "lasso"),
+                        config={"scrollZoom": True, "displaylogo": False})
+        st.caption(map_caption(index, pmap))
+        for note in notes:
+            st.caption(note)
+    with side:
+        item_side_panel(index, pmap, overlay)
+
+
+def map_caption(index, pmap) -> str:
+    params = pmap.params
+    took = sum(pmap.seconds.values())
+    stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in pmap.seconds.items())
+    how = (f"loaded from the disk cache (it took {took:.1f} s to compute)" if pmap.from_cache
+           else f"computed in {took:.1f} s ({stages}) and cached")
+    sample = (f"a random sample of {len(pmap):,} of the {pmap.eligible:,} items" if pmap.sampled
+              else f"all {len(pmap):,} items")
+    if params.kinds or params.langs:
+        sample += " that match the kinds and languages"
+    caveat = " Distances on a UMAP map are only meaningful locally." if params.method == "umap" else ""
+    return (f"{params.describe()} of {sample}; {how}. {pmap.note} The query and the analogy's terms are placed at "
+            f"the similarity-weighted mean position of their {projection.PLACE_K} nearest items on the map, the most "
+            "similar weighing most (umap-learn cannot place new points on a map built from a precomputed neighbour "
+            "graph); so are search results that are not in the sample."
+            f"{caveat}").replace("  ", " ")
+
+
+def item_side_panel(index, pmap, overlay) -> None:
+    """The selected item: its image (or its concept's), translations and nearest neighbours."""
+    selected = st.session_state.get("map_selected") or []
+    highlighted = {m.item_id: m.label for m in overlay.neighbours if m.item_id is not None}
+    if highlighted:
+        options = [None] + list(highlighted)
+        keep_valid("map_pick", options, None)
+        st.selectbox("Show a highlighted item", options, key="map_pick",
+                     format_func=lambda item: "(pick one)" if item is None else highlighted[item],
+                     on_change=lambda: st.session_state.update(map_item=st.session_state["map_pick"]),
+                     help="Plotly cannot select points in 3-D; this works in both.")
+    item_id = st.session_state.get("map_item")
+    if item_id is None:
+        st.caption("Click a point on the map to see the item here.")
+        return
+    try:
+        view = explorer.item_view(index, item_id)
+    except EmbedspaceError as exc:
+        show_failure(exc)
+        return
+    if len(selected) > 1:
+        st.caption(f"{len(selected):,} points selected; this is the first. The others are listed below.")
+    if view.image:
+        st.image(view.image, caption=view.image_caption, width=160)
+    st.markdown(f"### {helpers.escape_markdown(view.title)}")
+    st.caption(" · ".join(part for part in (view.language, view.kind, view.label, f"#{view.id}") if part))
+    st.button("Use in Search", key="map_use", on_click=use_item, args=(view.id,))
+    if not view.same_concept.empty:
+        st.markdown(f"**Same concept** ({helpers.escape_markdown(str(view.concept))})")
+        st.dataframe(view.same_concept, hide_index=True, height=min(36 * (len(view.same_concept) + 1), 250))
+    st.markdown("**Nearest in the full space**")
+    st.dataframe(view.neighbours[["item", "language", "cosine"]], hide_index=True,
+                 column_config={"cosine": st.column_config.NumberColumn(format="%.3f")})
+    if len(selected) > 1:
+        rows = [index.result_row(index.row_of_id[i]) for i in selected if i in index.row_of_id]
+        st.markdown("**Selected**")
+        st.dataframe([{"item": explorer.item_title(r), "language": r.get("lang") or ""} for r in rows],
+                     hide_index=True, height=250)
+
+
+# -- compare (a space, no index) ---------------------------------------------------------------------
+def compare_panel(index) -> None:
+    st.caption("Cosine similarity of texts in any language (and an image) in a space, no index needed: "
+               "1 means the same direction, 0 unrelated.")
+    choices = helpers.catalogue_choices()
+    pick, typed = st.columns(2)
+    picked = pick.selectbox("Space", list(choices), key="space_choice", help="The catalogue spaces.")
+    pick.caption(choices[picked])
+    typed.text_input("…or type any spec", key="space_spec", placeholder="st:/path/to/model",
+                     help="Overrides the picker when filled. Examples:\n\n" + helpers.spec_examples())
+    try:
+        space = cached_space(helpers.chosen_spec(picked, st.session_state.get("space_spec")))
+    except Exception as exc:  # noqa: BLE001
+        show_failure(exc)
+        return
+    st.caption(f"Space `{space.id}`, {space.dim} dimensions, takes {' + '.join(space.modalities)}.")
+    texts_column, image_column = st.columns([3, 2], gap="large")
+    with texts_column:
+        texts = compare_texts()
+    with image_column:
+        images = compare_image(space)
+    if texts is None:
+        return
+    try:
+        with st.spinner("Embedding…"):
+            comparison = helpers.compare(space, texts, images)
+        tokens = helpers.token_view(space, texts)
+    except Exception as exc:  # noqa: BLE001
+        show_failure(exc)
+        return
+    similarity_tab, tokens_tab = st.tabs(["Similarity", "Tokens"])
+    with similarity_tab:
+        show_similarity(comparison)
+    with tokens_tab:
+        show_tokens(tokens)
+
+
+def compare_texts():
+    """The texts to compare, or None after showing why they cannot be used."""
+    fields = [st.text_input("Text 1", key="text_1"), st.text_input("Text 2", key="text_2")]
+    more = st.text_area("More texts, one per line", key="more_texts", height=80)
+    try:
+        return helpers.collect_texts(fields, more)
+    except EmbedspaceError as exc:
+        show_failure(exc)
+        return None
+
+
+def compare_image(space) -> list:
+    """The uploaded image, shown, as a list of zero or one; a bad file is reported and left out."""
+    upload = st.file_uploader("Image (optional)", type=helpers.UPLOAD_TYPES, key="image_upload")
+    if not space.supports_images:
+        st.caption(space.images_note)
+    if upload is None:
+        return []
+    try:
+        explorer.check_upload_size(upload.name, upload.size)
+        image = helpers.read_upload(upload.name, upload.getvalue())
+    except EmbedspaceError as exc:
+        show_failure(exc)
+        st.caption("Comparing the texts without it.")
+        return []
+    st.image(image.image, caption=image.name, width=260)
+    return [image]
+
+
+def show_similarity(comparison) -> None:
+    # No plotly toolbar: it covers the top labels, and hovering a cell already gives its value.
+    st.plotly_chart(helpers.heatmap_figure(comparison), width="content", key="similarity_heatmap",
+                    config={"displayModeBar": False})
+    number = st.column_config.NumberColumn(format="%.3f")
+    st.markdown("**Cosine similarity**")
+    columns = {label: number for label in comparison.labels}
+    # Row labels are the texts: wide enough to read them, no wider, so the numbers fit too.
+    label_width = min(60 + 7 * max(len(label) for label in comparison.labels), 230)
+    columns["_index"] = st.column_config.Column(width=label_width)
+    st.dataframe(comparison.table(), column_config=columns)
+    st.markdown("**Pairs, most similar first**")
+    st.dataframe(comparison.pairs(), column_config={"cosine": number}, hide_index=True)
 
 
 def main() -> None:
     st.set_page_config(page_title="embedspace", layout="wide")
-    space = space_sidebar()
-    if space is None:
-        st.info("Pick a space in the sidebar, or fix the spec typed there.")
+    keep_widget_state()
+    index, space, problem = index_sidebar()
+    tabs = dict(zip(PANELS, st.tabs(PANELS, key="panel", bind="query-params")))
+    if tabs["Compare"].open:
+        with tabs["Compare"]:
+            compare_panel(index)
         return
-    compare_section(space)
+    if tabs["Tokens"].open:
+        with tabs["Tokens"]:
+            tokens_panel(space, problem)
+        return
+    if index is None:
+        for name in ("Search", "Analogy", "Translate", "Map"):
+            if tabs[name].open:
+                tabs[name].info("Pick or build an index first (see the sidebar).")
+        return
+    panels = {"Search": search_panel, "Analogy": analogy_panel, "Translate": translate_panel, "Map": map_panel}
+    for name, panel in panels.items():
+        if tabs[name].open:
+            with tabs[name]:
+                panel(index, space, problem)
 
 
 main()

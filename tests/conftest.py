@@ -56,3 +56,24 @@ def ray_cluster():
     _init(ray, address=None, workers=2, cpus_per_worker=1)  # as a build starts its own: no dashboard, quiet
     yield ray
     ray.shutdown()
+
+# A small demo index for the app's tests (AppTest and the real browser): emoji images and names,
+# countries, languages and frequent words in three languages, built once per test session.
+APP_EMOJI = (
+    "\U0001F436", "\U0001F415", "\U0001F431", "\U0001F408", "\U0001F434", "\U0001F42E", "\U0001F697",
+    "\U0001F6B2", "\U0001F680", "\U0001F34E", "\U0001F355", "\U00002615", "\U0001F3E0", "\U0001F333",
+    "\U0001F451", "\U0001F478", "\U0001F934", "\U00002602\U0000FE0F", "\U0001F1EA\U0001F1F8",
+)
+APP_LANGS = ("en", "es", "de")
+
+
+@pytest.fixture(scope="session")
+def app_index_dir(tmp_path_factory):
+    """A folder holding index 'demo': a small demo (~2,000 items) built with use-m3."""
+    from embedspace.demo import DemoOptions, build_demo
+
+    root = tmp_path_factory.mktemp("app-indexes")
+    options = DemoOptions(languages=APP_LANGS, emoji=APP_EMOJI, countries=("ES", "DE", "FR", "IT", "JP", "US"),
+                          words=150)
+    build_demo(options, index_dir=root)
+    return root

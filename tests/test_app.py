@@ -1,18 +1,19 @@
-"""The Streamlit app (app.py) driven headless with AppTest, and the page logic it wires.
+"""The Streamlit app (app.py) driven headless with AppTest, on a small demo index, panel by panel.
 
-AppTest in this Streamlit can upload files (FileUploader.set_value), so the image path is
-tested through the page too; read_upload is also tested alone for the three kinds of file.
+Every panel runs on index 'demo' built by the `app_index_dir` fixture (conftest.py: emoji, their
+names, countries, languages and words in en/es/de, ~1,500 items). The panels are tabs bound to
+the session-state key 'panel'; only the open one runs, so each test opens the one it checks.
 """
 
+import base64
 import io
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-
-from embedspace import InputError
-from embedspace import streamlit_helpers as helpers
 
 pytest.importorskip("streamlit")
 pytest.importorskip("plotly")
@@ -20,30 +21,39 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 # The first run loads use-m3, a later one the image classifier: seconds each on 2 cores.
-TIMEOUT = 120
+TIMEOUT = 180
 
 
-def run_app(**changes) -> AppTest:
-    """The page after its first run, then after setting widgets by key (value or upload tuple)."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    if changes:
-        for key, value in changes.items():
-            at.get_by_key(key).set_value(value)
-        at.run()
-    return at
+@pytest.fixture(autouse=True)
+def indexes(app_index_dir, monkeypatch):
+    monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(app_index_dir))
+    return app_index_dir
 
 
-def similarity_table(at):
-    """The rendered cosine matrix: the one dataframe whose rows and columns are the same labels."""
-    for frame in at.dataframe:
-        value = frame.value
-        if list(value.index) == list(value.columns):
-            return value
-    raise AssertionError("no similarity matrix on the page")
+def run_app(panel: str = "Search", **state) -> AppTest:
+    """The page with `panel` open, after setting session state (widget values by key)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["panel"] = panel
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
 
 
 def errors(at) -> str:
     return " | ".join(error.value for error in at.error)
+
+
+def markdown(at) -> list:
+    return [m.value for m in at.main.markdown]
+
+
+def card_titles(at) -> list:
+    """Result titles in the gallery: bold markdown for texts, image captions for images."""
+    return [m.strip("*").replace("\\", "") for m in markdown(at) if m.startswith("**") and m.endswith("**")]
+
+
+def captions(at) -> str:
+    return " | ".join(c.value for c in at.main.caption)
 
 
 def png_bytes(array) -> bytes:
@@ -52,136 +62,323 @@ def png_bytes(array) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
-def cat_png(cat_photo) -> bytes:
-    return png_bytes(cat_photo)
+def figure_of(at, key: str = "map_chart") -> dict:
+    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
+    return json.loads(chart.proto.spec)
 
 
-# -- the page ------------------------------------------------------------------------------
-def test_default_page_shows_similarity_and_tokens():
+def values(array) -> np.ndarray:
+    """A plotly JSON array: a list, or a base64 typed array ({'dtype', 'bdata'})."""
+    if isinstance(array, dict) and "bdata" in array:
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array)
+
+
+def trace(figure: dict, name: str) -> dict:
+    return next(t for t in figure["data"] if t.get("name") == name)
+
+
+OVERLAYS = {"the query (placed)", "the query's neighbours", "analogy", "selected"}
+
+
+def groups(figure: dict) -> dict:
+    """{colour group: point count} from the legend names of the item traces ('en (1,234)')."""
+    names = [t["name"] for t in figure["data"] if t.get("name") and t["name"] not in OVERLAYS]
+    return {name.rsplit(" (", 1)[0]: int(name.rsplit(" (", 1)[1][:-1].replace(",", "")) for name in names}
+
+
+# -- sidebar -----------------------------------------------------------------------------------------
+def test_sidebar_shows_the_index_and_its_space(app_index_dir):
     at = run_app()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="index_name").value == "demo"
+    assert "use-m3" in " ".join(code.value for code in at.sidebar.code)
+    sidebar_text = " ".join(m.value for m in at.sidebar.markdown) + " ".join(c.value for c in at.sidebar.caption)
+    assert "texts" in sidebar_text and "images" in sidebar_text and "en" in sidebar_text
+
+
+def test_no_index_says_how_to_build_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(tmp_path))
+    at = run_app()
+    assert not at.exception
+    assert "embedspace demo" in " ".join(i.value for i in at.sidebar.info)
+    at = run_app("Compare")
+    assert not at.exception and not at.error and at.dataframe  # Compare needs no index
+
+
+def test_index_whose_space_cannot_run_here(app_index_dir, tmp_path, monkeypatch):
+    """Another machine's space: a message, no traceback; the map still works from stored vectors."""
+    shutil.copytree(app_index_dir / "demo", tmp_path / "elsewhere")
+    manifest_file = tmp_path / "elsewhere" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["space_spec"] = "st:/models/not-on-this-machine"
+    manifest["space_id"] = "st:/models/not-on-this-machine#000000000000"
+    manifest_file.write_text(json.dumps(manifest))
+    monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(tmp_path))
+    at = run_app()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.sidebar.warning)
+    assert "can't run here" in warning and "not-on-this-machine" in warning
+    assert "the map and each item's neighbours still work" in " ".join(w.value for w in at.main.warning)
+    at = run_app("Map", map_method="pca")
+    assert not at.exception and not at.error
+    ids = np.concatenate([values(t["customdata"]) for t in figure_of(at)["data"] if t.get("customdata") is not None])
+    assert len(ids) == manifest["counts"]["items"]
+
+
+# -- search ------------------------------------------------------------------------------------------
+def test_search_for_perro_finds_dogs_in_every_language():
+    at = run_app(search_text="perro")
+    assert not at.exception and not at.error
+    titles = card_titles(at)
+    assert len(titles) == 12  # the default k
+    assert {"perro", "dog", "hund"} <= set(titles[:4])
+    assert "🇪🇸 es" in captions(at)  # language flag and code beside each result
+
+
+def test_search_filters_by_language_kind_and_k():
+    at = run_app(search_text="perro", search_lang="de", search_k=3)
+    assert not at.exception and not at.error
+    titles = card_titles(at)
+    assert len(titles) == 3 and titles[0] == "hund"
+    assert captions(at).count("🇩🇪 de") == 3
+    at = run_app(search_text="umbrella", search_kind="image", search_k=4)
+    assert not at.exception and not at.error
+    assert len(at.main.image) == 4, "image results are shown as images"
+    image_titles = [c.value for c in at.main.caption if ".png" in c.value]
+    assert "☂️" in image_titles[0]  # the umbrella emoji is the first image for "umbrella"
+
+
+def test_empty_search_shows_a_message():
+    at = run_app(search_text="   ")
+    assert not at.exception
+    assert "Type a word or a sentence to search for" in errors(at)
+
+
+def test_use_this_item_searches_with_the_item_and_leaves_it_out():
+    at = run_app(search_text="gato")
+    index_items = _items()
+    gato = int(index_items[(index_items["text"] == "gato")]["id"].iloc[0])
+    at.button(key=f"search_use_{gato}").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["query_mode"] == "item"
+    assert any("Searching with item #" in i.value for i in at.main.info)
+    titles = card_titles(at)
+    assert "gato" not in titles and "cat" in titles[:3]
+
+
+def test_uploaded_non_image_and_huge_file_show_messages():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["panel"] = "Search"
+    at.run()
+    at.get_by_key("search_upload").set_value(("notes.png", b"these are notes, not pixels", "image/png"))
+    at.run()
+    assert not at.exception
+    assert "'notes.png' is not an image" in errors(at)
+    huge = b"\x89PNG" + bytes(21 * 2**20)
+    at.get_by_key("search_upload").set_value(("huge.png", huge, "image/png"))
+    at.run()
+    assert not at.exception
+    assert "'huge.png' is 21.0 MB; the limit is 20 MB" in errors(at)
+
+
+@pytest.mark.slow
+def test_uploaded_photo_searches_by_image(cat_photo):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["panel"] = "Search"
+    at.session_state["search_kind"] = "text"
+    at.session_state["search_lang"] = "en"
+    at.run()
+    at.get_by_key("search_upload").set_value(("chelsea.png", png_bytes(cat_photo), "image/png"))
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["query_mode"] == "image"
+    assert [image.captions for image in at.main.image][0] == ["image: chelsea.png"]
+    assert "cat" in card_titles(at)[:3]
+
+
+# -- analogy -----------------------------------------------------------------------------------------
+def test_analogy_in_english_and_across_languages():
+    at = run_app("Analogy", analogy_a="France", analogy_b="French", analogy_c="Germany", analogy_lang="en")
+    assert not at.exception and not at.error
+    assert card_titles(at)[0] == "German"
+    assert "3CosAdd" in " ".join(markdown(at))
+    # Spanish terms, German answers, the other method
+    at = run_app("Analogy", analogy_a="Francia", analogy_b="francés", analogy_c="Alemania", analogy_lang="de",
+                 analogy_method="mul")
+    assert not at.exception and not at.error
+    assert card_titles(at)[0] == "Deutsch"
+    assert "3CosMul" in " ".join(markdown(at))
+
+
+def test_analogy_with_an_empty_term_shows_a_message():
+    at = run_app("Analogy", analogy_b=" ")
+    assert not at.exception
+    assert "B is empty" in errors(at)
+
+
+# -- translation -------------------------------------------------------------------------------------
+def test_translation_shows_nn_and_csls_side_by_side():
+    at = run_app("Translate", tr_text="perro", tr_to="de")
+    assert not at.exception and not at.error
+    table = at.main.dataframe[0].value
+    assert list(table.columns) == ["rank", "NN", "NN score", "CSLS", "CSLS score"]
+    assert table["NN"].iloc[0].startswith("hund") and table["CSLS"].iloc[0].startswith("hund")
+    assert (np.diff(table["NN score"].to_numpy()) <= 1e-9).all()  # each column ranks by its own score
+    assert (np.diff(table["CSLS score"].to_numpy()) <= 1e-9).all()
+
+
+def test_translation_into_its_own_language_shows_a_message():
+    at = run_app("Translate", tr_text="perro", tr_to="es", tr_from="es")
+    assert not at.exception
+    assert "both 'es'" in errors(at)
+    at = run_app("Translate", tr_text="")
+    assert "Type a word or phrase to translate" in errors(at)
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+def test_tokens_of_the_panels_texts():
+    at = run_app("Tokens", search_text="¿Dónde está el perro?", analogy_a="man")
+    assert not at.exception and not at.error
+    table = at.main.dataframe[0].value.set_index("text")
+    assert "¿Dónde está el perro?" in table.index and "man" in table.index
+    assert "▁perro" in table.loc["¿Dónde está el perro?", "tokens"]
+    assert table.loc["¿Dónde está el perro?", "count"] > table.loc["man", "count"]
+
+
+# -- map ---------------------------------------------------------------------------------------------
+def test_pca_map_with_the_query_its_neighbours_and_the_analogy():
+    at = run_app("Map", map_method="pca", search_text="perro", search_k=5, analogy_a="France",
+                 analogy_b="French", analogy_c="Germany", analogy_lang="en")
+    assert not at.exception and not at.error
+    figure = figure_of(at)
+    names = [t.get("name") for t in figure["data"]]
+    assert "the query (placed)" in names and "the query's neighbours" in names and "analogy" in names
+    neighbours = trace(figure, "the query's neighbours")
+    items = _items().set_index("id")
+    assert items.loc[values(neighbours["customdata"]).astype(int), "text"].tolist()[:2] == ["perro", "dog"]
+    assert len(figure["layout"]["annotations"]) == 2  # A->B and C->answer
+    analogy_labels = trace(figure, "analogy")["text"]
+    assert analogy_labels[:3] == ["France", "French", "Germany"] and analogy_labels[3] == "? = German"
+    assert "PCA, 2-D" in captions(at) and "similarity-weighted mean position" in captions(at)
+    assert set(groups(figure)) == {"en", "es", "de", "image (no language)"}
+
+
+def test_map_colours_by_kind_and_label():
+    for colour, expected in (("kind", {"text", "image"}), ("label", {"emoji", "country", "language", "word"})):
+        at = run_app("Map", map_method="pca", map_color=colour)
+        assert not at.exception and not at.error
+        assert set(groups(figure_of(at))) == expected
+
+
+def test_selected_point_is_shown_beside_the_map_with_its_concepts_image():
+    perro = int(_items().query("text == 'perro'")["id"].iloc[0])
+    at = run_app("Map", map_method="pca", map_item=perro)
+    assert not at.exception and not at.error
+    assert "### perro" in markdown(at)
+    assert len(at.main.image) == 1 and "its concept" in at.main.image[0].captions[0]
+    same_concept = next(frame.value for frame in at.main.dataframe if "kind" in frame.value.columns)
+    assert "dog" in same_concept["item"].tolist()
+    assert trace(figure_of(at), "selected")  # the picked point is ringed on the map
+    at.button(key="map_use").click().run()
+    assert at.session_state["query_item"] == perro and at.session_state["panel"] == "Search"
+
+
+def test_3d_map_and_thumbnails():
+    at = run_app("Map", map_method="pca", map_dims=3)
+    assert not at.exception and not at.error
+    figure = figure_of(at)
+    assert {t["type"] for t in figure["data"]} >= {"scatter3d", "cone"}  # points, and the analogy's arrow heads
+    at = run_app("Map", map_method="pca", map_kinds=["image"], map_show_query=False, map_show_analogy=False)
+    figure = figure_of(at)
+    images = figure["layout"].get("images", [])
+    assert len(images) == (_items()["kind"] == "image").sum()
+    assert all(image["source"].startswith("data:image/png;base64,") for image in images)
+
+
+@pytest.mark.slow
+def test_umap_map_is_computed_with_progress_and_drawn():
+    at = run_app("Map", map_method="umap", map_langs=["es", "de"])
+    assert not at.exception and not at.error
+    assert "UMAP, 2-D" in captions(at) and "FAISS kNN graph" in captions(at)
+    assert set(groups(figure_of(at))) == {"es", "de", "image (no language)"}  # images have no language
+
+
+def test_a_large_umap_map_waits_for_the_button(monkeypatch):
+    monkeypatch.setenv("EMBEDSPACE_MAP_ASK_ABOVE", "100")
+    at = run_app("Map", map_method="umap", map_sample=500)
+    assert not at.exception and not at.error
+    assert "not computed yet" in " ".join(i.value for i in at.main.info)
+    assert not at.get("plotly_chart")
+    at.button(key="map_compute").click().run()
+    assert not at.exception and not at.error
+    assert sum(groups(figure_of(at)).values()) == 500
+    assert "UMAP, 2-D" in captions(at) and "computed in" in captions(at)
+
+
+def test_map_of_some_kinds_and_languages():
+    at = run_app("Map", map_method="pca", map_kinds=["text"], map_langs=["en"], map_sample=1_000)
+    assert not at.exception and not at.error
+    assert list(groups(figure_of(at))) == ["en"]
+    english = int(((_items()["kind"] == "text") & (_items()["lang"] == "en")).sum())
+    assert f"all {english:,} items that match the kinds and languages" in captions(at)
+    at = run_app("Map", map_method="pca", map_sample=1_000)
+    assert sum(groups(figure_of(at)).values()) == 1_000
+    assert f"a random sample of 1,000 of the {len(_items()):,} items" in captions(at)
+
+
+# -- compare (a space, no index) ---------------------------------------------------------------------
+def similarity_table(at):
+    for frame in at.dataframe:
+        value = frame.value
+        if list(value.index) == list(value.columns):
+            return value
+    raise AssertionError("no similarity matrix on the page")
+
+
+def test_compare_shows_similarity_and_tokens():
+    at = run_app("Compare")
     assert not at.exception and not at.error
     table = similarity_table(at)
     assert list(table.index) == ["dog", "perro", "coche"]
     assert np.allclose(np.diag(table.to_numpy()), 1.0, atol=1e-4)
-    # The first look has to make the point: a translation is closer than an unrelated word.
     assert table.loc["dog", "perro"] > table.loc["dog", "coche"]
-    assert at.get("plotly_chart"), "the heatmap is missing"
     tokens = next(frame.value for frame in at.dataframe if "tokens" in frame.value.columns)
     assert "▁perro" in tokens.set_index("text").loc["perro", "tokens"]
-    assert "use-m3" in " ".join(code.value for code in at.sidebar.code)
 
 
-def test_changing_texts_updates_the_result():
-    at = run_app(text_1="cat", text_2="coche", more_texts="gato\n\nauto\n")
+def test_compare_with_changed_texts_and_an_empty_one():
+    at = run_app("Compare", text_1="cat", text_2="coche", more_texts="gato\n\nauto\n")
     assert not at.exception and not at.error
     table = similarity_table(at)
-    assert list(table.index) == ["cat", "coche", "gato", "auto"]  # the blank line is skipped
+    assert list(table.index) == ["cat", "coche", "gato", "auto"]
     assert table.loc["cat", "gato"] > table.loc["cat", "coche"]
-    assert table.loc["coche", "auto"] > table.loc["coche", "gato"]
-
-
-def test_empty_text_shows_an_error_not_an_exception():
-    at = run_app(text_2="   ")
-    assert not at.exception
+    at = run_app("Compare", text_2="   ")
     assert "Text 2 is empty" in errors(at)
-    assert not at.dataframe
 
 
-def test_glove_with_an_unknown_word_shows_an_error():
-    at = run_app(space_choice="glove-6b-50d", text_1="qzxwvj")
-    assert not at.exception
+def test_compare_with_glove_and_a_typed_spec():
+    at = run_app("Compare", space_choice="glove-6b-50d", text_1="qzxwvj")
     assert "'qzxwvj' is not among GloVe's" in errors(at)
-
-
-def test_unknown_typed_spec_shows_an_error():
-    at = run_app(space_spec="no-such-space")
-    assert not at.exception
+    at = run_app("Compare", space_spec="no-such-space")
     assert "Unknown space 'no-such-space'" in errors(at)
-    assert not at.dataframe
 
 
 @pytest.mark.slow
-def test_uploaded_image_is_shown_and_compared(cat_png):
-    at = run_app(text_1="cat", text_2="car", more_texts="", image_upload=("chelsea.png", cat_png, "image/png"))
+def test_compare_an_uploaded_image(cat_photo):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["panel"] = "Compare"
+    at.session_state["text_1"], at.session_state["text_2"], at.session_state["more_texts"] = "cat", "car", ""
+    at.run()
+    at.get_by_key("image_upload").set_value(("chelsea.png", png_bytes(cat_photo), "image/png")).run()
     assert not at.exception and not at.error
     table = similarity_table(at)
-    assert list(table.index) == ["cat", "car", "image: chelsea.png"]
     assert table.loc["image: chelsea.png", "cat"] > table.loc["image: chelsea.png", "car"]
-    assert [image.captions for image in at.image] == [["chelsea.png"]], "the uploaded image is not shown"
 
 
-def test_image_to_glove_shows_an_error(cat_png):
-    at = run_app(space_choice="glove-6b-50d", image_upload=("chelsea.png", cat_png, "image/png"))
-    assert not at.exception
-    assert "takes no images" in errors(at)
+def _items():
+    import os
 
+    from embedspace.index import Index
 
-def test_non_image_upload_shows_an_error_and_texts_are_still_compared():
-    at = run_app(image_upload=("notes.png", b"these are notes, not pixels", "image/png"))
-    assert not at.exception
-    assert "'notes.png' is not an image" in errors(at)
-    assert list(similarity_table(at).index) == ["dog", "perro", "coche"]
-
-
-# -- page logic without Streamlit ----------------------------------------------------------
-def test_read_upload_decodes_a_real_png(cat_png):
-    upload = helpers.read_upload("chelsea.png", cat_png)
-    assert upload.name == "chelsea.png"
-    assert upload.image.mode == "RGB" and upload.image.size == (451, 300)
-
-
-def test_read_upload_names_the_file_of_a_non_image():
-    with pytest.raises(InputError, match=r"'notes.txt' is not an image"):
-        helpers.read_upload("notes.txt", b"plain text")
-
-
-def test_read_upload_reports_a_truncated_jpeg(cat_photo):
-    buffer = io.BytesIO()
-    Image.fromarray(cat_photo).save(buffer, format="JPEG")
-    with pytest.raises(InputError, match=r"'half.jpg' is truncated or corrupt"):
-        helpers.read_upload("half.jpg", buffer.getvalue()[: len(buffer.getvalue()) // 2])
-
-
-def test_collect_texts_requires_the_numbered_fields_and_skips_blank_lines():
-    assert helpers.collect_texts([" dog ", "perro"], "coche\n\n  \nHund\n") == ["dog", "perro", "coche", "Hund"]
-    with pytest.raises(InputError, match="Text 1 is empty"):
-        helpers.collect_texts(["", "perro"])
-
-
-def test_compare_needs_two_things(use_space):
-    with pytest.raises(InputError, match="at least two"):
-        helpers.compare(use_space, ["dog"])
-
-
-def test_labels_are_short_and_unique():
-    labels = helpers.display_labels(["dog", "dog", "x" * 100])
-    assert labels[:2] == ["dog", "dog (2)"]
-    assert len(labels[2]) == helpers.MAX_LABEL_CHARS and labels[2].endswith("…")
-
-
-def test_typed_spec_overrides_the_picker():
-    assert helpers.chosen_spec("use-m3", "  e5-small ") == "e5-small"
-    assert helpers.chosen_spec("use-m3", "  ") == "use-m3"
-
-
-def test_token_view_shows_a_note_shared_by_every_text_once(use_space):
-    view = helpers.token_view(use_space, ["dog", "perro"])
-    assert view.table["tokens"].tolist() == ["<s> · ▁dog · </s>", "<s> · ▁perro · </s>"]
-    assert len(view.notes) == 2 and "SentencePiece" in view.notes[0] and view.notes[1].startswith("▁")
-    assert view.notes_by_text == {}
-
-
-def test_token_view_keeps_notes_that_differ_per_text(e5_space):
-    view = helpers.token_view(e5_space, ["dog", "A dog runs in the park"])
-    assert view.notes == []
-    assert view.table["count"].tolist()[1] > view.table["count"].tolist()[0]
-    assert set(view.notes_by_text) == {"dog", "A dog runs in the park"}
-    assert set(view.table["tokens"]) == {"(not exposed by the package)"}
-
-
-def test_heatmap_shows_labels_as_typed_not_as_html(use_space):
-    comparison = helpers.compare(use_space, ["<b>dog</b>", "perro"])
-    figure = helpers.heatmap_figure(comparison)
-    assert list(figure.data[0].x) == ["&lt;b&gt;dog&lt;/b&gt;", "perro"]
-    assert list(comparison.table().index) == ["<b>dog</b>", "perro"]  # the table shows plain text
+    return Index.open("demo", os.environ["EMBEDSPACE_INDEX_DIR"]).items
