@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import EmbedspaceError, SpecError
-from .spec import CompositeSpec, SingleSpec, parse_spec
+from .spec import CompositeSpec, SingleSpec, format_spec, parse_spec
 
 DEFAULT_SPACE = "use-m3"
 
@@ -60,10 +60,9 @@ def load_space(spec: str = DEFAULT_SPACE):
 def _load(text: str):
     parsed = parse_spec(text)
     if isinstance(parsed, CompositeSpec):
-        raise SpecError(
-            f"'{text}' is a composite space (concat:...): the grammar is defined, but composite "
-            "spaces are not built yet. Use one of its parts."
-        )
+        from .composite import build_composite
+
+        return build_composite(parsed, lambda single: _load(format_spec(single)))
     return build_single(parsed)
 
 
