@@ -16,6 +16,9 @@ its sha256, in the composite's id. References:
                           analogy suite's vocabulary, which needs no answers, only the words)
     center=wordfreq:L:N   the N most frequent words of language L from wordfreq
 
+and `pcs=D` (with a centre) also removes the D principal directions of the centred reference
+vectors ("all-but-the-top", Mu & Viswanath 2018); the canonical spec writes pcs only when set.
+
 Backoff: a part that cannot embed an item (GloVe and a phrase or an unknown word, GloVe and any
 image, a part with images=none) gives it a zero block; the other parts' blocks are renormalised,
 so the vector stays unit length. An item no part can embed is refused.
@@ -32,7 +35,8 @@ from .errors import InputError, SpecError, UnsupportedError
 from .space import Space, SpaceInfo, Tokens, l2_normalize, validate_texts
 from .spec import CompositeSpec, Part, SingleSpec, format_spec
 
-CENTER_OPTION = "center"
+CENTER_OPTION, PCS_OPTION = "center", "pcs"
+MAX_PCS = 50
 BACKOFF_NOTE = ("Backoff: a part that cannot embed an item (GloVe and a phrase, an unknown word or an image) "
                 "gives it a zero block, and the other parts' blocks are renormalised.")
 
@@ -42,8 +46,10 @@ class CompositePart:
     space: Space
     weight: float
     center: str  # "none" or a reference vocabulary (glove:N, wordfreq:L:N)
+    pcs: int  # principal directions of the reference removed after centring (0: none)
     mean: np.ndarray | None  # (dim,) float32, or None without centring
-    mean_checksum: str | None
+    components: np.ndarray | None  # (pcs, dim) unit rows, or None
+    checksum: str | None  # of the .npy that holds mean and components
 
     @property
     def label(self) -> str:
@@ -61,8 +67,15 @@ def build_composite(spec: CompositeSpec, load_single) -> "CompositeSpace":
     for part in spec.parts:
         options = dict(part.spec.options)
         center = options.pop(CENTER_OPTION, "none")
+        pcs = options.pop(PCS_OPTION, "0")
+        if not pcs.isdigit() or int(pcs) > MAX_PCS:
+            raise SpecError(f"pcs={pcs}: the number of principal directions to remove, a whole number from 0 "
+                            f"to {MAX_PCS} (2 or 3 is usual).")
+        if int(pcs) and center == "none":
+            raise SpecError(f"pcs={pcs} needs a reference to find the directions on: add center=glove:30000 "
+                            "(or another reference) to the same part.")
         single = SingleSpec(part.spec.kind, part.spec.name, part.spec.ref, tuple(sorted(options.items())))
-        parts.append((load_single(single), part.weight, center))
+        parts.append((load_single(single), part.weight, center, int(pcs)))
     return CompositeSpace(parts)
 
 
@@ -70,17 +83,18 @@ class CompositeSpace(Space):
     """Several spaces concatenated: each part's unit vector (optionally centred) times its weight."""
 
     def __init__(self, parts):
-        ids = [space.id for space, _, _ in parts]
+        ids = [space.id for space, *_ in parts]
         if len(set(ids)) != len(ids):
             raise SpecError("A composite lists the same space twice; give each part once (weights are *W).")
         self.parts = []
-        for space, weight, center in parts:
-            mean, checksum = (None, None) if center == "none" else part_mean(space, center)
-            self.parts.append(CompositePart(space, weight, center, mean, checksum))
+        for space, weight, center, pcs in parts:
+            mean, components, checksum = (None, None, None) if center == "none" else part_centre(space, center, pcs)
+            self.parts.append(CompositePart(space, weight, center, pcs, mean, components, checksum))
         self.dim = sum(p.space.dim for p in self.parts)
         self.offsets = np.cumsum([0] + [p.space.dim for p in self.parts])
         self.spec = CompositeSpec(tuple(
-            Part(p.space.spec.with_options({**dict(p.space.spec.options), CENTER_OPTION: p.center}), p.weight)
+            Part(p.space.spec.with_options({**dict(p.space.spec.options), CENTER_OPTION: p.center,
+                                            **({PCS_OPTION: str(p.pcs)} if p.pcs else {})}), p.weight)
             for p in self.parts
         ))
         self.canonical = format_spec(self.spec)
@@ -89,8 +103,9 @@ class CompositeSpace(Space):
         for i, p in enumerate(self.parts):
             self.text_artifacts.update({f"part{i + 1}/{k}": v for k, v in p.space.text_artifacts.items()})
             self.image_artifacts.update({f"part{i + 1}/{k}": v for k, v in p.space.image_artifacts.items()})
-            if p.mean_checksum:
-                self.text_artifacts[f"part{i + 1}/mean-{p.center}.npy"] = p.mean_checksum
+            if p.checksum:
+                name = f"mean-{p.center}" + (f"-pcs{p.pcs}" if p.pcs else "")
+                self.text_artifacts[f"part{i + 1}/{name}.npy"] = p.checksum
         langs = [set(p.space.languages or ("*",)) for p in self.parts]
         union = set().union(*langs)
         self.languages = ("*",) if "*" in union else tuple(sorted(union))
@@ -139,6 +154,8 @@ class CompositeSpace(Space):
             block = np.asarray(block, np.float32)
             if part.mean is not None:
                 block = block - part.mean
+            if part.components is not None:  # all-but-the-top: drop the dominant directions
+                block = block - (block @ part.components.T) @ part.components
             block = l2_normalize(block) * np.float32(part.weight)
             out[:, start:start + part.space.dim] = np.where(mask[:, None], block, 0)
             covered |= mask
@@ -200,8 +217,9 @@ class CompositeSpace(Space):
             f"Languages of every part: {', '.join(self.languages_every_part) or 'none'}; the others "
             f"({len(self.languages)} in all, the union) get only the blocks of the parts that have them.",
         ]
-        notes += [f"Centre of {p.label}: mean of its vectors of {describe_reference(p.center)}." for p in self.parts
-                  if p.mean is not None]
+        notes += [f"Centre of {p.label}: mean of its vectors of {describe_reference(p.center)}"
+                  + (f", then its top {p.pcs} principal directions there removed." if p.pcs else ".")
+                  for p in self.parts if p.mean is not None]
         return SpaceInfo(
             name=self.canonical, spec=self.canonical,
             description="Composite: the parts' unit vectors (centred where asked), weighted, concatenated, "
@@ -244,22 +262,36 @@ def describe_reference(reference: str) -> str:
     return f"the {int(count):,} most frequent {lang} words of wordfreq"
 
 
-def part_mean(space: Space, reference: str) -> tuple[np.ndarray, str]:
-    """(mean vector, sha256 of its .npy): computed once per part and reference, then read from the cache."""
+def part_centre(space: Space, reference: str, pcs: int = 0) -> tuple:
+    """(mean, components or None, sha256 of their .npy) of a part's vectors of a reference vocabulary.
+
+    Computed once per part, reference and pcs, then read from the cache: one .npy of the mean
+    (dim,), or with pcs of (1 + pcs, dim), the mean then the top principal directions of the centred vectors (all-but-the-top, Mu &
+    Viswanath 2018).
+    """
     import hashlib
     import json
 
     words = reference_words(reference)
-    key = hashlib.sha256(json.dumps({"space": space.id, "reference": reference}).encode()).hexdigest()[:24]
-    path = cache_dir("composite") / f"mean-{key}.npy"
-    mean = load_array(path)
-    if mean is None or mean.shape != (space.dim,):
+    # without pcs the file is the mean alone, (dim,)
+    what = {"space": space.id, "reference": reference, **({"pcs": pcs} if pcs else {})}
+    key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:24]
+    path = cache_dir("composite") / (f"centre-{key}.npy" if pcs else f"mean-{key}.npy")
+    shape = (1 + pcs, space.dim) if pcs else (space.dim,)
+    stored = load_array(path)
+    if stored is None or stored.shape != shape:
         from .evaluation.common import embed_texts_cached  # the shared text cache: the analogy suite's words
 
         words = [w for w, ok in zip(words, space.embeddable(words)) if ok]
-        if not words:
-            raise InputError(f"center={reference}: {space.canonical} can embed none of its words.")
-        vectors = embed_texts_cached(space, words, role="item")
-        mean = vectors.astype(np.float64).mean(axis=0).astype(np.float32)
-        save_array(path, mean)
-    return mean, file_checksum(path)
+        if len(words) <= pcs:
+            raise InputError(f"center={reference}: {space.canonical} can embed only {len(words)} of its words.")
+        vectors = embed_texts_cached(space, words, role="item").astype(np.float64)
+        mean = vectors.mean(axis=0)
+        rows = [mean]
+        if pcs:
+            centred = vectors - mean
+            values, vecs = np.linalg.eigh(centred.T @ centred)
+            rows += list(vecs[:, np.argsort(-values)[:pcs]].T)
+        stored = np.asarray(rows if pcs else mean, np.float32)
+        save_array(path, stored)
+    return (stored[0], stored[1:], file_checksum(path)) if pcs else (stored, None, file_checksum(path))

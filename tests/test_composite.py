@@ -51,6 +51,22 @@ def test_centred_parts_subtract_the_mean_of_the_reference_words(glove_space, use
                for n in space.info().notes)
 
 
+def test_pcs_removes_the_top_principal_directions_of_the_reference(glove_space, e5_space):
+    """All-but-the-top: centre, then project out the top principal directions (here from numpy's SVD)."""
+    space = load_space("concat:glove-6b-50d[center=glove:300,pcs=2]+e5-small")
+    reference = glove_space.embed_texts(list(glove_space.words[:300])).astype(np.float64)
+    centred = reference - reference.mean(axis=0)
+    top = np.linalg.svd(centred, full_matrices=False)[2][:2]
+    g = glove_space.embed_texts(WORDS) - reference.mean(axis=0)
+    g = unit(g - (g @ top.T) @ top)
+    np.testing.assert_allclose(space.embed_texts(WORDS), unit(np.hstack([g, e5_space.embed_texts(WORDS)])), atol=1e-5)
+    assert "pcs=2" in space.canonical and space.id != load_space("concat:glove-6b-50d[center=glove:300]+e5-small").id
+    with pytest.raises(SpecError, match="needs a reference"):
+        load_space("concat:glove-6b-50d[pcs=2]+e5-small")
+    with pytest.raises(SpecError, match="whole number"):
+        load_space("concat:glove-6b-50d[center=glove:300,pcs=x]+e5-small")
+
+
 def test_the_id_records_parts_weights_and_centring():
     base = load_space(GLOVE_USE)
     assert base.canonical == "concat:glove-6b-50d[center=none]+use-m3[center=none,images=conse,topk=10]*0.7"
