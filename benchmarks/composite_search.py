@@ -47,12 +47,24 @@ VARIANTS = {
     "glove+use+e5 (centred)": concat(G + C, U + C, E + C),
     "use+e5 (centred)": concat(U + C, E + C),
 }
-for g in ("1.25", "1.5", "2"):
-    for u in ("0.5", "0.7", "1"):
-        VARIANTS[f"glove*{g}+use*{u}+e5 (centred)"] = concat(f"{G}{C}*{g}", f"{U}{C}*{u}", E + C)
+# centring helped e5 and hurt use-m3 on dev: from here on only e5 (and sometimes GloVe) is centred
+VARIANTS["glove+use+e5 (e5 centred)"] = concat(G, U, E + C)
+VARIANTS["glove+use+e5 (glove, e5 centred)"] = concat(G + C, U, E + C)
 for u in ("0.5", "0.7"):
-    VARIANTS[f"glove+use*{u}+e5 (centred)"] = concat(G + C, f"{U}{C}*{u}", E + C)
-
+    VARIANTS[f"glove+use*{u}+e5 (e5 centred)"] = concat(G, f"{U}*{u}", E + C)
+for g in ("1.5", "2"):
+    for u in ("0.5", "0.7", "1"):
+        VARIANTS[f"glove*{g}+use*{u}+e5 (e5 centred)"] = concat(f"{G}*{g}", f"{U}*{u}", E + C)
+VARIANTS["glove*1.5+e5 (e5 centred)"] = concat(f"{G}*1.5", E + C)
+# best on dev so far: glove*1.5+use*0.7 (add) and glove*1.5+use*1 (mul), e5 centred; then
+# all-but-the-top (pcs=D: the reference's top principal directions removed after centring)
+P2 = "[center=glove:30000,pcs=2]"
+VARIANTS["glove*1.5+use*0.7+e5 (e5 centred, pcs=2)"] = concat(f"{G}*1.5", f"{U}*0.7", E + P2)
+VARIANTS["glove*1.5+use*0.7+e5 (e5 centred, pcs=5)"] = concat(f"{G}*1.5", f"{U}*0.7", E + "[center=glove:30000,pcs=5]")
+VARIANTS["glove*1.5+use*0.7+e5 (use, e5 centred, pcs=2)"] = concat(f"{G}*1.5", f"{U}{P2}*0.7", E + P2)
+VARIANTS["glove*1.5+use*0.7+e5 (glove pcs=1, e5 pcs=2)"] = concat(f"{G}[center=glove:30000,pcs=1]*1.5", f"{U}*0.7",
+                                                                  E + P2)
+VARIANTS["glove*1.75+use*0.85+e5 (e5 centred)"] = concat(f"{G}*1.75", f"{U}*0.85", E + C)
 
 def figures(record: dict) -> dict:
     return {m: record["figures"]["overall"][m] for m in ("add", "mul")}
