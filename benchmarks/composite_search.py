@@ -1,6 +1,7 @@
 """Search composite spaces on the analogy suite's dev half; report the test half of every variant.
 
     python benchmarks/composite_search.py [--variants NAME ...] [--out benchmarks/results/quality.json]
+    python benchmarks/composite_search.py --table      (the README's table, from the summary)
 
 Every variant is the spec of a space (parts alone included). Each is run by the analogy suite
 (`embedspace eval analogy --half dev`, then `--half test`, 30,000-word cap), and both records go
@@ -70,13 +71,30 @@ def figures(record: dict) -> dict:
     return {m: record["figures"]["overall"][m] for m in ("add", "mul")}
 
 
+def table(summary: dict) -> str:
+    """The README's table: every variant tried, dev and test, best on dev marked."""
+    best = summary["best_on_dev"]
+    lines = ["| variant | dev add / mul | test add / mul | spec |", "|---|---|---|---|"]
+    order = [n for n in VARIANTS if n in summary["variants"]]  # the order they were tried
+    for name in order + sorted(set(summary["variants"]) - set(order)):
+        row = summary["variants"][name]
+        marks = "".join(f" **best dev {m}**" for m in ("add", "mul") if best[m] == name)
+        lines.append(f"| {name}{marks} | {100 * row['dev']['add']:.1f} / {100 * row['dev']['mul']:.1f} | "
+                     f"{100 * row['test']['add']:.1f} / {100 * row['test']['mul']:.1f} | `{row['spec']}` |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="*", help="names from VARIANTS (default: all)")
     parser.add_argument("--out", default="benchmarks/results/quality.json")
     parser.add_argument("--summary", default="benchmarks/results/composite_search.json")
     parser.add_argument("--restrict-vocab", type=int, default=30_000)
+    parser.add_argument("--table", action="store_true", help="print the README's table from the summary and stop")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(json.loads(Path(args.summary).read_text())))
+        return 0
     names = args.variants or list(VARIANTS)
     summary_path = Path(args.summary)
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {"variants": {}}
