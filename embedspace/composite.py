@@ -90,6 +90,7 @@ class CompositeSpace(Space):
         for space, weight, center, pcs in parts:
             mean, components, checksum = (None, None, None) if center == "none" else part_centre(space, center, pcs)
             self.parts.append(CompositePart(space, weight, center, pcs, mean, components, checksum))
+        self.options = {}  # a composite has none of its own: its parts' are in their specs
         self.dim = sum(p.space.dim for p in self.parts)
         self.offsets = np.cumsum([0] + [p.space.dim for p in self.parts])
         self.spec = CompositeSpec(tuple(

@@ -164,3 +164,13 @@ def test_the_eval_combines_the_parts_cached_vectors(monkeypatch):
     assert calls == []  # every word came from use-m3's cache, filled by the mean above
     assert result["space_id"] == space.id and result["counts"]["answered"] > 0
     assert "--half dev" in result["command"] and "concat:" in result["command"]
+
+
+def test_the_image_text_suite_runs_on_a_composite(use_space):
+    """Images through use-m3's cached ConSE vectors, names through both parts (GloVe backs off on phrases)."""
+    from embedspace.evaluation import image_text
+
+    space = load_space(GLOVE_USE)
+    result = image_text.run(space, languages=["en"], emoji_limit=30)
+    assert result["space_id"] == space.id and result["counts"]["images"] == 30
+    assert result["figures"]["languages"]["en"]["name->image"]["queries"] == 30
