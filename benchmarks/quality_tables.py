@@ -19,7 +19,16 @@ def pct(value) -> str:
 
 
 def short(space: str) -> str:
-    return space.split("[")[0]
+    """A space's name without default options; a composite keeps its weights and centring."""
+    if not space.startswith("concat:"):
+        return space.split("[")[0]
+    import re
+
+    def kept(match):
+        options = [o for o in match.group(1).split(",") if o.startswith(("center=", "pcs=")) and o != "center=none"]
+        return f"[{','.join(options)}]" if options else ""
+
+    return re.sub(r"\[([^\]]*)\]", kept, space)
 
 
 def entries(table: dict, suite: str):

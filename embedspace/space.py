@@ -120,6 +120,10 @@ class Space:
     def _embed_text_batch(self, texts: list, role: str) -> np.ndarray:
         raise NotImplementedError
 
+    def embeddable(self, texts) -> np.ndarray:
+        """Which texts this space can embed (bools); composites back off where a part cannot."""
+        return np.ones(len(texts), bool)
+
     def tokenize(self, text: str) -> Tokens:
         validate_texts([text])
         return Tokens(None, None, f"{type(self).__name__} does not expose its tokenizer.")

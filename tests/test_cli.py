@@ -59,6 +59,8 @@ def test_spaces_lists_offline_spaces_as_ready(capsys):
     assert "ConSE" in spaces["use-m3"]["reason"] and "stand-in for CLIP" in spaces["use-m3"]["reason"]
     hub = [s for s in spaces.values() if s["name"].startswith(("st:", "open_clip:"))]
     assert hub and all(s["reason"] for s in hub)
+    composite = [s for s in spaces.values() if s["name"].startswith("concat:")]
+    assert len(composite) == 1 and any("Backoff" in note for note in composite[0]["notes"])
 
 
 def test_console_script_is_installed():

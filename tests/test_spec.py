@@ -73,8 +73,6 @@ def test_unknown_space_and_option_are_refused_with_the_choices():
         load_space("use-m3[colour=red]")
     with pytest.raises(SpecError, match="topk=0"):
         load_space("use-m3[topk=0]")
-    with pytest.raises(SpecError, match="not built yet"):
-        load_space("concat:use-m3+e5-small")
 
 
 def test_canonical_id_spells_out_defaults_and_a_checksum_digest(use_space):

@@ -61,6 +61,10 @@ class GloveSpace(Space):
             raise InputError(f"'{text}' is not among GloVe's {len(self.words):,} words (lowercase English).")
         return row
 
+    def embeddable(self, texts):
+        """One known word each (after lowercasing and trimming); phrases and unknown words are not."""
+        return np.array([t.strip().lower() in self.word_index for t in texts], bool)
+
     def _embed_text_batch(self, texts, role):
         # fast path: a text that is already a vocabulary word (all are lowercase, without spaces)
         rows = [self.word_index.get(t) for t in texts]

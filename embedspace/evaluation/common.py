@@ -44,6 +44,9 @@ def embed_texts_cached(space, texts, role: str = "item", progress: bool = False)
     Lookup spaces (GloVe) are not cached: looking up is faster than reading a file.
     """
     texts = list(texts)
+    if hasattr(space, "embed_texts_with"):  # a composite: combine its parts' cached vectors
+        return space.embed_texts_with(lambda part, part_texts: embed_texts_cached(part, part_texts, role, progress),
+                                      texts)
     if space.embeds_by_lookup:
         return space.embed_texts(texts, role=role)
     role = role if space.roles_differ else "item"  # the same vectors either way: one cache
@@ -128,6 +131,8 @@ def _load_segment_vectors(texts_file):
 def embed_images_cached(space, paths, progress: bool = False) -> np.ndarray:
     """space.embed_images(paths), cached in blocks under the space id and the files' checksums."""
     paths = [str(p) for p in paths]
+    if hasattr(space, "embed_images_with"):  # a composite: combine its parts' cached vectors
+        return space.embed_images_with(lambda part, part_paths: embed_images_cached(part, part_paths, progress), paths)
     out = np.empty((len(paths), space.dim), np.float32)
     folder = cache_dir("eval", _digest(space.id)[:16])
     bar = _progress(progress, len(paths), "Embedding images")
