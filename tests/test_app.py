@@ -131,7 +131,7 @@ def test_search_for_perro_finds_dogs_in_every_language():
     at = run_app(search_text="perro")
     assert not at.exception and not at.error
     titles = card_titles(at)
-    assert len(titles) == 12  # the default k
+    assert len(titles) + len(at.main.image) == 12  # the default k: text cards, and emoji drawings (image map)
     assert {"perro", "dog", "hund"} <= set(titles[:4])
     assert "🇪🇸 es" in captions(at)  # language flag and code beside each result
 
