@@ -352,7 +352,7 @@ def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, sk
         print(f"Building the FAISS index: {plan.reason}" + (f", in {partitions} partitions" if partitions > 1 else "")
               + " ...", flush=True)
     parts = build_partitions(plan, dense, partitions)
-    tuning = tune(combine_partitions(parts), plan, dense)
+    tuning = tune(combine_partitions(parts), plan, dense, beat_exact=index_type == "auto")
     if plan.kind != "flat" and tuning.param is None:  # no setting beat exact search
         reason = f"exact search, because {plan.kind} could not: {tuning.note.removeprefix('FALLBACK: ')}"
         fallback = plan_index(len(dense), dense.shape[1], "flat")

@@ -84,7 +84,7 @@ def test_a_changed_partition_is_refused(words, tmp_path):
 def test_partitioned_hnsw_is_tuned_on_every_shard(words, tmp_path):
     import faiss
 
-    report = _build(tmp_path, "w", words[0], partitions=3)
+    report = _build(tmp_path, "w", words[0], partitions=3, index_type="hnsw")
     index = Index.open("w", tmp_path)
     assert index.kind == "hnsw" and report.index["tuning"]["recall_at_10"] >= 0.95
     ef = index.manifest["index"]["search_params"]["efSearch"]
