@@ -37,6 +37,8 @@ def choose(page, label: str, option: str, exact: bool = True) -> None:
     widget = page.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(
         has=page.get_by_text(label, exact=True))
     widget.first.locator('[role="combobox"], input').first.click()
+    if widget.first.get_attribute("data-testid") == "stMultiSelect":
+        page.keyboard.type(option.split()[-1])  # the list shows only its first options: filter it
     options = page.get_by_role("option", name=option, exact=True) if exact else \
         page.get_by_role("option").filter(has_text=option)
     options.first.click()
@@ -120,14 +122,14 @@ def shot_translate(page, url):
     open_panel(page, url, "Translate")
     type_into(page, "Text", "perro")
     choose(page, "Into", "🇺🇸 en")
-    save(page, "translate")
+    save(page, "translate", 760)
 
 
 def shot_tokens(page, url):
     open_panel(page, url, "Search")
     type_into(page, "Text (any language)", "¿Dónde está el perro?")
     open_panel(page, url, "Tokens")
-    save(page, "tokens")
+    save(page, "tokens", 520)
     open_panel(page, url, "Search")
     type_into(page, "Text (any language)", "perro")
 

@@ -93,8 +93,10 @@ def palette(groups) -> dict:
     return colours
 
 
-def marker_size(points: int) -> int:
-    return 3 if points > 20_000 else 5 if points > 3_000 else 7
+def marker_size(points: int, three_d: bool = False) -> int:
+    """Pixels: smaller for many points, and in 3-D, where markers do not shrink with the distance."""
+    size = 3 if points > 20_000 else 5 if points > 3_000 else 7
+    return max(2, size - 2) if three_d else size
 
 
 # -- the figure -----------------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ def map_figure(frame: pd.DataFrame, dims: int, overlay: Overlay | None = None, t
     three_d = dims == 3
     figure = go.Figure()
     colours = palette(frame["group"].unique())
-    size = marker_size(len(frame))
+    size = marker_size(len(frame), three_d)
     for group in frame["group"].value_counts().index:
         part = frame[frame["group"] == group]
         figure.add_trace(_scatter(three_d, part, name=f"{group} ({len(part):,})", legendgroup=str(group),
@@ -114,16 +116,18 @@ def map_figure(frame: pd.DataFrame, dims: int, overlay: Overlay | None = None, t
                                   customdata=part["id"].to_numpy(), hovertext=part["hover"].to_numpy(),
                                   hovertemplate="%{hovertext}<extra></extra>", mode="markers"))
     if overlay is not None and not overlay.empty:
-        _draw_overlay(figure, overlay, three_d, frame)
+        _draw_overlay(figure, overlay, three_d, _span(frame))
     if thumbnails and not three_d:
         _draw_thumbnails(figure, frame)
-    axis = {"showticklabels": False, "title": None, "zeroline": False, "showgrid": False}
+    axis = {"showticklabels": False, "title": {"text": ""}, "zeroline": False, "showgrid": False}
     # The legend above the plot, in rows: beside it, it would take a third of the map's width.
     legend = {"itemsizing": "constant", "orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0}
     layout = {"height": height, "margin": {"l": 0, "r": 0, "t": 10, "b": 0}, "legend": legend,
               "hoverlabel": {"align": "left"}, "uirevision": "map"}
     if three_d:
-        layout["scene"] = {"xaxis": axis, "yaxis": axis, "zaxis": axis}
+        axis3d = {**axis, "showbackground": False, "showspikes": False}
+        layout["scene"] = {"xaxis": axis3d, "yaxis": axis3d, "zaxis": axis3d, "aspectmode": "data",
+                          "camera": {"eye": {"x": 0.95, "y": 0.95, "z": 0.65}}}  # closer than plotly's 1.25
     else:
         # No fixed aspect ratio: UMAP's axes have no units, and the map may fill the column's width.
         layout.update(xaxis=axis, yaxis=axis, dragmode="pan")
@@ -142,7 +146,18 @@ def _scatter(three_d: bool, part: pd.DataFrame | None = None, coords: np.ndarray
     return go.Scattergl(x=coords[:, 0], y=coords[:, 1], **kwargs)
 
 
-def _draw_overlay(figure, overlay: Overlay, three_d: bool, frame: pd.DataFrame) -> None:
+def _scale(three_d: bool) -> float:
+    """Highlight markers are smaller in 3-D, where a marker keeps its pixel size however far away it is."""
+    return 0.6 if three_d else 1.0
+
+
+def _span(frame: pd.DataFrame) -> float:
+    """The map's largest extent along an axis, in its own units."""
+    axes = [axis for axis in AXES if axis in frame]
+    return max([float(np.ptp(frame[axis].to_numpy())) for axis in axes] + [1e-6])
+
+
+def _draw_overlay(figure, overlay: Overlay, three_d: bool, span: float) -> None:
     dims = 3 if three_d else 2
     if overlay.query is not None and overlay.neighbours:
         # Thin spokes from the query to each neighbour: where they are on the map, at a glance.
@@ -156,26 +171,26 @@ def _draw_overlay(figure, overlay: Overlay, three_d: bool, frame: pd.DataFrame) 
             three_d, coords=np.array([m.coords for m in overlay.neighbours]), mode="markers",
             name="the query's neighbours", customdata=[m.item_id for m in overlay.neighbours],
             hovertext=[html.escape(m.label) for m in overlay.neighbours], hovertemplate="%{hovertext}<extra></extra>",
-            marker={"size": 14, "symbol": "circle-open", "color": NEIGHBOUR_COLOR, "line": {"width": 2.5}}))
+            marker={"size": 14 * _scale(three_d), "symbol": "circle-open", "color": NEIGHBOUR_COLOR, "line": {"width": 2.5}}))
     if overlay.query is not None:
         label = html.escape(_short(overlay.query.label))
         figure.add_trace(_scatter(
             three_d, coords=overlay.query.coords[None, :], mode="markers+text", name="the query (placed)",
             text=[label], textposition="top center", hovertext=[label + "<br>placed among its neighbours"],
             hovertemplate="%{hovertext}<extra></extra>", textfont={"size": 14, "color": QUERY_COLOR},
-            marker={"size": 18, "symbol": "diamond" if three_d else "star", "color": QUERY_COLOR,
+            marker={"size": 18 * _scale(three_d), "symbol": "diamond" if three_d else "star", "color": QUERY_COLOR,
                     "line": {"width": 1, "color": "white"}}))
     if overlay.arrows:
-        _draw_arrows(figure, overlay.arrows, three_d)
+        _draw_arrows(figure, overlay.arrows, three_d, span)
     if overlay.picked is not None:
         figure.add_trace(_scatter(
             three_d, coords=overlay.picked.coords[None, :], mode="markers", name="selected",
             customdata=[overlay.picked.item_id], hovertext=[html.escape(overlay.picked.label)],
             hovertemplate="%{hovertext}<extra></extra>",
-            marker={"size": 22, "symbol": "circle-open", "color": PICKED_COLOR, "line": {"width": 4}}))
+            marker={"size": 22 * _scale(three_d), "symbol": "circle-open", "color": PICKED_COLOR, "line": {"width": 4}}))
 
 
-def _draw_arrows(figure, arrows, three_d: bool) -> None:
+def _draw_arrows(figure, arrows, three_d: bool, span: float) -> None:
     """A->B and C->answer. 2-D: annotation arrows; 3-D (no arrows there): lines ending in a cone."""
     import plotly.graph_objects as go
 
@@ -185,15 +200,16 @@ def _draw_arrows(figure, arrows, three_d: bool) -> None:
                               name="analogy", text=labels, textposition="bottom center", hovertext=labels,
                               hovertemplate="%{hovertext}<extra></extra>",
                               textfont={"size": 13, "color": ARROW_COLOR},
-                              marker={"size": 9, "color": ARROW_COLOR, "symbol": "square"}))
+                              marker={"size": 9 * _scale(three_d), "color": ARROW_COLOR, "symbol": "square"}))
     for start, end in arrows:
         if three_d:
             line = np.array([start.coords, end.coords])
             figure.add_trace(_scatter(True, coords=line, mode="lines", hoverinfo="skip", showlegend=False,
                                       line={"color": ARROW_COLOR, "width": 5}))
-            direction = end.coords - start.coords
+            # A unit direction and a head 3% of the map's extent, whatever the arrow's length.
+            direction = (end.coords - start.coords) / max(float(np.linalg.norm(end.coords - start.coords)), 1e-9)
             figure.add_trace(go.Cone(x=[end.coords[0]], y=[end.coords[1]], z=[end.coords[2]], u=[direction[0]],
-                                     v=[direction[1]], w=[direction[2]], sizemode="absolute", sizeref=0.6,
+                                     v=[direction[1]], w=[direction[2]], sizemode="absolute", sizeref=0.03 * span,
                                      anchor="tip", showscale=False, colorscale=[[0, ARROW_COLOR], [1, ARROW_COLOR]],
                                      hoverinfo="skip"))
         else:
@@ -206,8 +222,7 @@ def _draw_thumbnails(figure, frame: pd.DataFrame) -> None:
     images = frame[(frame["kind"] == "image") & frame["path"].notna()]
     if images.empty or len(images) > MAX_THUMBNAILS:
         return
-    span = max(np.ptp(frame["x"].to_numpy()), np.ptp(frame["y"].to_numpy()), 1e-6)
-    size = span * 0.045
+    size = _span(frame) * 0.06
     for row in images.itertuples():
         source = thumbnail_uri(row.path)
         if source:

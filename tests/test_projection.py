@@ -129,7 +129,7 @@ def test_place_is_the_softmax_weighted_mean_of_the_nearest_mapped_items():
 def test_placement_weights_favour_the_most_similar():
     weights = projection.placement_weights(np.array([[0.80, 0.78, 0.60], [-0.2, -0.2, -0.2]]))
     assert np.allclose(weights.sum(axis=1), 1)
-    assert weights[0, 0] > weights[0, 1] > 100 * weights[0, 2]  # 0.2 lower: e^-10
+    assert weights[0, 0] > weights[0, 1] > 100 * weights[0, 2]  # 0.2 lower: e^(-0.2 / temperature)
     assert np.allclose(weights[1], 1 / 3)  # equal cosines, even negative ones: a plain mean
 
 
