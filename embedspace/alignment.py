@@ -129,7 +129,7 @@ def openmoji_images(languages) -> LabelledImages:
     known = set(demo.all_emoji())
     langs = [normalize_lang(lang) for lang in languages]
     captions = [[(lang, name) for lang in langs if (name := demo.emoji_name(e, lang))] for e in emojis]
-    groups = [demo.emoji_base(e, known)[0] or e for e in emojis]
+    groups = [demo.emoji_group(e, known) for e in emojis]
     return LabelledImages(images, captions, groups, emojis,
                           [(e, reason) for reason, es in skipped.items() for e in es],
                           f"OpenMoji single-codepoint emoji ({len(emojis)} rendered)")
@@ -261,16 +261,28 @@ def align_images(name: str, space_spec: str, source, labels_from=None, caption_c
     conse = conse_vectors(space, data.images)
     held_out = held_out_scores(features, targets, per_lang, data.groups, conse, backbones, space.text_space(),
                                method, folds)
-    fitted_on = sorted({normalize_lang(x) for x in languages}) if languages else data.languages()
-    training = {"images": len(data.images), "classes": len(set(data.groups)), "languages": fitted_on,
-                "captions": sum(len(c) for c in data.captions), "source": data.description,
-                "skipped": len(data.skipped)}
-    image_map = fit_map(features, targets, data.groups, backbones, space.text_space(), method,
-                        meta={"training": training, "held_out": held_out, "created": time.strftime("%Y-%m-%d")})
+    image_map = fit_image_map(space, data, backbones, method, languages, features, targets,
+                              {"held_out": held_out, "created": time.strftime("%Y-%m-%d")})
     path = None
     if save:
         path = save_map(image_map, Path(out) if out else map_dir() / f"{name}.npz")
     return AlignReport(path, image_map, held_out, data, time.perf_counter() - started)
+
+
+def fit_image_map(space, data: LabelledImages, backbones=DEFAULT_BACKBONES, method: str = "ridge", languages=None,
+                  features=None, targets=None, meta: dict | None = None, progress: bool = False) -> ImageMap:
+    """Fit a map on every image of `data` (strength chosen by inner folds), its training summary
+    in the map's header; features and caption targets are computed unless given."""
+    if features is None:
+        features = image_features(data.images, backbones, progress=progress)
+    if targets is None:
+        targets, _ = caption_targets(space, data, languages)
+    fitted_on = sorted({normalize_lang(x) for x in languages}) if languages else data.languages()
+    training = {"images": len(data.images), "classes": len(set(data.groups)), "languages": fitted_on,
+                "captions": sum(len(c) for c in data.captions), "source": data.description,
+                "skipped": len(data.skipped)}
+    return fit_map(features, targets, data.groups, backbones, space.text_space(), method,
+                   meta={"training": training, **(meta or {})})
 
 
 def text_space_for_maps(space):
@@ -282,7 +294,4 @@ def text_space_for_maps(space):
 
 def conse_vectors(space, pil_images) -> np.ndarray:
     """The same images through ConSE in this text space (from the cached Lite0 features)."""
-    from .conse import ConseImageEncoder
-
-    pooled = image_features(pil_images, ("lite0",))
-    return ConseImageEncoder(space, top_k=getattr(space, "top_k", 10)).embed_features(pooled)
+    return space.image_encoder.embed_features(image_features(pil_images, ("lite0",)))

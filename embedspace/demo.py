@@ -313,6 +313,14 @@ def emoji_base(emoji: str, known) -> tuple[str | None, list]:
     return (current if current != emoji else None), kinds
 
 
+def emoji_group(emoji: str, known=None) -> str:
+    """The base emoji a variant belongs to (skin tone and gender taken away), or the emoji itself:
+    what keeps variants of one emoji in one cross-validation fold."""
+    known = known if known is not None else set(all_emoji())
+    base, _ = emoji_base(emoji, known)  # takes skin tone and gender away together: 👩🏽‍💻 -> 🧑‍💻
+    return base or emoji
+
+
 def flag_country(emoji: str) -> str | None:
     """'ES' for the flag of Spain (a pair of regional indicators), else None."""
     if len(emoji) == 2 and all(REGIONAL_A <= ord(c) < REGIONAL_A + 26 for c in emoji):
@@ -571,8 +579,8 @@ def fit_demo_map(space, paths: dict, languages, options: DemoOptions, map_path: 
     """Fit the showcase image map on the demo's own emoji, captioned by their names in every demo
     language, and return the space that uses it. Scores on held-out emoji are the evaluation's job
     (`embedspace eval image-text`); this map has seen every demo emoji."""
-    from .alignment import LabelledImages, caption_targets
-    from .image_map import fit_map, image_features, save_map
+    from .alignment import LabelledImages, fit_image_map
+    from .image_map import save_map
     from .images import load_images
     from .registry import load_space
 
@@ -582,15 +590,9 @@ def fit_demo_map(space, paths: dict, languages, options: DemoOptions, map_path: 
     images, _ = load_images([paths[e] for e in emojis])
     known = set(all_emoji())
     captions = [[(lang, n) for lang in languages if (n := emoji_name(e, lang))] for e in emojis]
-    groups = [emoji_base(e, known)[0] or e for e in emojis]
-    data = LabelledImages(images, captions, groups, emojis, [], "the demo's OpenMoji emoji")
-    features = image_features(images, options.map_backbones, progress=progress)
-    targets, _ = caption_targets(space, data)
-    training = {"images": len(images), "classes": len(set(groups)), "languages": list(languages),
-                "captions": sum(len(c) for c in captions), "source": data.description, "skipped": 0}
-    image_map = fit_map(features, targets, groups, options.map_backbones, space.text_space(),
-                        meta={"training": training})
-    save_map(image_map, map_path)
+    data = LabelledImages(images, captions, [emoji_group(e, known) for e in emojis], emojis, [],
+                          "the demo's OpenMoji emoji")
+    save_map(fit_image_map(space, data, options.map_backbones, progress=progress), map_path)
     ref = map_path.stem if index_dir is None and map_path.parent == map_dir() else str(map_path.resolve())
     from .spec import format_spec
 

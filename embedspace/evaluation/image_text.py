@@ -27,15 +27,6 @@ FOLD_SEED = 7  # fixed: a fold assignment must never change between runs or mach
 DEFAULT_FOLDS = 5
 
 
-def emoji_group(emoji: str, known=None) -> str:
-    """The base emoji a variant belongs to (skin tone and gender taken away), or the emoji itself."""
-    from ..demo import all_emoji, emoji_base
-
-    known = known if known is not None else set(all_emoji())
-    base, _ = emoji_base(emoji, known)  # takes skin tone and gender away together: 👩🏽‍💻 -> 🧑‍💻
-    return base or emoji
-
-
 def emoji_folds(emojis, k: int = DEFAULT_FOLDS, seed: int = FOLD_SEED) -> dict:
     """{emoji: fold in 0..k-1}, deterministic; every variant (skin tone, gender) in its base emoji's fold.
 
@@ -43,7 +34,7 @@ def emoji_folds(emojis, k: int = DEFAULT_FOLDS, seed: int = FOLD_SEED) -> dict:
     order shuffled with `seed`, then largest first (stable), each to the fold with fewest emoji so
     far, so the folds hold nearly the same number of emoji.
     """
-    from ..demo import all_emoji
+    from ..demo import all_emoji, emoji_group
 
     if not isinstance(k, int) or k < 2:
         raise InputError(f"Folds: K must be a whole number of at least 2, not {k!r}.")
