@@ -583,7 +583,8 @@ EVAL_OPTIONS = {
     "translation": {"pairs": "pairs", "words": "words", "emoji_limit": "emoji_limit"},
     "crosslingual-analogy": {"pairs": "pairs", "emoji_limit": "emoji_limit"},
     "image-text": {"languages": "languages", "emoji_limit": "emoji_limit", "skin_tones": "skin_tones",
-                   "fold": "fold"},
+                   "fold": "fold", "map": "image_map", "backbones": "backbones", "map_folds": "map_folds",
+                   "fit_languages": "fit_languages"},
     "hubness": {"index": "index", "builtin": "builtin", "index_dir": "index_dir", "languages": "languages",
                 "k": "k", "words": "words", "emoji_limit": "emoji_limit"},
 }
@@ -617,6 +618,13 @@ def add_eval_command(sub):
                    "crosslingual-analogy: a smaller answer pool)")
     g.add_argument("--skin-tones", action="store_true", default=None, help="image-text: include skin-tone variants")
     g.add_argument("--fold", help="image-text: score only fold I of K (I/K, e.g. 0/5); variants share their base's fold")
+    g.add_argument("--map", choices=["ridge", "contrastive"], help="image-text: cross-validate a learned image map "
+                   "(the recipe of `embedspace align`): each fold scored by a map fitted on the other folds, beside "
+                   "the space's own image tower on the same pools")
+    g.add_argument("--backbones", help="image-text --map: Lite backbones for the map's features (default lite0; "
+                   "lite0,lite1,lite2 scores best, ~4x the feature time)")
+    g.add_argument("--map-folds", type=int, help="image-text --map: number of folds (default 5)")
+    g.add_argument("--fit-languages", help="image-text --map: the names the map is fitted on (default en)")
     g.add_argument("--index", help="hubness: the index whose neighbour graph is measured (default demo)")
     g.add_argument("--builtin", action="store_true", default=None, help="hubness: the suite's own items instead "
                    "of an index")
@@ -642,7 +650,7 @@ def eval_options(args) -> dict:
     for dest, value in given.items():
         if dest in ("pairs",):
             value = parse_pairs(value)
-        elif dest in ("languages", "sections"):
+        elif dest in ("languages", "sections", "backbones", "fit_languages"):
             value = [v.strip() for v in value.split(",") if v.strip()]
         elif dest == "fold":
             value = parse_fold(value)

@@ -219,6 +219,46 @@ def test_image_text_scores_only_the_test_fold(use_space):
     assert result["config"]["fold"] == "1/3"
 
 
+def test_image_text_map_is_scored_only_on_folds_it_never_saw(use_space, monkeypatch):
+    """A ridge map cross-validated on 150 emoji (3 folds, English names). A spy on each fold's fit
+    checks that no emoji group of the scored fold is among its training rows (the strength's inner
+    folds split those rows further). First run: 147 drawn, pools of 49; name->image NN R@1 0.1088,
+    R@10 0.5850; ConSE on the same pools 0.0612 / 0.3333 (chance at R@10: 0.20)."""
+    from embedspace import image_map
+    from embedspace.demo import all_emoji, emoji_group
+
+    paths, _ = image_text.emoji_images(emoji_limit=150)
+    emojis = list(paths)
+    folds = image_text.emoji_folds(emojis, 3)
+    known = set(all_emoji())
+    fold_groups = [{emoji_group(e, known) for e in emojis if folds[e] == i} for i in range(3)]
+    seen, real_fit = [], image_map.fit_map
+
+    def spy(features, targets, groups, *args, **kwargs):
+        seen.append(set(groups))
+        return real_fit(features, targets, groups, *args, **kwargs)
+
+    monkeypatch.setattr(image_map, "fit_map", spy)
+    result = image_text.run(use_space, languages=["en"], emoji_limit=150, image_map="ridge", map_folds=3)
+    assert len(seen) == 3
+    for i, groups in enumerate(seen):  # fit i (of fold order) holds exactly the other folds' groups
+        assert not groups & fold_groups[i] and groups == set().union(*fold_groups) - fold_groups[i]
+    assert [f["pool"] for f in result["counts"]["folds"]] == [sum(f == i for f in folds.values()) for i in range(3)]
+    assert result["config"]["fold"] == "cv3" and image_text.config_key(result["config"]) == \
+        "fold=cv3 map=ridge:lite0 fit=en emoji_limit=150"
+    mapped, conse = result["figures"]["languages"]["en"], result["figures"]["baseline"]["languages"]["en"]
+    n = mapped["name->image"]["queries"]
+    assert n == conse["name->image"]["queries"] == 147
+    assert near(mapped["name->image"]["nn"]["r@1"], 0.1088, n, slack=3)
+    assert near(mapped["name->image"]["nn"]["r@10"], 0.5850, n, slack=3)
+    assert near(conse["name->image"]["nn"]["r@10"], 0.3333, n, slack=2)
+
+
+def test_image_text_map_refuses_a_fold(use_space):
+    with pytest.raises(InputError, match="drop --fold"):
+        image_text.run(use_space, image_map="ridge", fold=(0, 5))
+
+
 def test_image_text_refuses_a_space_without_images(glove_space):
     with pytest.raises(UnsupportedError, match="takes images"):
         image_text.run(glove_space)
@@ -344,6 +384,8 @@ def test_cli_eval_prints_a_table_and_saves(capsys, tmp_path):
     (["eval", "translation", "--space", "glove-6b-50d"], "needs two languages"),
     (["eval", "hubness", "--index", "nope", "--index-dir", "/nonexistent"], "nope"),
     (["eval", "image-text", "--space", "glove-6b-50d"], "takes images"),
+    (["eval", "image-text", "--map", "ridge", "--fold", "0/5"], "drop --fold"),
+    (["eval", "translation", "--map", "ridge"], "does not take --map"),
 ])
 def test_cli_eval_errors_are_one_line(capsys, argv, message):
     assert main(argv) == 2

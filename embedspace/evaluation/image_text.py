@@ -7,8 +7,11 @@ image -> name: each image ranks every name of the language in the pool; a hit is
 Both by plain cosine (nn) and by CSLS (r_T over the other modality, r_S over the queries' side).
 
 A learned image map must be scored on emoji it was not fitted on: `emoji_folds` assigns the emoji to
-K folds with every variant (skin tone, gender) in its base emoji's fold, and `run(..., fold=i)`
-scores only fold i's pool.
+K folds with every variant (skin tone, gender) in its base emoji's fold. `run(..., fold=(i, K))`
+scores only fold i's pool (for a map fitted elsewhere on the other folds); `run(..., image_map="ridge")`
+cross-validates a map itself: for each fold it fits the map (`image_map.fit_map`, the recipe of
+`embedspace align`) on the other folds' emoji and their names, scores that fold's pool with it and,
+on the same pool, the space's own image tower (the baseline), then pools the folds' queries.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .common import Clock, check_languages, default_languages, embed_images_cach
 SUITE = "image-text"
 METHODS = ("nn", "csls")
 KS = (1, 10)
+MAP_BACKBONES = ("lite0",)  # the demo map's backbone: its features are cached by the demo build
 FOLD_SEED = 7  # fixed: a fold assignment must never change between runs or machines
 DEFAULT_FOLDS = 5
 
@@ -101,17 +105,28 @@ def retrieval(text_vectors, image_vectors, text_concepts, image_concepts, method
 
 
 def run(space, languages=None, emoji_limit: int | None = None, skin_tones: bool = False, fold=None,
-        folds: dict | None = None, emojis=None, progress: bool = False, command: str | None = None) -> dict:
+        folds: dict | None = None, emojis=None, image_map: str | None = None, backbones=MAP_BACKBONES,
+        map_folds: int = DEFAULT_FOLDS, fit_languages=("en",), progress: bool = False,
+        command: str | None = None) -> dict:
     """The image-text suite on one space.
 
     fold: (i, K) scores only fold i of emoji_folds(..., K), or pass `folds` ({emoji: fold}) with
     fold=(i, None) to use your own assignment (a map fitted on the other folds).
+    image_map: a map method ('ridge' or 'contrastive') to cross-validate over `map_folds` folds,
+    fitted on Lite features (`backbones`) and the names in `fit_languages`.
     """
     if not space.supports_images:
         raise UnsupportedError(f"The image-text suite needs a space that takes images; {space.canonical} does "
                                f"not. {space.images_note}")
+    if image_map and fold is not None:
+        raise InputError("--map scores every fold, each with a map fitted on the others; drop --fold "
+                         "(--map-folds K sets the number of folds).")
+    if image_map and not hasattr(space, "text_space"):
+        raise UnsupportedError(f"Space {space.canonical} has no learned image maps: they are for text spaces that "
+                               "take images through ConSE (use-m3, e5-small, st:...).")
     load_before, clock = load_now(), Clock()
     languages = check_languages(space, default_languages(space, languages), SUITE)
+    fit_languages = check_languages(space, list(fit_languages), SUITE) if image_map else []
     clock.stage("render emoji")
     paths, skipped = emoji_images(emoji_limit, skin_tones, emojis, progress)
     if not paths:
@@ -126,31 +141,130 @@ def run(space, languages=None, emoji_limit: int | None = None, skin_tones: bool 
     clock.stage("names")
     from ..demo import emoji_records
 
-    texts = group_texts(emoji_records(pool, languages))
-    missing = [lang for lang in languages if lang not in texts]
+    name_languages = list(dict.fromkeys([*languages, *fit_languages]))
+    texts = group_texts(emoji_records(pool, name_languages))
+    missing = [lang for lang in name_languages if lang not in texts]
     if missing:
         raise UnsupportedError(f"The emoji package has no emoji names in {', '.join(missing)}.")
     clock.stage("embed images")
     image_vectors = embed_images_cached(space, [paths[e] for e in pool], progress=progress)
-    image_concepts = [frozenset({e}) for e in pool]
     clock.stage("embed names")
-    name_vectors = {lang: embed_texts_cached(space, texts[lang].texts, progress=progress) for lang in languages}
-    clock.stage("score")
-    query_vectors = {lang: embed_texts_cached(space, texts[lang].texts, role="query", progress=progress)
-                     for lang in languages} if space.roles_differ else name_vectors
-    by_language = {lang: retrieval(name_vectors[lang], image_vectors, texts[lang].concepts, image_concepts,
-                                   query_vectors=query_vectors[lang]) for lang in languages}
+    names = {lang: embed_texts_cached(space, texts[lang].texts, progress=progress) for lang in name_languages}
+    queries = {lang: embed_texts_cached(space, texts[lang].texts, role="query", progress=progress)
+               for lang in languages} if space.roles_differ else names
     counts = {"images": len(pool), "drawn": len(paths), "not_drawn": {r: len(e) for r, e in skipped.items()},
               "names": {lang: len(texts[lang].texts) for lang in languages}}
-    figures = {"languages": by_language, "mean": _mean(by_language)}
     config = {"languages": list(languages), "emoji_limit": emoji_limit, "skin_tones": skin_tones,
               "fold": f"{fold[0]}/{fold[1] or 'custom'}" if fold else "all", "ks": list(KS), "methods": list(METHODS)}
+    tower = space.options.get("images", "its image tower")
+    notes = [f"Pool: {len(pool):,} emoji images (OpenMoji drawings) and their names in each language. "
+             f"Images enter {space.canonical} through {tower}."]
+    if image_map:
+        clock.stage("fit and score maps")
+        figures, fold_counts = cross_validated_map(space, pool, paths, texts, names, queries, image_vectors,
+                                                   languages, image_map, tuple(backbones), map_folds,
+                                                   fit_languages, progress)
+        counts["folds"] = fold_counts
+        config.update({"fold": f"cv{map_folds}", "map": image_map, "backbones": list(backbones),
+                       "fit_languages": list(fit_languages)})
+        notes = [f"Cross-validated {image_map} map on {'+'.join(backbones)} features, fitted on the names in "
+                 f"{', '.join(fit_languages)}: each of {map_folds} folds (variants in their base emoji's fold) is "
+                 f"scored with a map fitted on the other folds only, its pool being its own emoji (about "
+                 f"{len(pool) // map_folds:,} images); figures pool the folds' queries. 'baseline' is the space's "
+                 f"own image tower ({tower}) on the same fold pools."]
+    else:
+        clock.stage("score")
+        image_concepts = [frozenset({e}) for e in pool]
+        by_language = {lang: retrieval(names[lang], image_vectors, texts[lang].concepts, image_concepts,
+                                       query_vectors=queries[lang]) for lang in languages}
+        figures = {"languages": by_language, "mean": _mean(by_language)}
     command = command or f"embedspace eval image-text --space '{space.canonical}' --languages {','.join(languages)}" + \
         (f" --emoji-limit {emoji_limit}" if emoji_limit else "") + (" --skin-tones" if skin_tones else "") + \
-        (f" --fold {fold[0]}/{fold[1]}" if fold and fold[1] else "")
-    notes = [f"Pool: {len(pool):,} emoji images (OpenMoji drawings) and their names in each language. "
-             f"Images enter {space.canonical} through {space.options.get('images', 'its image tower')}."]
+        (f" --fold {fold[0]}/{fold[1]}" if fold and fold[1] else "") + \
+        (f" --map {image_map} --backbones {','.join(backbones)} --map-folds {map_folds} "
+         f"--fit-languages {','.join(fit_languages)}" if image_map else "")
     return record(SUITE, space, config, counts, figures, clock, command, notes, load_before)
+
+
+def cross_validated_map(space, pool, paths, texts, names, queries, image_vectors, languages, method, backbones,
+                        k, fit_languages, progress=False) -> tuple[dict, list]:
+    """Figures of a learned map scored only on folds it never saw, and of the space's own images on the
+    same pools: ({"languages", "mean", "baseline": {"languages", "mean"}}, per-fold counts)."""
+    from ..demo import all_emoji, emoji_group
+    from ..image_map import fit_map, image_features
+    from ..images import load_images
+
+    assignment = emoji_folds(pool, k)
+    fold_of = np.array([assignment[e] for e in pool])
+    pictures, _ = load_images([paths[e] for e in pool])
+    features = image_features(pictures, backbones, progress=progress)
+    targets, named = name_targets(pool, texts, names, fit_languages)
+    known = set(all_emoji())
+    groups = [emoji_group(e, known) for e in pool]
+    totals = {"map": {}, "baseline": {}}
+    fold_counts = []
+    for i in range(k):
+        test = np.flatnonzero(fold_of == i)
+        train = np.flatnonzero((fold_of != i) & named)
+        fitted = fit_map(features[train], targets[train], [groups[j] for j in train], backbones,
+                         space.text_space(), method)
+        mapped = fitted.project(features[test])
+        mapped /= np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), 1e-12)
+        fold_pool = {pool[j] for j in test}
+        image_concepts = [frozenset({pool[j]}) for j in test]
+        for lang in languages:
+            rows = [r for r, c in enumerate(texts[lang].concepts) if c & fold_pool]
+            concepts = [texts[lang].concepts[r] for r in rows]
+            for name, vectors in (("map", mapped), ("baseline", image_vectors[test])):
+                scored = retrieval(names[lang][rows], vectors, concepts, image_concepts,
+                                   query_vectors=queries[lang][rows])
+                _add(totals[name].setdefault(lang, {}), scored)
+        fold_counts.append({"fold": i, "train_images": int(len(train)), "pool": int(len(test)),
+                            "strength": fitted.meta["alpha"]})
+    figures = {}
+    for name, by_lang in totals.items():
+        by_language = {lang: _pooled(entry) for lang, entry in by_lang.items()}
+        figures[name] = {"languages": by_language, "mean": _mean(by_language)}
+    return {**figures.pop("map"), "baseline": figures["baseline"]}, fold_counts
+
+
+def name_targets(pool, texts, names, fit_languages) -> tuple[np.ndarray, np.ndarray]:
+    """(per-emoji unit mean of its names' vectors in the fit languages, which emoji have one):
+    the caption targets `embedspace align` fits a map to."""
+    position = {e: i for i, e in enumerate(pool)}
+    dim = next(iter(names.values())).shape[1]
+    targets = np.zeros((len(pool), dim), np.float64)
+    for lang in fit_languages:
+        for concepts, vector in zip(texts[lang].concepts, names[lang]):
+            for emoji in concepts:
+                if emoji in position:
+                    targets[position[emoji]] += vector
+    norms = np.linalg.norm(targets, axis=1)
+    named = norms > 0
+    targets[named] /= norms[named, None]
+    return targets.astype(np.float32), named
+
+
+def _add(total: dict, scored: dict) -> None:
+    """Accumulate one fold's recall as hit counts, so the pooled figure weighs every query once."""
+    for direction, entry in scored.items():
+        into = total.setdefault(direction, {"queries": 0, "pools": []})
+        into["queries"] += entry["queries"]
+        into["pools"].append(entry["pool"])
+        for method in METHODS:
+            for key, value in entry.get(method, {}).items():
+                hits = into.setdefault(method, {}).get(key, 0.0)
+                into[method][key] = hits + (value or 0.0) * entry["queries"]
+
+
+def _pooled(total: dict) -> dict:
+    out = {}
+    for direction, entry in total.items():
+        n = entry["queries"]
+        out[direction] = {"queries": n, "pool": round(float(np.mean(entry["pools"])), 1),
+                          **{m: {key: ratio(round(hits), n) for key, hits in entry[m].items()}
+                             for m in METHODS if m in entry}}
+    return out
 
 
 def _mean(by_language: dict) -> dict:
@@ -166,6 +280,8 @@ def _mean(by_language: dict) -> dict:
 
 def config_key(config: dict) -> str:
     key = f"fold={config['fold']}"
+    if config.get("map"):
+        key += f" map={config['map']}:{'+'.join(config['backbones'])} fit={','.join(config['fit_languages'])}"
     if config.get("emoji_limit"):
         key += f" emoji_limit={config['emoji_limit']}"
     if config.get("skin_tones"):
@@ -176,7 +292,8 @@ def config_key(config: dict) -> str:
 def format_text(result: dict) -> str:
     counts, figures = result["counts"], result["figures"]
     lines = [f"image-text  {result['space_id']}",
-             f"  pool: {counts['images']:,} emoji images (fold {result['config']['fold']}); "
+             f"  pool: {counts['images']:,} emoji images (fold {result['config']['fold']}"
+             + (f", about {counts['images'] // len(counts['folds']):,} per fold" if "folds" in counts else "") + "); "
              + ", ".join(f"{r} {n}" for r, n in counts["not_drawn"].items()),
              f"  {'language':<10}{'names':>7}  {'name->image R@1 / R@10 (NN | CSLS)':<38}{'image->name R@1 / R@10 (NN | CSLS)'}"]
     for lang, r in figures["languages"].items():
@@ -186,5 +303,15 @@ def format_text(result: dict) -> str:
             cells.append(f"{percent(d['nn']['r@1'])} / {percent(d['nn']['r@10'])} | "
                          f"{percent(d['csls']['r@1'])} / {percent(d['csls']['r@10'])}")
         lines.append(f"  {lang:<10}{counts['names'][lang]:>7,}  {cells[0]:<38}{cells[1]}")
+    if "baseline" in figures:
+        lines.append(f"  map: {result['config']['map']} on {'+'.join(result['config']['backbones'])}, fitted on "
+                     f"{', '.join(result['config']['fit_languages'])} names; each fold scored by a map fitted on "
+                     f"the others")
+        for label, block in (("mean, map", figures), (f"mean, baseline", figures["baseline"])):
+            mean = block["mean"]
+            cells = [f"{percent(mean[d]['nn']['r@1'])} / {percent(mean[d]['nn']['r@10'])} | "
+                     f"{percent(mean[d]['csls']['r@1'])} / {percent(mean[d]['csls']['r@10'])}"
+                     for d in ("name->image", "image->name")]
+            lines.append(f"  {label:<17}{cells[0]:<38}{cells[1]}")
     lines.append(f"  time: {format_seconds(result['seconds'])}")
     return "\n".join(lines)
