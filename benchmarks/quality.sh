@@ -17,8 +17,11 @@ for space in use-m3 e5-small; do
   run translation --space "$space"
   run crosslingual-analogy --space "$space"
   run image-text --space "$space"
+  run image-text --space "$space" --map ridge                 # lite0 features, English names, 5 folds
   run hubness --space "$space" --builtin
 done
 run analogy --space use-m3 --restrict-vocab 300000
+run image-text --space use-m3 --map ridge --backbones lite0,lite1,lite2 \
+  --fit-languages en,es,fr,de,it,pt,ru,ja,zh-Hans,ko,ar,tr    # the best map recipe of `embedspace align`
 $ES demo --quiet            # the demo index (use-m3), built once and reused
 run hubness --index demo

@@ -1,6 +1,8 @@
 """Print the README's quality tables (markdown) from benchmarks/results/quality.json.
 
-    python benchmarks/quality_tables.py [FILE]
+    python benchmarks/quality_tables.py [FILE] [--all]
+
+Only glove-6b-50d, use-m3 and e5-small, whole question sets, unless --all (composites, dev/test halves).
 
 The README's tables are this script's output, pasted: nothing is typed in by hand.
 """
@@ -31,89 +33,130 @@ def short(space: str) -> str:
     return re.sub(r"\[([^\]]*)\]", kept, space)
 
 
-def entries(table: dict, suite: str):
-    """(short space name, config key, record) in SPACES order."""
+def entries(table: dict, suite: str, everything: bool = False):
+    """(short space name, config key, record) in SPACES order; only the three plain spaces unless
+    everything (composites and the analogy halves have their own README section)."""
     rows = []
     for space, configs in table.get(suite, {}).items():
         for key, record in configs.items():
-            rows.append((short(space), key, record))
+            if everything or (short(space) in SPACES and "half=dev" not in key and "half=test" not in key):
+                rows.append((short(space), key, record))
     return sorted(rows, key=lambda r: (SPACES.index(r[0]) if r[0] in SPACES else 99, r[1]))
 
 
-def analogy(table) -> list:
-    lines = ["| space | vocabulary | answered | semantic add / mul | syntactic add / mul | all add / mul | load |",
-             "|---|---|---|---|---|---|---|"]
-    for space, key, r in entries(table, "analogy"):
+def analogy(table, everything=False) -> list:
+    lines = ["| space | vocabulary | answered | semantic add / mul | syntactic add / mul | all add / mul | time | load |",
+             "|---|---|---|---|---|---|---|---|"]
+    for space, key, r in entries(table, "analogy", everything):
         f, c = r["figures"], r["counts"]
         cells = [f"{pct(f[part]['add'])} / {pct(f[part]['mul'])}" for part in ("semantic", "syntactic", "overall")]
         lines.append(f"| {space} | {r['config']['restrict_vocab']:,} ({r['config']['half']}) | "
-                     f"{c['answered']:,} of {c['questions']:,} | " + " | ".join(cells) + f" | {_load(r)} |")
+                     f"{c['answered']:,} of {c['questions']:,} | " + " | ".join(cells) +
+                     f" | {_seconds(r)} | {_load(r)} |")
     return lines
 
 
-def translation(table) -> list:
-    out = []
-    for space, key, r in entries(table, "translation"):
-        out += [f"**{space}** ({key}; texts per language: "
-                + ", ".join(f"{lang} {c['texts']:,}" for lang, c in r["counts"]["languages"].items()) + ")", "",
-                "| direction | pairs | same spelling | NN P@1 | NN P@5 | CSLS P@1 | CSLS P@5 | CSLS P@1, spelled differently |",
-                "|---|---|---|---|---|---|---|---|"]
-        for direction in r["config"]["pairs"]:  # the order they were asked for, not the file's sorted keys
-            d = r["figures"]["directions"][direction]
-            c, p = r["counts"]["pairs"][direction], d["precision"]
-            out.append(f"| {direction} | {c['pairs']:,} | {c['identical_text']:,} | {pct(p['nn']['p@1'])} | "
-                       f"{pct(p['nn']['p@5'])} | {pct(p['csls']['p@1'])} | {pct(p['csls']['p@5'])} | "
-                       f"{pct(d['precision_spelled_differently']['csls']['p@1'])} |")
+def translation(table, everything=False) -> list:
+    """One table: a row per direction, NN and CSLS per space."""
+    records = entries(table, "translation", everything)
+    if not records:
+        return []
+    head = "| direction | pairs | same spelling | " + " | ".join(f"{s} NN P@1 / P@5 | {s} CSLS P@1 / P@5"
+                                                               for s, _, _ in records) + " |"
+    lines = [head, "|---|---|---|" + "---|---|" * len(records)]
+    first = records[0][2]
+    for direction in first["config"]["pairs"]:  # the order they were asked for, not the file's sorted keys
+        c = first["counts"]["pairs"][direction]
+        cells = []
+        for _, _, r in records:
+            p = r["figures"]["directions"][direction]["precision"]
+            cells += [f"{pct(p[m]['p@1'])} / {pct(p[m]['p@5'])}" for m in ("nn", "csls")]
+        lines.append(f"| {direction} | {c['pairs']:,} | {c['identical_text']:,} | " + " | ".join(cells) + " |")
+    means = []
+    for _, _, r in records:
         m = r["figures"]["mean"]
-        out += [f"| mean | | | {pct(m['nn']['p@1'])} | {pct(m['nn']['p@5'])} | {pct(m['csls']['p@1'])} | "
-                f"{pct(m['csls']['p@5'])} | |", "", f"Load: {_load(r)}.", ""]
-    return out
+        means += [f"**{pct(m[x]['p@1'])}** / {pct(m[x]['p@5'])}" for x in ("nn", "csls")]
+    lines.append("| mean | | | " + " | ".join(means) + " |")
+    lines += ["", "Texts per language (names and distractor words): " + "; ".join(
+        f"{s}: " + ", ".join(f"{lang} {c['texts']:,}" for lang, c in r["counts"]["languages"].items())
+        for s, _, r in records[:1]) + ". " + "; ".join(f"{s}: {_seconds(r)}, {_load(r)}" for s, _, r in records) + "."]
+    return lines
 
 
-def crosslingual(table) -> list:
-    records = entries(table, "crosslingual-analogy")
+def crosslingual(table, everything=False) -> list:
+    records = entries(table, "crosslingual-analogy", everything)
     if not records:
         return []
     pairs = list(dict.fromkeys(p for _, _, r in records for p in r["config"]["pairs"]))
-    lines = ["| pair | questions | " + " | ".join(f"{s} add / mul" for s, _, _ in records) + " |",
-             "|---|---|" + "---|" * len(records)]
+    lines = ["| pair | questions | pool | " + " | ".join(f"{s} add / mul" for s, _, _ in records) + " |",
+             "|---|---|---|" + "---|" * len(records)]
     for pair in pairs:
-        cells, questions = [], "-"
+        cells, questions, pool = [], "-", "-"
         for _, _, r in records:
             f = r["figures"]["pairs"].get(pair)
             if f:
                 questions = f"{r['counts']['pairs'][pair]['questions']:,}"
+                pool = f"{r['counts']['pairs'][pair].get('pool', '-'):,}"
             cells.append(f"{pct(f['accuracy']['add'])} / {pct(f['accuracy']['mul'])}" if f else "-")
-        lines.append(f"| {pair} | {questions} | " + " | ".join(cells) + " |")
+        lines.append(f"| {pair} | {questions} | {pool} | " + " | ".join(cells) + " |")
+    lines += ["", "; ".join(f"{s}: {_seconds(r)}, {_load(r)}" for s, _, r in records) + "."]
     return lines
 
 
-def image_text(table) -> list:
-    lines = ["| space | language | names | name->image R@1 / R@10, NN | CSLS | image->name R@1 / R@10, NN | CSLS |",
+def image_text(table, everything=False) -> list:
+    """Means over the languages, then name->image CSLS R@10 by language; a map's record adds the
+    space's own image tower on the same fold pools."""
+    rows = []
+    for space, key, r in entries(table, "image-text", everything):
+        c = r["config"]
+        if c.get("map"):
+            folds = r["counts"]["folds"]
+            pool = f"{len(folds)} folds of ~{round(sum(f['pool'] for f in folds) / len(folds)):,}"
+            label = (f"{c['map']} map, {'+'.join(c['backbones'])}, fitted on "
+                     f"{'English names' if c['fit_languages'] == ['en'] else 'names in ' + str(len(c['fit_languages'])) + ' languages'}")
+            rows.append((space, label, pool, r["figures"], r))
+            if "baseline" in r["figures"] and not any(x[0] == space and x[2] == pool and "ConSE" in x[1] for x in rows):
+                rows.append((space, "ConSE, the same folds", pool, r["figures"]["baseline"], r))
+        else:
+            rows.append((space, "ConSE", f"{r['counts']['images']:,}", r["figures"], r))
+    if not rows:
+        return []
+    lines = ["| space | images through | pool | name->image R@1 / R@10, NN | CSLS | image->name R@1 / R@10, NN | CSLS |",
              "|---|---|---|---|---|---|---|"]
-    for space, key, r in entries(table, "image-text"):
-        by_lang = r["figures"]["languages"]
-        for lang, f in [(lang, by_lang[lang]) for lang in r["config"]["languages"]] + [("mean", r["figures"]["mean"])]:
-            n = r["counts"]["names"].get(lang, "")
-            cells = [f"{pct(f[d][m]['r@1'])} / {pct(f[d][m]['r@10'])}" for d in ("name->image", "image->name")
-                     for m in ("nn", "csls")]
-            lines.append(f"| {space} | {lang} | {n:,} | " + " | ".join(cells) + " |" if n != "" else
-                         f"| {space} | {lang} | | " + " | ".join(cells) + " |")
+    for space, label, pool, figures, _ in rows:
+        m = figures["mean"]
+        cells = [f"{pct(m[d][x]['r@1'])} / {pct(m[d][x]['r@10'])}" for d in ("name->image", "image->name")
+                 for x in ("nn", "csls")]
+        lines.append(f"| {space} | {label} | {pool} | " + " | ".join(cells) + " |")
+    languages = list(dict.fromkeys(lang for *_, r in rows for lang in r["config"]["languages"]))
+    lines += ["", "name->image R@1 / R@10 with CSLS, by language of the name:", "",
+              "| space | images through | " + " | ".join(languages) + " |", "|---|---|" + "---|" * len(languages)]
+    for space, label, _, figures, _ in rows:
+        by_lang = figures["languages"]
+        cells = [f"{pct(by_lang[l]['name->image']['csls']['r@1'])} / {pct(by_lang[l]['name->image']['csls']['r@10'])}"
+                 if l in by_lang else "-" for l in languages]
+        lines.append(f"| {space} | {label} | " + " | ".join(cells) + " |")
+    lines += ["", "; ".join(f"{s} {label}: {_seconds(r)}, {_load(r)}" for s, label, _, _, r in rows
+                            if not label.startswith("ConSE, the same")) + "."]
     return lines
 
 
-def hubness(table) -> list:
+def hubness(table, everything=False) -> list:
     lines = ["| space | items | language | targets | skewness NN / CSLS | hubs NN / CSLS | anti-hubs NN / CSLS | top hub (NN) |",
              "|---|---|---|---|---|---|---|---|"]
-    for space, key, r in entries(table, "hubness"):
+    for space, key, r in entries(table, "hubness", everything):
         for lang in r["config"]["languages"]:
             f = r["figures"]["languages"][lang]
             top = f["nn"]["top"][0] if f["nn"]["top"] else ["-", 0]
             lines.append(f"| {space} | {key} | {lang} | {r['counts']['languages'][lang]['targets']:,} | "
                          f"{_num(f['nn']['skewness'])} / {_num(f['csls']['skewness'])} | "
                          f"{pct(f['nn']['hubs'])} / {pct(f['csls']['hubs'])} | "
-                         f"{pct(f['nn']['anti_hubs'])} / {pct(f['csls']['anti_hubs'])} | {top[0]} ({top[1]}) |")
+                         f"{pct(f['nn']['anti_hubs'])} / {pct(f['csls']['anti_hubs'])} | {top[0]} ({top[1]:,}) |")
     return lines
+
+
+def _seconds(record) -> str:
+    return f"{record['seconds']['total']:.0f} s"
 
 
 def _num(value) -> str:
@@ -125,11 +168,13 @@ def _load(record) -> str:
     return f"{m.get('cpus')} cores, load {m.get('load_1min_start')} -> {m.get('load_1min')}, {record['date'][:10]}"
 
 
-def main(path="benchmarks/results/quality.json") -> None:
-    table = json.loads(Path(path).read_text())
-    for title, lines in (("Analogy", analogy(table)), ("Translation", translation(table)),
-                         ("Cross-lingual analogy", crosslingual(table)), ("Image-text", image_text(table)),
-                         ("Hubness", hubness(table))):
+def main(*argv) -> None:
+    everything = "--all" in argv
+    paths = [a for a in argv if a != "--all"]
+    table = json.loads(Path(paths[0] if paths else "benchmarks/results/quality.json").read_text())
+    for title, make in (("Analogy", analogy), ("Translation", translation), ("Cross-lingual analogy", crosslingual),
+                        ("Image-text", image_text), ("Hubness", hubness)):
+        lines = make(table, everything)
         print(f"### {title}\n")
         print("\n".join(lines))
         print()

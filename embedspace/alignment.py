@@ -167,9 +167,10 @@ class AlignReport:
         return "\n".join(lines)
 
 
-def caption_targets(space, data: LabelledImages, fit_languages=None) -> tuple[np.ndarray, dict]:
+def caption_targets(space, data: LabelledImages, fit_languages=None, embed=None) -> tuple[np.ndarray, dict]:
     """(per-image mean vector of its captions in the fit languages (all where None),
-    {lang: (image index array, caption vectors)} of every caption, the held-out queries)."""
+    {lang: (image index array, caption vectors)} of every caption, the held-out queries).
+    embed(texts) -> item vectors, where the caller caches them (default: space.embed_texts)."""
     flat = [(i, lang, text) for i, caps in enumerate(data.captions) for lang, text in caps]
     if not flat:
         raise InputError("None of the images has a caption.")
@@ -177,7 +178,8 @@ def caption_targets(space, data: LabelledImages, fit_languages=None) -> tuple[np
     if unsupported:
         raise UnsupportedError(f"Space {space.canonical} does not support caption language(s) {', '.join(unsupported)}; "
                                f"it supports {', '.join(space.languages)}.")
-    vectors = space.embed_texts([text for _, _, text in flat], role="item")
+    texts = [text for _, _, text in flat]
+    vectors = embed(texts) if embed else space.embed_texts(texts, role="item")
     fit_languages = {normalize_lang(lang) for lang in fit_languages} if fit_languages else None
     targets = np.zeros((len(data.images), space.dim), np.float64)
     by_lang: dict = {}

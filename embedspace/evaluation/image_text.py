@@ -141,15 +141,14 @@ def run(space, languages=None, emoji_limit: int | None = None, skin_tones: bool 
     clock.stage("names")
     from ..demo import emoji_records
 
-    name_languages = list(dict.fromkeys([*languages, *fit_languages]))
-    texts = group_texts(emoji_records(pool, name_languages))
-    missing = [lang for lang in name_languages if lang not in texts]
+    texts = group_texts(emoji_records(pool, languages))
+    missing = [lang for lang in languages if lang not in texts]
     if missing:
         raise UnsupportedError(f"The emoji package has no emoji names in {', '.join(missing)}.")
     clock.stage("embed images")
     image_vectors = embed_images_cached(space, [paths[e] for e in pool], progress=progress)
     clock.stage("embed names")
-    names = {lang: embed_texts_cached(space, texts[lang].texts, progress=progress) for lang in name_languages}
+    names = {lang: embed_texts_cached(space, texts[lang].texts, progress=progress) for lang in languages}
     queries = {lang: embed_texts_cached(space, texts[lang].texts, role="query", progress=progress)
                for lang in languages} if space.roles_differ else names
     counts = {"images": len(pool), "drawn": len(paths), "not_drawn": {r: len(e) for r, e in skipped.items()},
@@ -190,7 +189,8 @@ def cross_validated_map(space, pool, paths, texts, names, queries, image_vectors
                         k, fit_languages, progress=False) -> tuple[dict, list]:
     """Figures of a learned map scored only on folds it never saw, and of the space's own images on the
     same pools: ({"languages", "mean", "baseline": {"languages", "mean"}}, per-fold counts)."""
-    from ..demo import all_emoji, emoji_group
+    from ..alignment import LabelledImages, caption_targets
+    from ..demo import all_emoji, emoji_group, emoji_name
     from ..image_map import fit_map, image_features
     from ..images import load_images
 
@@ -198,14 +198,16 @@ def cross_validated_map(space, pool, paths, texts, names, queries, image_vectors
     fold_of = np.array([assignment[e] for e in pool])
     pictures, _ = load_images([paths[e] for e in pool])
     features = image_features(pictures, backbones, progress=progress)
-    targets, named = name_targets(pool, texts, names, fit_languages)
     known = set(all_emoji())
     groups = [emoji_group(e, known) for e in pool]
+    captions = [[(lang, name) for lang in fit_languages if (name := emoji_name(e, lang))] for e in pool]
+    data = LabelledImages(pictures, captions, groups, pool)
+    targets, _ = caption_targets(space, data, fit_languages, embed=lambda texts: embed_texts_cached(space, texts))
     totals = {"map": {}, "baseline": {}}
     fold_counts = []
     for i in range(k):
         test = np.flatnonzero(fold_of == i)
-        train = np.flatnonzero((fold_of != i) & named)
+        train = np.flatnonzero(fold_of != i)
         fitted = fit_map(features[train], targets[train], [groups[j] for j in train], backbones,
                          space.text_space(), method)
         mapped = fitted.project(features[test])
@@ -226,23 +228,6 @@ def cross_validated_map(space, pool, paths, texts, names, queries, image_vectors
         by_language = {lang: _pooled(entry) for lang, entry in by_lang.items()}
         figures[name] = {"languages": by_language, "mean": _mean(by_language)}
     return {**figures.pop("map"), "baseline": figures["baseline"]}, fold_counts
-
-
-def name_targets(pool, texts, names, fit_languages) -> tuple[np.ndarray, np.ndarray]:
-    """(per-emoji unit mean of its names' vectors in the fit languages, which emoji have one):
-    the caption targets `embedspace align` fits a map to."""
-    position = {e: i for i, e in enumerate(pool)}
-    dim = next(iter(names.values())).shape[1]
-    targets = np.zeros((len(pool), dim), np.float64)
-    for lang in fit_languages:
-        for concepts, vector in zip(texts[lang].concepts, names[lang]):
-            for emoji in concepts:
-                if emoji in position:
-                    targets[position[emoji]] += vector
-    norms = np.linalg.norm(targets, axis=1)
-    named = norms > 0
-    targets[named] /= norms[named, None]
-    return targets.astype(np.float32), named
 
 
 def _add(total: dict, scored: dict) -> None:
