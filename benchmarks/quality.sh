@@ -21,6 +21,7 @@ for space in use-m3 e5-small; do
   run hubness --space "$space" --builtin
 done
 run analogy --space use-m3 --restrict-vocab 300000
+run analogy --space e5-small --restrict-vocab 300000
 run image-text --space use-m3 --map ridge --backbones lite0,lite1,lite2 \
   --fit-languages en,es,fr,de,it,pt,ru,ja,zh-Hans,ko,ar,tr    # the best map recipe of `embedspace align`
 $ES demo --quiet            # the demo index (use-m3), built once and reused

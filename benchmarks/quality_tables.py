@@ -142,16 +142,16 @@ def image_text(table, everything=False) -> list:
 
 
 def hubness(table, everything=False) -> list:
-    lines = ["| space | items | language | targets | skewness NN / CSLS | hubs NN / CSLS | anti-hubs NN / CSLS | top hub (NN) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| space | items | language | targets | skewness NN / CSLS | hubs NN / CSLS | anti-hubs NN / CSLS | "
+             "top hub NN | top hub CSLS |", "|---|---|---|---|---|---|---|---|---|"]
     for space, key, r in entries(table, "hubness", everything):
         for lang in r["config"]["languages"]:
             f = r["figures"]["languages"][lang]
-            top = f["nn"]["top"][0] if f["nn"]["top"] else ["-", 0]
+            tops = [f"{f[m]['top'][0][0]} ({f[m]['top'][0][1]:,})" if f[m]["top"] else "-" for m in ("nn", "csls")]
             lines.append(f"| {space} | {key} | {lang} | {r['counts']['languages'][lang]['targets']:,} | "
                          f"{_num(f['nn']['skewness'])} / {_num(f['csls']['skewness'])} | "
                          f"{pct(f['nn']['hubs'])} / {pct(f['csls']['hubs'])} | "
-                         f"{pct(f['nn']['anti_hubs'])} / {pct(f['csls']['anti_hubs'])} | {top[0]} ({top[1]:,}) |")
+                         f"{pct(f['nn']['anti_hubs'])} / {pct(f['csls']['anti_hubs'])} | {tops[0]} | {tops[1]} |")
     return lines
 
 
