@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reproduces benchmarks/results/quality.json and the README's quality tables:
 #   bash benchmarks/quality.sh                  (or OUT=other.json, EMBEDSPACE="python -m embedspace.cli")
-# Long on a 2-core machine: e5-small embeds ~75,000 texts (about 160 texts/s idle), use-m3 the
-# 300,000-word vocabulary (~30 min); embeddings are cached (~/.cache/embedspace/eval), so a rerun
-# takes minutes. Each result records its own command, machine, load and date.
+# Embeddings are cached (~/.cache/embedspace/eval, image features in ~/.cache/embedspace/features):
+# with warm caches the whole script took 11 min 17 s on a 2-core machine (2026-11-27); a cold cache
+# first embeds ~330,000 texts per text space and Lite0/1/2 features of 1,914 emoji drawings.
+# Each result records its own command, machine, load and date.
 set -euo pipefail
 OUT=${OUT:-benchmarks/results/quality.json}
 ES=${EMBEDSPACE:-embedspace}
