@@ -3,7 +3,7 @@
 #   bash benchmarks/quality.sh                  (or OUT=other.json, EMBEDSPACE="python -m embedspace.cli")
 # Embeddings are cached (~/.cache/embedspace/eval, image features in ~/.cache/embedspace/features):
 # with warm caches the whole script took 11 min 17 s on a 2-core machine (2026-11-27); a cold cache
-# first embeds ~330,000 texts per text space and Lite0/1/2 features of 1,914 emoji drawings.
+# first embeds about 340,000 texts per text space and Lite0/1/2 features of 1,914 emoji drawings.
 # Each result records its own command, machine, load and date.
 set -euo pipefail
 OUT=${OUT:-benchmarks/results/quality.json}
