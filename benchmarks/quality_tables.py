@@ -56,6 +56,23 @@ def analogy(table, everything=False) -> list:
     return lines
 
 
+def analogy_sections(table, everything=False) -> list:
+    """3CosAdd / 3CosMul per category, a column per space and cap."""
+    records = entries(table, "analogy", everything)
+    if not records:
+        return []
+    columns = [(f"{space} {r['config']['restrict_vocab'] // 1000}k", r) for space, _, r in records]
+    sections = list(records[0][2]["figures"]["sections"])
+    lines = ["| category | " + " | ".join(name for name, _ in columns) + " |", "|---|" + "---|" * len(columns)]
+    for section in sections:
+        cells = []
+        for _, r in columns:
+            f = r["figures"]["sections"].get(section)
+            cells.append(f"{pct(f['add'])} / {pct(f['mul'])}" if f else "-")
+        lines.append(f"| {section} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def translation(table, everything=False) -> list:
     """One table: a row per direction, NN and CSLS per space."""
     records = entries(table, "translation", everything)
@@ -172,7 +189,7 @@ def main(*argv) -> None:
     everything = "--all" in argv
     paths = [a for a in argv if a != "--all"]
     table = json.loads(Path(paths[0] if paths else "benchmarks/results/quality.json").read_text())
-    for title, make in (("Analogy", analogy), ("Translation", translation), ("Cross-lingual analogy", crosslingual),
+    for title, make in (("Analogy", analogy), ("Analogy by category", analogy_sections), ("Translation", translation), ("Cross-lingual analogy", crosslingual),
                         ("Image-text", image_text), ("Hubness", hubness)):
         lines = make(table, everything)
         print(f"### {title}\n")
