@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -42,6 +43,10 @@ MIN_QUERY_COS, MAX_QUERY_COS = 0.5, 0.85
 # Tuning therefore asks 0.99 of the synthetic queries, for 0.95 on real ones.
 SYNTHETIC_TARGET = 0.99
 RERANK_FACTOR = 10  # IVF-PQ: candidates re-ranked exactly = RERANK_FACTOR x k
+# Below FAISS's own BLAS threshold (20 queries) a flat search splits each query over OpenMP threads,
+# and the split costs more than it saves: one query on 200k vectors takes 20 ms on one thread and
+# 42 ms on two here (73 ms when the machine is busy). Such small batches run on one thread.
+ONE_THREAD_BELOW = 20
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf-pq")
 MAX_PARTITIONS = 1024
 
@@ -257,11 +262,44 @@ def faiss_search(index, queries: np.ndarray, k: int, plan_kind: str, vectors=Non
     """Top-k (scores, rows); IVF-PQ candidates are re-ranked exactly against `vectors`."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, index.ntotal)
-    if plan_kind != "ivf-pq" or vectors is None:
-        return index.search(queries, k)
-    wide = min(index.ntotal, max(k * rerank_factor, k + 10))
-    _, candidates = index.search(queries, wide)
+    with search_threads(len(queries)):
+        if plan_kind != "ivf-pq" or vectors is None:
+            return index.search(queries, k)
+        wide = min(index.ntotal, max(k * rerank_factor, k + 10))
+        _, candidates = index.search(queries, wide)
     return exact_rerank(queries, candidates, vectors, k)
+
+
+def search_threads_for(n_queries: int) -> int | None:
+    """OpenMP threads for a search of n_queries: EMBEDSPACE_SEARCH_THREADS if set, else 1 below
+    ONE_THREAD_BELOW queries, else None (FAISS's default, every core)."""
+    import os
+
+    override = os.environ.get("EMBEDSPACE_SEARCH_THREADS")
+    if override:
+        try:
+            return max(1, int(override))
+        except ValueError:
+            raise InputError(f"EMBEDSPACE_SEARCH_THREADS={override!r}: give a whole number of threads.") from None
+    return 1 if n_queries < ONE_THREAD_BELOW else None
+
+
+@contextmanager
+def search_threads(n_queries: int):
+    """Run the FAISS searches inside with search_threads_for(n_queries) threads, then restore the
+    setting (OpenMP's setting belongs to the calling thread, so other threads are not affected)."""
+    import faiss
+
+    wanted = search_threads_for(n_queries)
+    before = faiss.omp_get_max_threads()
+    if wanted is None or wanted == before:
+        yield
+        return
+    faiss.omp_set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def exact_rerank(queries, candidates, vectors, k):
@@ -322,11 +360,13 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def _single_query_latency(search, queries: np.ndarray, repeats: int = 100) -> float:
+    """Mean ms of one query, with the thread setting a single query gets in faiss_search."""
     queries = queries[:repeats]
-    start = time.perf_counter()
-    for q in queries:
-        search(q[None, :])
-    return (time.perf_counter() - start) / len(queries) * 1000
+    with search_threads(1):
+        start = time.perf_counter()
+        for q in queries:
+            search(q[None, :])
+        return (time.perf_counter() - start) / len(queries) * 1000
 
 
 def tune(index, plan: IndexPlan, vectors: np.ndarray, k: int = 10, beat_exact: bool = True) -> Tuning:

@@ -258,3 +258,35 @@ def test_export_for_the_embedding_projector(words_index, tmp_path):
     parquet = export_index(words_index, "parquet", tmp_path / "pq")[0]
     table = pd.read_parquet(parquet)
     assert len(table) == len(words_index) and len(table["vector"].iloc[0]) == 512
+
+
+def test_small_batches_search_on_one_thread_and_the_setting_is_restored(monkeypatch):
+    """Below ONE_THREAD_BELOW queries a search runs on one OpenMP thread (benchmarks/search_threads.py
+    measures why); larger batches keep FAISS's width; EMBEDSPACE_SEARCH_THREADS overrides both."""
+    import faiss
+
+    from embedspace.faiss_index import ONE_THREAD_BELOW, faiss_search, search_threads, search_threads_for
+
+    monkeypatch.delenv("EMBEDSPACE_SEARCH_THREADS", raising=False)
+    assert search_threads_for(1) == 1 and search_threads_for(ONE_THREAD_BELOW - 1) == 1
+    assert search_threads_for(ONE_THREAD_BELOW) is None
+    before = faiss.omp_get_max_threads()
+    seen = []
+
+    class Spy:
+        ntotal = 5
+
+        def search(self, queries, k):
+            seen.append(faiss.omp_get_max_threads())
+            return np.zeros((len(queries), k), np.float32), np.zeros((len(queries), k), np.int64)
+
+    faiss_search(Spy(), np.ones((1, 4), np.float32), 3, "flat")
+    faiss_search(Spy(), np.ones((ONE_THREAD_BELOW, 4), np.float32), 3, "flat")
+    assert seen == [1, before] and faiss.omp_get_max_threads() == before
+    monkeypatch.setenv("EMBEDSPACE_SEARCH_THREADS", "3")
+    assert search_threads_for(1) == search_threads_for(500) == 3
+    monkeypatch.setenv("EMBEDSPACE_SEARCH_THREADS", "many")
+    with pytest.raises(InputError, match="EMBEDSPACE_SEARCH_THREADS"):
+        with search_threads(1):
+            pass
+    assert faiss.omp_get_max_threads() == before
