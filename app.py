@@ -64,8 +64,8 @@ def cached_index(name: str, root: str, stamp: int) -> Index:
 
 
 @st.cache_resource(show_spinner="Embedding the image (the first one loads the image model)…", max_entries=32)
-def cached_image_query(_space, space_id: str, name: str, data: bytes):
-    return explorer.image_query(_space, name, data)
+def cached_image_query(_space, space_id: str, name: str, data: bytes, via: str | None = None):
+    return explorer.image_query(_space, name, data, via)
 
 
 @st.cache_resource
@@ -182,7 +182,7 @@ def current_query(index, space):
         if "upload" not in st.session_state:
             raise explorer.InputError("Upload an image to search with, or switch to text.")
         name, data = st.session_state["upload"]
-        return cached_image_query(space, space.id, name, data)
+        return cached_image_query(space, space.id, name, data, st.session_state.get("image_via"))
     if mode == "item":
         if st.session_state.get("query_item") is None:
             raise explorer.InputError("Press 'Use this item' on a result (or 'Use in Search' beside the map) to "
@@ -209,6 +209,10 @@ def search_panel(index, space, problem) -> None:
     with image_column:
         st.file_uploader("…or an image", type=helpers.UPLOAD_TYPES, key="search_upload", on_change=store_upload,
                          help=f"Up to {explorer.MAX_UPLOAD_BYTES // 2**20} MB. {space.images_note}")
+        routes = space.image_routes()
+        if len(routes) > 1:  # e.g. a map fitted on drawings, and ConSE for photos
+            st.radio("Image goes in through", list(routes), key="image_via", horizontal=True,
+                     help=" ".join(f"{name}: {note}." for name, note in routes.items()))
     modes = {"text": "the text", "image": "the image", "item": "the item"}
     text_column.radio("Search with", list(modes), key="query_mode", horizontal=True, format_func=modes.get)
     filters(index, "search")

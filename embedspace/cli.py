@@ -146,6 +146,8 @@ def add_index_commands(sub):
     p.add_argument("name")
     p.add_argument("text", nargs="?")
     p.add_argument("--image", help="an image file as the query")
+    p.add_argument("--image-via", metavar="ROUTE", help="how the image enters the space: its own path (default) "
+                   "or conse, e.g. for a photo in an index whose images go through a map fitted on drawings")
     p.add_argument("--lang", help="only items in this language")
     p.add_argument("--kind", choices=["text", "image"], help="only items of this kind")
     _query_options(p, "one query text per line; prints JSON lines")
@@ -388,7 +390,10 @@ def cmd_search(args) -> int:
         return 0
     if (args.text is None) == (args.image is None):
         raise InputError("Give a query text or --image PATH (one of them).")
-    result = query.search(index, space, text=args.text, image=args.image, k=args.k, lang=args.lang, kind=args.kind)
+    if args.image_via and args.image is None:
+        raise InputError("--image-via goes with --image PATH.")
+    result = query.search(index, space, text=args.text, image=args.image, k=args.k, lang=args.lang, kind=args.kind,
+                          image_via=args.image_via)
     _print_results([result], args.json)
     return 0
 

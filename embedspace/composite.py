@@ -180,14 +180,25 @@ class CompositeSpace(Space):
         return Tokens(None, None, "Each part tokenizes on its own:\n" + "\n".join(lines))
 
     # -- images --------------------------------------------------------------------------
-    def embed_images(self, images, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def embed_images(self, images, batch_size: int = 32, progress: bool = False, via: str | None = None) -> np.ndarray:
         if not self.supports_images:
             raise UnsupportedError(f"Space {self.canonical} takes no images: {self.images_note}")
+        if via is not None and via not in self.image_routes():
+            raise UnsupportedError(f"Space {self.canonical} has no image route {via!r} in every part that takes "
+                                   f"images; it has {', '.join(self.image_routes()) or 'none shared'}.")
         from .images import load_images
 
         pil_images, _ = load_images(images)
         return self.embed_images_with(
-            lambda space, batch: space.embed_images(batch, batch_size=batch_size, progress=progress), pil_images)
+            lambda space, batch: space.embed_images(batch, batch_size=batch_size, progress=progress, via=via),
+            pil_images)
+
+    def image_routes(self) -> dict:
+        """The routes every image-taking part has, in the first such part's order."""
+        routes = [part.space.image_routes() for part in self.parts if part.space.supports_images]
+        if not routes:
+            return {}
+        return {name: note for name, note in routes[0].items() if all(name in r for r in routes[1:])}
 
     def embed_images_with(self, embed_part, images: list) -> np.ndarray:
         """Images through the parts that take them; the other parts' blocks are zero."""

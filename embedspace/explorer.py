@@ -108,7 +108,7 @@ def check_upload_size(name: str, size: int) -> None:
         raise InputError(f"'{name}' is empty (0 bytes); upload an image file.")
 
 
-def image_query(space, name: str, data: bytes) -> Query:
+def image_query(space, name: str, data: bytes, via: str | None = None) -> Query:
     """An uploaded image as a query; a bad, empty or huge file raises InputError naming it."""
     from .streamlit_helpers import read_upload
 
@@ -116,7 +116,8 @@ def image_query(space, name: str, data: bytes) -> Query:
     if not space.supports_images:
         raise InputError(f"This index's space takes no images: {space.images_note}")
     upload = read_upload(name, data)
-    return Query("image", f"image: {name}", space.embed_images([upload.image])[0])
+    label = f"image: {name}" + (f" (via {via})" if via and via != next(iter(space.image_routes()), None) else "")
+    return Query("image", label, space.embed_images([upload.image], via=via)[0])
 
 
 def item_query(index: Index, item_id: int) -> Query:

@@ -86,15 +86,19 @@ def _check_k(k: int) -> int:
 
 # -- search ------------------------------------------------------------------------------------
 def search(index, space, text: str | None = None, image=None, vector=None, k: int = 10,
-           lang: str | None = None, kind: str | None = None) -> dict:
+           lang: str | None = None, kind: str | None = None, image_via: str | None = None) -> dict:
     """Nearest items to a text (any language), an image, or a vector."""
     return search_many(index, space, texts=[text] if text is not None else None,
                        images=[image] if image is not None else None,
-                       vectors=None if vector is None else np.asarray(vector)[None, :], k=k, lang=lang, kind=kind)[0]
+                       vectors=None if vector is None else np.asarray(vector)[None, :], k=k, lang=lang, kind=kind,
+                       image_via=image_via)[0]
 
 
-def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10, lang=None, kind=None) -> list:
-    """Batch search: texts (embedded together, as queries), images, or raw vectors."""
+def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10, lang=None, kind=None,
+                image_via: str | None = None) -> list:
+    """Batch search: texts (embedded together, as queries), images, or raw vectors.
+    image_via: one of space.image_routes() (ConSE for photos in a space whose own images go
+    through a map fitted on drawings); default the space's own."""
     index.check_space(space)
     _check_k(k)
     given = [x is not None for x in (texts, images, vectors)]
@@ -103,7 +107,7 @@ def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10
     if texts is not None:
         queries, labels = space.embed_texts(texts, role="query"), list(texts)
     elif images is not None:
-        queries, labels = space.embed_images(images), [{"image": describe(i)} for i in images]
+        queries, labels = space.embed_images(images, via=image_via), [{"image": describe(i)} for i in images]
     else:
         queries, labels = l2_normalize(np.asarray(vectors, dtype=np.float32)), [{"vector": True}] * len(vectors)
     allowed = _allowed(index, kind=kind, lang=lang)

@@ -129,18 +129,33 @@ class Space:
         return Tokens(None, None, f"{type(self).__name__} does not expose its tokenizer.")
 
     # -- images --------------------------------------------------------------------------
-    def embed_images(self, images: Iterable, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def embed_images(self, images: Iterable, batch_size: int = 32, progress: bool = False,
+                     via: str | None = None) -> np.ndarray:
         """Embed images (paths, bytes, PIL images or HxWx3 arrays) -> (n, dim) float32, unit rows.
 
+        via: one of image_routes() (default: the first, the space's own image path). Every route
+        lands in the same space, so its vectors search the same index.
         A bad image raises InputError naming it; index builds load images first with
         `images.load_images(..., skip_errors=True)` to skip and report them instead.
         """
         if not self.supports_images:
             raise UnsupportedError(f"Space {self.canonical} takes no images. {self.images_note}")
+        routes = self.image_routes()
+        if via is not None and via not in routes:
+            raise UnsupportedError(f"Space {self.canonical} has no image route {via!r}; it has "
+                                   f"{', '.join(routes)}.")
         from .images import load_images
 
         pil_images, _ = load_images(images)
-        return l2_normalize(self._run_batches(pil_images, batch_size, progress, "images", self._embed_image_batch))
+        batch = self._embed_image_batch if via in (None, next(iter(routes))) else self._image_batch_via(via)
+        return l2_normalize(self._run_batches(pil_images, batch_size, progress, "images", batch))
+
+    def image_routes(self) -> dict:
+        """{route: what it is good for} of the ways images enter this space, its own first; {} without images."""
+        return {self.options.get("images", "default"): self.images_note} if self.supports_images else {}
+
+    def _image_batch_via(self, route: str):
+        raise UnsupportedError(f"Space {self.canonical} has no image route {route!r}.")
 
     def embed_image(self, image) -> np.ndarray:
         return self.embed_images([image])[0]

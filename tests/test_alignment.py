@@ -1,7 +1,11 @@
 """Learned maps: image maps (`align`), text maps (`align-text`) and bitext mining (`mine`)."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from embedspace import alignment, image_map
 from embedspace.errors import InputError
@@ -198,6 +202,44 @@ def test_align_a_folder_saves_a_map_the_space_uses(emoji_folder, tmp_path, monke
                            method="contrastive")
     with pytest.raises(IndexStateError):
         index.check_space(load_space("use-m3[images=map:kinds]"))
+
+
+def test_a_map_space_keeps_conse_as_a_second_image_route(emoji_folder, tmp_path, monkeypatch, cat_photo, capsys):
+    """A photo in an index whose images go through a map fitted on drawings can go in through ConSE:
+    the same vectors as the ConSE space's, searched in the same index, from the API, the CLI and the app."""
+    from streamlit.testing.v1 import AppTest
+
+    from embedspace import query
+    from embedspace.build import build_index
+    from embedspace.cli import main
+    from embedspace.errors import UnsupportedError
+    from embedspace.index import Index
+    from embedspace.registry import load_space
+
+    monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(tmp_path))
+    alignment.align_images("kinds", "use-m3", emoji_folder, languages=["en"], backbones=("lite0",), folds=2)
+    space, conse_space = load_space("use-m3[images=map:kinds]"), load_space("use-m3")
+    assert list(space.image_routes()) == ["map", "conse"] and list(conse_space.image_routes()) == ["conse"]
+    via_conse = space.embed_images([cat_photo], via="conse")
+    np.testing.assert_allclose(via_conse, conse_space.embed_images([cat_photo]), atol=1e-6)
+    assert float(via_conse[0] @ space.embed_images([cat_photo])[0]) < 0.99  # the map's route differs
+    with pytest.raises(UnsupportedError, match="no image route 'clip'"):
+        space.embed_images([cat_photo], via="clip")
+    build_index("withmap", [str(emoji_folder)], space="use-m3[images=map:kinds]", index_dir=tmp_path, progress=False)
+    index = Index.open("withmap", tmp_path)
+    photo = tmp_path / "cat.png"
+    Image.fromarray(cat_photo).save(photo)
+    found = query.search(index, space, image=str(photo), image_via="conse", k=5)["results"]
+    expected = query.search(index, space, vector=via_conse[0], k=5)["results"]
+    assert [r["id"] for r in found] == [r["id"] for r in expected]
+    assert main(["search", "withmap", "--image", str(photo), "--image-via", "conse", "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)["results"]][:5] == [r["id"] for r in found]
+    assert main(["search", "withmap", "dog", "--image-via", "conse"]) == 2
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=180)
+    at.session_state["panel"] = "Search"
+    at.session_state["index_name"] = "withmap"
+    at.run()
+    assert at.get_by_key("image_via").options == ["map", "conse"]
 
 
 def test_align_refuses_spaces_without_maps_and_tiny_sources(emoji_folder, tmp_path):

@@ -103,6 +103,25 @@ class ImageOptionsMixin:
             return self.image_map.embed(images)
         return self.image_encoder.embed(images)
 
+    def image_routes(self) -> dict:
+        """With a learned map, ConSE stays available: both land in this text space, and ConSE suits
+        the photos a map fitted on drawings has never seen."""
+        if not self.supports_images:
+            return {}
+        conse = ("ConSE: the ImageNet classifier's class names; for photos of everyday objects and animals "
+                 "(ImageNet's 1,000 classes)")
+        if self.image_map is None:
+            return {"conse": conse}
+        trained = self.image_map.meta.get("training", {})
+        return {"map": f"the learned map {self.map_file[0].stem}: for images like the "
+                       f"{trained.get('images', '?')} it was fitted on ({trained.get('source', 'its training set')})",
+                "conse": conse}
+
+    def _image_batch_via(self, route: str):
+        if route == "conse":
+            return self.image_encoder.embed
+        return super()._image_batch_via(route)
+
     def image_features(self, images, batch_size: int = 32):
         """The classifier's pooled features (1,280-d, unit rows), for image-to-image similarity."""
         from ..images import load_images
