@@ -15,7 +15,6 @@ Reproduce one row from the CLI, e.g.:
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -78,7 +77,9 @@ def main() -> None:
 
 def merge_result(key: str, entry: dict) -> None:
     """Replace one top-level entry of quality.json, keeping the others."""
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    from embedspace.evaluation import read_results
+
+    results = read_results(RESULTS)
     results[key] = entry
     save_json(RESULTS, results)
 

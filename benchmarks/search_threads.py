@@ -17,7 +17,6 @@ Results: printed and written to benchmarks/results/search_threads.json.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import sys
 import time
@@ -28,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from embedspace.artifacts import save_json  # noqa: E402
 from embedspace.evaluation.common import machine  # noqa: E402
 from embedspace.faiss_index import faiss_search  # noqa: E402
 
@@ -115,10 +115,9 @@ def main(argv=None) -> None:
         finally:
             for w in workers:
                 w.terminate()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                   "command": "python benchmarks/search_threads.py " + " ".join(argv or sys.argv[1:]),
-                                   "runs": runs}, indent=1) + "\n")
+    save_json(RESULTS, {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "command": "python benchmarks/search_threads.py " + " ".join(argv or sys.argv[1:]),
+                        "runs": runs})
     print(f"saved to {RESULTS}")
 
 

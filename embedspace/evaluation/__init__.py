@@ -58,10 +58,7 @@ def save_results(path, results) -> Path:
     other suites, spaces or settings (made on other days or machines) stay in the file.
     """
     path = Path(path)
-    try:
-        table = json.loads(path.read_text()) if path.exists() else {}
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON ({exc}); fix or move it before saving results into it.") from None
+    table = read_results(path)
     for result in results:
         key = suite_module(result["suite"]).config_key(result["config"])
         table.setdefault(result["suite"], {}).setdefault(result["space"], {})[key] = result
@@ -69,4 +66,13 @@ def save_results(path, results) -> Path:
     return path
 
 
-__all__ = ["SUITES", "format_result", "run_suite", "save_results", "suite_module"]
+def read_results(path) -> dict:
+    """The results file at `path` ({} when missing); a broken file is refused, never overwritten."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON ({exc}); fix or move it before saving results into it.") from None
+
+
+__all__ = ["SUITES", "format_result", "read_results", "run_suite", "save_results", "suite_module"]
