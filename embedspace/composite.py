@@ -193,6 +193,10 @@ class CompositeSpace(Space):
             lambda space, batch: space.embed_images(batch, batch_size=batch_size, progress=progress, via=via),
             pil_images)
 
+    def map_is_stale(self) -> bool:
+        """A part's image map changed or moved since this composite loaded it (see registry.load_space)."""
+        return any(getattr(part.space, "map_is_stale", lambda: False)() for part in self.parts)
+
     def image_routes(self) -> dict:
         """The routes every image-taking part has, in the first such part's order."""
         routes = [part.space.image_routes() for part in self.parts if part.space.supports_images]

@@ -158,6 +158,25 @@ def test_a_map_for_another_space_is_refused(tmp_path, monkeypatch, use_space):
         load_space("use-m3[images=map:nowhere]")
 
 
+def test_a_map_name_follows_its_folder(tmp_path, monkeypatch, use_space):
+    """The same spec names another file once the maps folder moves: the space is loaded again,
+    not served from the cache with the old folder's map (a composite follows its part)."""
+    from embedspace.registry import load_space
+
+    ids = []
+    for seed in (1, 2):
+        folder = tmp_path / f"maps{seed}"
+        folder.mkdir()
+        weight = np.random.default_rng(seed).normal(size=(1280, 512)).astype(np.float32)
+        save_map(ImageMap(np.zeros(1280, np.float32), np.ones(1280, np.float32), weight, np.zeros(512, np.float32),
+                          ("lite0",), use_space.text_space(), {"method": "ridge"}), folder / "same.npz")
+        monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(folder))
+        space = load_space("use-m3[images=map:same]")
+        assert space.map_file[0] == folder / "same.npz"
+        ids.append((space.id, load_space("concat:use-m3[images=map:same]+glove-6b-50d").id))
+    assert ids[0][0] != ids[1][0] and ids[0][1] != ids[1][1]
+
+
 # -- image maps: end to end on real images ---------------------------------------------------------------------
 ANIMALS = "\U0001F436 \U0001F431 \U0001F42D \U0001F434 \U0001F437 \U0001F42E \U0001F414 \U0001F41F \U0001F98A \U0001F981"
 VEHICLES = "\U0001F697 \U0001F6B2 \U0001F680 \U0001F68C \U0001F695 \U0001F69A \U0001F3CD \U0001F6F5 \U0001F682 \U0001F6A2"

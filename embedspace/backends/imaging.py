@@ -55,6 +55,7 @@ class ImageOptionsMixin:
         image_map = load_map(path)
         check_map_matches(image_map, path, self.text_space())
         self.image_map = image_map
+        self.map_ref = ref
         self.map_file = (path, _stamp(path))
         self.supports_images = True
         self.image_artifacts = {f"map:{path.name}": file_checksum(path),
@@ -72,11 +73,19 @@ class ImageOptionsMixin:
                                  f"(ConSE on the same folds: {held_out['conse']['recall@10']:.2f}).")
 
     def map_is_stale(self) -> bool:
-        """True when the map file changed on disk after this space loaded it."""
+        """True when the map file changed on disk after this space loaded it, or its name now
+        resolves to another file (the maps folder moved with EMBEDSPACE_INDEX_DIR or _MAP_DIR)."""
         if self.image_map is None:
             return False
+        from ..errors import EmbedspaceError
+        from ..image_map import resolve_map_path
+
         path, stamp = self.map_file
-        return _stamp(path) != stamp
+        try:
+            moved = resolve_map_path(self.map_ref) != path
+        except EmbedspaceError:  # gone from the new folder: loading again says so
+            moved = True
+        return moved or _stamp(path) != stamp
 
     def text_space(self) -> dict:
         """What an image map must have been fitted for: this space's text side."""
