@@ -585,7 +585,7 @@ def cmd_mine(args) -> int:
 # Which options each suite takes (argparse dest -> the suite's keyword); any other option given is refused.
 EVAL_OPTIONS = {
     "analogy": {"restrict_vocab": "restrict_vocab", "half": "half", "sections": "sections"},
-    "translation": {"pairs": "pairs", "words": "words", "emoji_limit": "emoji_limit"},
+    "translation": {"pairs": "pairs", "words": "words", "emoji_limit": "emoji_limit", "dictionary": "dictionary"},
     "crosslingual-analogy": {"pairs": "pairs", "emoji_limit": "emoji_limit"},
     "image-text": {"languages": "languages", "emoji_limit": "emoji_limit", "skin_tones": "skin_tones",
                    "fold": "fold", "map": "image_map", "backbones": "backbones", "map_folds": "map_folds",
@@ -616,6 +616,8 @@ def add_eval_command(sub):
     g.add_argument("--pairs", help="language pairs, e.g. es-en,de-fr or en:zh-Hans (default: en with es, de, fr, "
                    "zh-Hans, ja, ru, ar and es-de, both ways)")
     g.add_argument("--words", type=int, help="frequent words per language as distractors (default 3000)")
+    g.add_argument("--dictionary", metavar="FILE", help="translation: score your own bilingual dictionary (MUSE's "
+                   "format: 'source target' a line, a tab between them for phrases) in the one direction --pairs gives")
     g = p.add_argument_group("image-text, hubness")
     g.add_argument("--languages", help="comma-separated languages (default en,es,de,fr,zh-Hans,ja,ru,ar, those "
                    "the space has; hubness over an index: all of its languages)")

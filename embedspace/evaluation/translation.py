@@ -11,11 +11,15 @@ the source language.
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import InputError, UnsupportedError
-from .common import Clock, check_languages, concept_texts, embed_texts_cached, gold_matrix, hits_at, load_now, \
-    rank_targets, ratio, record, target_hubness
+from .common import Clock, LanguageTexts, check_languages, concept_texts, embed_texts_cached, gold_matrix, \
+    group_texts, hits_at, load_now, rank_targets, ratio, record, target_hubness
 
 SUITE = "translation"
 METHODS = ("nn", "csls")
@@ -65,9 +69,12 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
 
 
 def run(space, pairs=None, words: int = 3000, emoji_limit: int | None = None, countries=None,
-        progress: bool = False, command: str | None = None) -> dict:
-    """The translation suite on one space. pairs: [(src, tgt)]; default: default_pairs(space)."""
+        dictionary=None, progress: bool = False, command: str | None = None) -> dict:
+    """The translation suite on one space. pairs: [(src, tgt)]; default: default_pairs(space).
+    dictionary: a MUSE-format file of src -> tgt pairs, scored instead of the demo's concepts."""
     load_before, clock = load_now(), Clock()
+    if dictionary is not None and (not pairs or len(pairs) != 1):
+        raise InputError("A dictionary goes one way: give its direction as one pair, e.g. --pairs es-en.")
     pairs = [tuple(p) for p in pairs] if pairs else default_pairs(space)
     for src, tgt in pairs:
         if src == tgt:
@@ -75,9 +82,14 @@ def run(space, pairs=None, words: int = 3000, emoji_limit: int | None = None, co
     languages = check_languages(space, [code for pair in pairs for code in pair], SUITE)
     pairs = [(check_languages(space, [s], SUITE)[0], check_languages(space, [t], SUITE)[0]) for s, t in pairs]
     clock.stage("build item sets")
-    texts = concept_texts(languages, _emoji_subset(emoji_limit), words, countries)
+    read = None
+    if dictionary is not None:
+        read = read_dictionary(dictionary)
+        texts = dictionary_texts(read, *pairs[0], words)
+    else:
+        texts = concept_texts(languages, _emoji_subset(emoji_limit), words, countries)
     empty = [lang for lang in languages if not any(texts[lang].concepts)]
-    if empty:
+    if empty and dictionary is None:
         raise UnsupportedError(f"No country, language or emoji names in {', '.join(empty)}: neither babel (CLDR) nor "
                                "the emoji package has that language, so there is nothing to translate.")
     clock.stage("embed")
@@ -94,13 +106,79 @@ def run(space, pairs=None, words: int = 3000, emoji_limit: int | None = None, co
                "mean": _mean_over(directions)}
     config = {"pairs": [f"{s}-{t}" for s, t in pairs], "words": words, "emoji_limit": emoji_limit,
               "countries": list(countries) if countries else "all", "ks": list(KS), "methods": list(METHODS)}
-    command = command or f"embedspace eval translation --space '{space.canonical}' --pairs " + \
-        ",".join(f"{s}:{t}" for s, t in pairs) + (f" --words {words}" if words != 3000 else "") + \
-        (f" --emoji-limit {emoji_limit}" if emoji_limit else "")
     notes = ["Correct: any target text naming the same concept. Pool: every target-language text (names and "
              f"{words:,} frequent words as distractors). 'identical_text' pairs are spelled the same in both "
              "languages (mostly names)."]
+    if read is not None:
+        config["dictionary"] = {"file": Path(dictionary).name, "sha256": read.checksum}
+        counts["dictionary"] = {"lines": read.lines, "pairs": len(read.pairs), "sources": len({a for a, _ in read.pairs}),
+                                "skipped": {reason: len(lines) for reason, lines in read.skipped.items()}}
+        notes = [f"Dictionary {Path(dictionary).name}: {len(read.pairs):,} pairs; a source is right with any of its "
+                 f"listed targets. Pool: every target of the dictionary and {words:,} frequent words."]
+        if read.skipped:
+            notes.append("Skipped lines: " + "; ".join(f"{reason} ({_line_list(lines)})"
+                                                       for reason, lines in read.skipped.items()))
+    command = command or f"embedspace eval translation --space '{space.canonical}' --pairs " + \
+        ",".join(f"{s}:{t}" for s, t in pairs) + (f" --words {words}" if words != 3000 else "") + \
+        (f" --emoji-limit {emoji_limit}" if emoji_limit else "") + \
+        (f" --dictionary {dictionary}" if dictionary is not None else "")
     return record(SUITE, space, config, counts, figures, clock, command, notes, load_before)
+
+
+@dataclass
+class Dictionary:
+    pairs: list  # (source, target), in file order, without repeats
+    lines: int
+    skipped: dict  # reason -> [line numbers]
+    checksum: str
+
+
+def read_dictionary(path) -> Dictionary:
+    """A MUSE-format dictionary: 'source target' a line (a tab between them allows phrases).
+    Empty and malformed lines are skipped and reported by line number; no pair at all is an error."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read the dictionary {path}: {exc.strerror or exc}.") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"The dictionary {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8.") from None
+    pairs, seen, skipped = [], set(), {}
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
+        fields = [f for f in fields if f]
+        if not fields:
+            skipped.setdefault("empty", []).append(number)
+        elif len(fields) != 2:
+            skipped.setdefault("not two fields (source target)", []).append(number)
+        elif tuple(fields) in seen:
+            skipped.setdefault("repeated pair", []).append(number)
+        else:
+            seen.add(tuple(fields))
+            pairs.append(tuple(fields))
+    if not pairs:
+        raise InputError(f"The dictionary {path} has no 'source target' line; write one pair a line "
+                         "(MUSE's format; a tab between them allows phrases).")
+    return Dictionary(pairs, len(lines), skipped, hashlib.sha256(raw).hexdigest())
+
+
+def dictionary_texts(dictionary: Dictionary, src: str, tgt: str, words: int) -> dict:
+    """LanguageTexts of both sides: a source's concept is itself; each of its targets names it."""
+    from ..demo import word_records
+
+    rows = [row for a, b in dictionary.pairs for row in
+            ({"text": a, "lang": src, "concept": f"source:{a}", "label": "dictionary"},
+             {"text": b, "lang": tgt, "concept": f"source:{a}", "label": "dictionary"})]
+    grouped = group_texts(rows + word_records([src, tgt], words))
+    return {lang: grouped.get(lang, LanguageTexts(lang)) for lang in (src, tgt)}
+
+
+def _line_list(numbers: list) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return f"line {shown}" + (f" and {len(numbers) - 10:,} more" if len(numbers) > 10 else "")
 
 
 def _emoji_subset(limit):
@@ -123,6 +201,8 @@ def _mean_over(directions: dict) -> dict:
 
 def config_key(config: dict) -> str:
     key = f"words={config['words']}"
+    if config.get("dictionary"):
+        key += f" dictionary={config['dictionary']['file']}:{config['dictionary']['sha256'][:12]}"
     if config.get("emoji_limit"):
         key += f" emoji_limit={config['emoji_limit']}"
     if config.get("countries", "all") != "all":
@@ -136,6 +216,10 @@ def format_text(result: dict) -> str:
     counts, figures = result["counts"], result["figures"]
     lines = [f"translation  {result['space_id']}",
              "  texts per language: " + ", ".join(f"{lang} {c['texts']:,}" for lang, c in counts["languages"].items()),
+             *([f"  dictionary {result['config']['dictionary']['file']}: {counts['dictionary']['pairs']:,} pairs, "
+                f"{counts['dictionary']['sources']:,} sources; skipped: "
+                + (", ".join(f"{n} {r}" for r, n in counts['dictionary']['skipped'].items()) or "none")]
+               if "dictionary" in counts else []),
              f"  {'direction':<14}{'pairs':>7}{'same':>6}{'pool':>7}   "
              f"{'NN P@1':>8}{'NN P@5':>8}{'CSLS P@1':>10}{'CSLS P@5':>10}"]
     for direction, result_ in figures["directions"].items():
