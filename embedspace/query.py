@@ -107,7 +107,8 @@ def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10
     if texts is not None:
         queries, labels = space.embed_texts(texts, role="query"), list(texts)
     elif images is not None:
-        queries, labels = space.embed_images(images, via=image_via), [{"image": describe(i)} for i in images]
+        queries = space.embed_images(images, via=image_via)
+        labels = [{"image": describe(i), **({"via": image_via} if image_via else {})} for i in images]
     else:
         queries, labels = l2_normalize(np.asarray(vectors, dtype=np.float32)), [{"vector": True}] * len(vectors)
     allowed = _allowed(index, kind=kind, lang=lang)
