@@ -131,8 +131,11 @@ def test_killed_worker_costs_only_its_chunk(ray_cluster, glove_txt, tmp_path, cu
     assert sorted(starts.index) == list(range(chunks))
     assert starts[KillOnce.KILL_SEQ] == 2 and (starts.drop(KillOnce.KILL_SEQ) == 1).all()  # only its chunk again
     assert len({pid for seq, pid in log if int(seq) == KillOnce.KILL_SEQ}) == 2  # redone by a new process
-    assert runner.stats.restarts == 1 and runner.stats.chunks == chunks
-    assert "died and were replaced" in report.summary()
+    assert runner.stats.chunks == chunks
+    # restarts counts replacement processes that delivered chunks: Ray may hand the killed chunk to
+    # the surviving actor before the replacement starts, and then the replacement delivers none
+    assert runner.stats.restarts in (0, 1)
+    assert ("died and were replaced" in report.summary()) == (runner.stats.restarts == 1)
 
     _build(tmp_path / "seq", "w", glove_txt)
     _assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")  # nothing lost, nothing twice
