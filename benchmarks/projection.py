@@ -306,8 +306,9 @@ def placement(vectors: np.ndarray, coords: np.ndarray, queries: np.ndarray) -> d
 
 
 def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "")
+    from embedspace.evaluation.common import cpu_model
+
+    model = cpu_model()
     from importlib.metadata import version
 
     return {"cpu_model": model, "cores_usable": len(os.sched_getaffinity(0)), "python": platform.python_version(),

@@ -239,7 +239,9 @@ def shards_of(parts):
 
 
 def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    from embedspace.evaluation.common import cpu_model
+
+    model = cpu_model() or "?"
     import faiss
     import ray
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +87,23 @@ def load_array(path) -> np.ndarray | None:
 
 def save_json(path, obj) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
+
+
+# What reading a damaged .npz can raise: a caller turns these into its own message.
+NPZ_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, EOFError)
+
+
+def save_headed_npz(path, header: dict, arrays: dict) -> None:
+    """Arrays and a JSON header in one .npz (no pickle), written atomically: the format of maps."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, header=np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8), **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_headed_npz(path, names) -> tuple[dict, dict]:
+    """(header, {name: float32 array}) of a save_headed_npz file; raises one of NPZ_ERRORS if damaged."""
+    with np.load(path, allow_pickle=False) as data:
+        header = json.loads(bytes(data["header"]).decode())
+        return header, {name: np.asarray(data[name], np.float32) for name in names}

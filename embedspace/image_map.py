@@ -15,16 +15,14 @@ checksum in its id, so an index never silently mixes two projections.
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .artifacts import atomic_write_bytes, cache_dir, file_checksum, load_array, save_array, sha256_bytes
+from .artifacts import NPZ_ERRORS, cache_dir, file_checksum, load_array, load_headed_npz, save_array, \
+    save_headed_npz, sha256_bytes
 from .errors import InputError
 
 MAP_FORMAT = "embedspace.image_map"
@@ -287,10 +285,7 @@ def save_map(image_map: ImageMap, path) -> Path:
         "backbone_checksums": _backbone_checksums(image_map.backbones), "text_space": image_map.text_space,
         "in_dim": image_map.in_dim, "out_dim": image_map.out_dim, "meta": image_map.meta,
     }
-    arrays = {name: np.ascontiguousarray(getattr(image_map, name), np.float32) for name in ARRAYS}
-    buffer = io.BytesIO()
-    np.savez(buffer, header=np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8), **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_headed_npz(path, header, {name: np.ascontiguousarray(getattr(image_map, name), np.float32) for name in ARRAYS})
     return path
 
 
@@ -299,10 +294,8 @@ def load_map(path) -> ImageMap:
     path = Path(path)
     refit = f"Refit it with `embedspace align {path.stem} ...`."
     try:
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(bytes(data["header"]).decode())
-            arrays = {name: np.asarray(data[name], np.float32) for name in ARRAYS}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, EOFError) as exc:
+        header, arrays = load_headed_npz(path, ARRAYS)
+    except NPZ_ERRORS as exc:
         raise InputError(f"{path} is not a readable embedspace image map ({type(exc).__name__}: {exc}). {refit}") from None
     if header.get("format") != MAP_FORMAT:
         raise InputError(f"{path} is not an embedspace image map. {refit}")

@@ -11,15 +11,13 @@ report says which, measured.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .artifacts import atomic_write_bytes
+from .artifacts import NPZ_ERRORS, load_headed_npz, save_headed_npz
 from .errors import InputError
 from .languages import normalize_lang
 
@@ -69,23 +67,19 @@ def save_text_map(text_map: TextMap, path=None) -> Path:
     path = Path(path or text_map_path(text_map.space_id, text_map.source, text_map.target))
     header = {"format": TEXT_MAP_FORMAT, "version": TEXT_MAP_VERSION, "space_id": text_map.space_id,
               "source": text_map.source, "target": text_map.target, "meta": text_map.meta}
-    buffer = io.BytesIO()
-    np.savez(buffer, header=np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8),
-             weight=text_map.weight.astype(np.float32))
-    atomic_write_bytes(path, buffer.getvalue())
+    save_headed_npz(path, header, {"weight": text_map.weight.astype(np.float32)})
     return path
 
 
 def load_text_map(path) -> TextMap:
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(bytes(data["header"]).decode())
-            weight = np.asarray(data["weight"], np.float32)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, EOFError) as exc:
+        header, arrays = load_headed_npz(path, ["weight"])
+    except NPZ_ERRORS as exc:
         raise InputError(f"{path} is not a readable embedspace text map ({exc}); refit it with `embedspace align-text`.") from None
     if header.get("format") != TEXT_MAP_FORMAT or header.get("version") != TEXT_MAP_VERSION:
         raise InputError(f"{path} is not an embedspace text map of version {TEXT_MAP_VERSION}; refit it.")
+    weight = arrays["weight"]
     if weight.ndim != 2 or weight.shape[0] != weight.shape[1] or not np.isfinite(weight).all():
         raise InputError(f"{path}: its matrix is {weight.shape}, not a square matrix of finite values; refit it.")
     return TextMap(weight, header["space_id"], header["source"], header["target"], header.get("meta", {}))
@@ -106,25 +100,58 @@ def find_text_map(space, source: str | None, target: str) -> TextMap | None:
 
 
 # -- seed pairs ----------------------------------------------------------------------------------------
-def read_pairs(path) -> list[tuple[str, str]]:
-    """A seed dictionary: one 'source<TAB>target' (or 'source target' for single words) per line."""
+MALFORMED = "not two fields (source target)"
+
+
+@dataclass
+class PairFile:
+    """A file of word pairs: the pairs in file order, and every line that is not one, by reason."""
+
+    pairs: list  # (source, target)
+    lines: int
+    skipped: dict  # reason -> [line numbers]
+    checksum: str  # sha256 of the file's bytes
+
+
+def read_pair_file(path, what: str = "pairs file") -> PairFile:
+    """The one reader of pair files (seed dictionaries, MUSE's format): 'source target' a line, or
+    'source<TAB>target' for phrases. Empty, comment (#) and malformed lines are reported, not kept."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"No pairs file at {path}: give a TSV of source and target words, one pair per line.")
-    pairs, bad = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"No {what} at {path} ({exc.strerror or exc}): give one 'source target' pair a line "
+                         "(a tab between them allows phrases).") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"The {what} {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8.") from None
+    pairs, skipped = [], {}
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            skipped.setdefault("empty", []).append(number)
             continue
-        parts = line.split("\t") if "\t" in line else line.split()
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            bad.append(number)
+        if line.startswith("#"):
+            skipped.setdefault("comment", []).append(number)
             continue
-        pairs.append((parts[0].strip(), parts[1].strip()))
+        fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
+        if len(fields) != 2 or not all(fields):
+            skipped.setdefault(MALFORMED, []).append(number)
+            continue
+        pairs.append(tuple(fields))
+    return PairFile(pairs, len(lines), skipped, hashlib.sha256(raw).hexdigest())
+
+
+def read_pairs(path) -> list[tuple[str, str]]:
+    """A seed dictionary for a map: every line must be a pair (or empty, or a # comment)."""
+    read = read_pair_file(path)
+    bad = read.skipped.get(MALFORMED)
     if bad:
         raise InputError(f"{path}: line(s) {', '.join(map(str, bad[:5]))} are not 'source<TAB>target' pairs.")
-    if len(pairs) < 2:
-        raise InputError(f"{path} has {len(pairs)} pair(s); a map needs at least 2 (hundreds are better).")
-    return pairs
+    if len(read.pairs) < 2:
+        raise InputError(f"{path} has {len(read.pairs)} pair(s); a map needs at least 2 (hundreds are better).")
+    return read.pairs
 
 
 def concept_pairs(source: str, target: str) -> list[tuple[str, str]]:

@@ -367,14 +367,22 @@ def machine() -> dict:
     try:
         with open("/proc/meminfo") as f:
             info["memory_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        if names:
-            info["cpu"] = names[0]
     except OSError:
         pass
-    info["load_1min"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    model = cpu_model()
+    if model:
+        info["cpu"] = model
+    info["load_1min"] = load_now()
     return info
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ('' where there is none): benchmarks record it too."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        return ""
 
 
 def record(suite: str, space, config: dict, counts: dict, figures: dict, clock: Clock, command: str,
@@ -386,6 +394,14 @@ def record(suite: str, space, config: dict, counts: dict, figures: dict, clock: 
             "figures": figures, "seconds": clock.done(), "machine": info,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
             "notes": list(notes)}
+
+
+def mean_figures(records: list) -> dict | None:
+    """{key: unweighted mean} of dicts with the same keys (per language or direction, each counts
+    once); None for no records."""
+    if not records:
+        return None
+    return {k: round(sum(r[k] for r in records) / len(records), 4) for k in records[0]}
 
 
 def load_now() -> float | None:

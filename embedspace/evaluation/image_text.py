@@ -20,8 +20,8 @@ import numpy as np
 
 from ..errors import InputError, UnsupportedError
 from .common import Clock, check_languages, default_languages, embed_images_cached, embed_texts_cached, \
-    format_seconds, gold_matrix, group_texts, hits_at, load_now, percent, rank_targets, ratio, record, \
-    target_hubness
+    format_seconds, gold_matrix, group_texts, hits_at, load_now, mean_figures, percent, rank_targets, ratio, \
+    record, target_hubness
 
 SUITE = "image-text"
 METHODS = ("nn", "csls")
@@ -256,10 +256,9 @@ def _mean(by_language: dict) -> dict:
     out = {}
     for direction in ("name->image", "image->name"):
         for method in METHODS:
-            values = [r[direction][method] for r in by_language.values() if method in r[direction]]
-            if values:
-                out.setdefault(direction, {})[method] = {k: round(sum(v[k] for v in values) / len(values), 4)
-                                                         for k in values[0]}
+            mean = mean_figures([r[direction][method] for r in by_language.values() if method in r[direction]])
+            if mean:
+                out.setdefault(direction, {})[method] = mean
     return out
 
 

@@ -11,15 +11,14 @@ the source language.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError, UnsupportedError
+from ..text_map import PairFile, read_pair_file
 from .common import Clock, LanguageTexts, check_languages, concept_texts, embed_texts_cached, gold_matrix, \
-    group_texts, hits_at, load_now, rank_targets, ratio, record, target_hubness
+    group_texts, hits_at, load_now, mean_figures, rank_targets, ratio, record, target_hubness
 
 SUITE = "translation"
 METHODS = ("nn", "csls")
@@ -125,47 +124,31 @@ def run(space, pairs=None, words: int = 3000, emoji_limit: int | None = None, co
     return record(SUITE, space, config, counts, figures, clock, command, notes, load_before)
 
 
-@dataclass
-class Dictionary:
-    pairs: list  # (source, target), in file order, without repeats
-    lines: int
-    skipped: dict  # reason -> [line numbers]
-    checksum: str
-
-
-def read_dictionary(path) -> Dictionary:
-    """A MUSE-format dictionary: 'source target' a line (a tab between them allows phrases).
-    Empty and malformed lines are skipped and reported by line number; no pair at all is an error."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"Cannot read the dictionary {path}: {exc.strerror or exc}.") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"The dictionary {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8.") from None
-    pairs, seen, skipped = [], set(), {}
-    lines = text.splitlines()
-    for number, line in enumerate(lines, 1):
-        fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
-        fields = [f for f in fields if f]
-        if not fields:
-            skipped.setdefault("empty", []).append(number)
-        elif len(fields) != 2:
-            skipped.setdefault("not two fields (source target)", []).append(number)
-        elif tuple(fields) in seen:
-            skipped.setdefault("repeated pair", []).append(number)
+def read_dictionary(path) -> PairFile:
+    """A MUSE-format dictionary (text_map.read_pair_file): bad lines and repeated pairs are
+    skipped and reported by line number; no pair at all is an error."""
+    read = read_pair_file(path, "dictionary")
+    pairs, seen, repeated = [], set(), []
+    for number, pair in zip(_pair_lines(read), read.pairs):
+        if pair in seen:
+            repeated.append(number)
         else:
-            seen.add(tuple(fields))
-            pairs.append(tuple(fields))
+            seen.add(pair)
+            pairs.append(pair)
     if not pairs:
         raise InputError(f"The dictionary {path} has no 'source target' line; write one pair a line "
                          "(MUSE's format; a tab between them allows phrases).")
-    return Dictionary(pairs, len(lines), skipped, hashlib.sha256(raw).hexdigest())
+    skipped = {**read.skipped, **({"repeated pair": repeated} if repeated else {})}
+    return PairFile(pairs, read.lines, skipped, read.checksum)
 
 
-def dictionary_texts(dictionary: Dictionary, src: str, tgt: str, words: int) -> dict:
+def _pair_lines(read: PairFile) -> list:
+    """The line number of each of read.pairs: the lines not skipped, in order."""
+    skipped = {n for numbers in read.skipped.values() for n in numbers}
+    return [n for n in range(1, read.lines + 1) if n not in skipped]
+
+
+def dictionary_texts(dictionary: PairFile, src: str, tgt: str, words: int) -> dict:
     """LanguageTexts of both sides: a source's concept is itself; each of its targets names it."""
     from ..demo import word_records
 
@@ -191,12 +174,9 @@ def _emoji_subset(limit):
 
 def _mean_over(directions: dict) -> dict:
     """Unweighted mean precision over the directions (each direction counts once)."""
-    out = {}
-    for method in METHODS:
-        values = [r["precision"][method] for r in directions.values() if method in r["precision"]]
-        if values:
-            out[method] = {k: round(sum(v[k] for v in values) / len(values), 4) for k in values[0]}
-    return out
+    means = {method: mean_figures([r["precision"][method] for r in directions.values() if method in r["precision"]])
+             for method in METHODS}
+    return {method: mean for method, mean in means.items() if mean}
 
 
 def config_key(config: dict) -> str:
