@@ -3,8 +3,8 @@
 The sidebar picks an index (the demo by default) and shows its space. The panels: Search (a text
 in any language, an image, or any item), Analogy, Translate (NN and CSLS side by side), Map
 (UMAP or PCA, 2-D or 3-D, with the query and the analogy drawn in), Tokens and Compare. Only the
-open panel runs. The page only wires widgets: the logic lives in embedspace.explorer (queries),
-embedspace.projection and embedspace.map_figure (the map) and embedspace.streamlit_helpers.
+open panel runs. The page only wires widgets: the logic lives in embedspace.explore (explorer:
+queries; projection and map_figure: the map; compare: the Compare and Tokens panels).
 """
 
 import logging
@@ -12,9 +12,11 @@ import os
 
 import streamlit as st
 
-from embedspace import EmbedspaceError, explorer, load_space, map_figure, projection
-from embedspace import streamlit_helpers as helpers
-from embedspace.index import Index, index_root
+from embedspace import EmbedspaceError, load_space
+from embedspace.explore import compare as helpers
+from embedspace.explore import explorer, map_figure, projection
+from embedspace.index.store import Index
+from embedspace.paths import index_root
 
 log = logging.getLogger("embedspace.app")
 
@@ -352,6 +354,17 @@ def map_settings(index) -> projection.MapParams:
                                 kinds=tuple(state["map_kinds"]), langs=tuple(state["map_langs"]))
 
 
+def status_progress(status):
+    """The library's progress callback (embedspace.progress) shown in a Streamlit status box:
+    a line for each stage, and the count in the box's label while a stage runs."""
+    def report(stage: str, done: int, total: int | None) -> None:
+        if done == 0:
+            status.text(stage)
+        elif total:
+            status.update(label=f"{stage}: {done:,} of {total:,}")
+    return report
+
+
 def get_map(index, params):
     """The map from memory or disk; computed here (with progress) when it is small, PCA, or asked for."""
     memory = computed_maps()
@@ -369,7 +382,7 @@ def get_map(index, params):
                       kwargs={"map_go": key})
             return None
         with st.status(f"Computing the map: {params.describe()}…", expanded=True) as status:
-            pmap = projection.project(index, params, progress=status.write)
+            pmap = projection.project(index, params, progress=status_progress(status))
             status.update(label=f"Map computed in {sum(pmap.seconds.values()):.1f} s and cached.", state="complete",
                           expanded=False)
     while len(memory) >= 4:

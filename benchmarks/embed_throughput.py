@@ -495,7 +495,7 @@ def run_worker(config: str, tmp: Path, quick: bool) -> dict:
 
             s = load_space("use-m3")
             batch_fn, one_fn = s.embed_images, s.embed_image
-            s.image_encoder  # classifier + class vectors: setup, not timed
+            _ = s.image_encoder  # classifier + class vectors: setup, not timed
             from PIL import Image
 
             def inner_fn(image):
@@ -683,7 +683,7 @@ def machine_info() -> dict:
         "env": {k: os.environ.get(k) for k in (
             "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
             "MKL_NUM_THREADS", "EMBEDSPACE_THREADS")},
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -783,7 +783,7 @@ def main(argv=None) -> int:
     print(f"# {info['cpu_model']}, {cores} usable cores, Python {info['python']}, numpy "
           f"{info['versions']['numpy']}, torch {info['versions']['torch']}; load average "
           f"{info['loadavg_start'][0]:.2f}")
-    print("# OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s" % (info["env"]["OPENBLAS_CORETYPE"], info["env"]["OPENBLAS_L2_SIZE"]))
+    print(f"# OPENBLAS_CORETYPE={info['env']['OPENBLAS_CORETYPE']} OPENBLAS_L2_SIZE={info['env']['OPENBLAS_L2_SIZE']}")
     if info["loadavg_start"][0] > 0.5 * cores:
         print("# warning: the machine is busy (load average above half the cores): timings will be noisy")
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from embedspace.alignment import align_images, openmoji_images  # noqa: E402
 from embedspace.artifacts import save_json  # noqa: E402
+from embedspace.maps.alignment import align_images, openmoji_images  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "quality.json"
 QUERY_LANGS = ["en", "es", "fr", "de", "it", "pt", "ru", "ja", "zh-Hans", "ko", "ar", "tr"]

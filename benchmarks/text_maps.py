@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from image_maps import merge_result  # noqa: E402
 
 from embedspace import demo  # noqa: E402
-from embedspace.mining import mine, mining_quality  # noqa: E402
-from embedspace.registry import load_space  # noqa: E402
-from embedspace.text_map import align_text, concept_pairs  # noqa: E402
+from embedspace.maps.mining import mine, mining_quality  # noqa: E402
+from embedspace.maps.text_map import align_text, concept_pairs  # noqa: E402
+from embedspace.spaces.registry import load_space  # noqa: E402
 
 DIRECTIONS = [("es", "en"), ("en", "es"), ("de", "en"), ("fr", "en"), ("ja", "en"), ("zh-Hans", "en"), ("ru", "en"),
               ("ar", "en")]

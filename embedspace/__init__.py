@@ -14,8 +14,8 @@ from .errors import (
     UnsupportedError,
 )
 from .languages import normalize_lang
-from .registry import DEFAULT_SPACE, list_spaces, load_space
-from .space import Space, Tokens
+from .spaces.registry import DEFAULT_SPACE, list_spaces, load_space
+from .spaces.space import Space, Tokens
 from .spec import format_spec, parse_spec
 
 __version__ = "0.1.0"

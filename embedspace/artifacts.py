@@ -11,13 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def cache_dir(*parts: str) -> Path:
-    """EMBEDSPACE_CACHE_DIR (default ~/.cache/embedspace), created on demand."""
-    root = Path(os.environ.get("EMBEDSPACE_CACHE_DIR") or Path.home() / ".cache" / "embedspace")
-    path = root.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+from .paths import cache_dir
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -8,7 +8,6 @@ is used), EXIF-rotated photos, and transparent PNGs (composited on white, as the
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from pathlib import Path
 

@@ -14,16 +14,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from .artifacts import load_array, save_array
 from .errors import InputError
-from .faiss_index import faiss_search
 from .images import describe
+from .index.faiss_index import faiss_search
 from .languages import normalize_lang
-from .space import l2_normalize
-from .text_map import find_text_map
+from .maps.text_map import find_text_map
+from .paths import cache_dir
+from .vectors import (
+    CSLS_K,
+    analogy_scores,
+    analogy_target,
+    candidate_cosines,
+    csls_scores,
+    exact_neighbours,
+    l2_normalize,
+    mean_top_k,
+    neighbourhood_similarity,
+)
 
 CANDIDATES = 100  # exact re-ranking pool for analogy and CSLS
-CSLS_K = 10  # neighbourhood size of CSLS (Conneau et al. 2018)
-MUL_EPSILON = 0.001  # 3CosMul's epsilon (Levy & Goldberg 2014)
 BRUTE_FORCE_BELOW = 50_000  # filtered subsets this small are searched exactly with numpy
 
 
@@ -45,11 +55,9 @@ def nearest(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None)
     return rows[order], cosines[order]
 
 
-def _brute_force(index, query, subset, k, block=65_536):
-    scores = np.concatenate([index.vectors_f32(subset[i:i + block]) @ query for i in range(0, len(subset), block)]) \
-        if len(subset) else np.zeros(0, np.float32)
-    top = np.argpartition(-scores, min(k, len(scores)) - 1)[:k] if len(scores) > k else np.arange(len(scores))
-    return subset[top]
+def _brute_force(index, query, subset, k):
+    rows, _ = exact_neighbours(query[None, :], index.vectors, k, pool_rows=subset)
+    return rows[0][rows[0] >= 0]
 
 
 def _filtered_ann(index, query, allowed, subset, k):
@@ -120,21 +128,6 @@ def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10
 
 
 # -- analogy -----------------------------------------------------------------------------------
-def analogy_scores(cos_a, cos_b, cos_c, method: str) -> np.ndarray:
-    """3CosAdd: cos(x,b) - cos(x,a) + cos(x,c). 3CosMul: cos'(x,b) cos'(x,c) / (cos'(x,a) + eps)
-    with cos' = (1 + cos) / 2 shifted into [0, 1] (Levy & Goldberg 2014). Elementwise, so the
-    arguments may be vectors (one question's candidates) or matrices (questions x candidates)."""
-    if method == "add":
-        return cos_b - cos_a + cos_c
-    if method == "mul":
-        shift = lambda c: (1.0 + c) / 2.0  # noqa: E731
-        return shift(cos_b) * shift(cos_c) / (shift(cos_a) + MUL_EPSILON)
-    raise InputError(f"Analogy method {method!r}: use add (3CosAdd) or mul (3CosMul).")
-
-
-def analogy_target(va: np.ndarray, vb: np.ndarray, vc: np.ndarray) -> np.ndarray:
-    """The unit vector b - a + c whose nearest items are the analogy's candidates (rows: questions)."""
-    return l2_normalize(vb - va + vc)
 
 
 def rank_analogy_candidates(pool: np.ndarray, va, vb, vc, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -145,11 +138,6 @@ def rank_analogy_candidates(pool: np.ndarray, va, vb, vc, method: str) -> tuple[
     """
     scores = analogy_scores(*candidate_cosines(pool, va, vb, vc), method)
     return np.argsort(-scores, axis=-1, kind="stable"), scores
-
-
-def candidate_cosines(pool: np.ndarray, *operands) -> list:
-    """[cos(candidates, operand)] for each operand: (..., n) from pool (..., n, dim) and operands (..., dim)."""
-    return [np.einsum("...nd,...d->...n", pool, np.asarray(v, dtype=np.float32)) for v in operands]
 
 
 def analogy(index, space, a: str, b: str, c: str, k: int = 10, method: str = "add",
@@ -220,73 +208,6 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
     return out
 
 
-def csls_scores(cosines: np.ndarray, query_hubness, candidate_hubness) -> np.ndarray:
-    """CSLS(x, y) = 2 cos(x, y) - r_T(x) - r_S(y) (Conneau et al. 2018).
-
-    cosines: (n,) for one query or (q, n) for a batch; query_hubness: r_T, a number or (q,);
-    candidate_hubness: r_S of the candidates, (n,) or (q, n).
-    """
-    return 2 * cosines - np.asarray(query_hubness, dtype=np.float32)[..., None] - candidate_hubness
-
-
-def mean_top_k(similarities: np.ndarray, k: int = CSLS_K) -> np.ndarray:
-    """Mean of the k largest values along the last axis (CSLS's r); all of them if fewer than k."""
-    similarities = np.asarray(similarities, dtype=np.float32)
-    n = similarities.shape[-1]
-    if n == 0:
-        return np.zeros(similarities.shape[:-1], np.float32)
-    k = min(k, n)
-    return np.partition(similarities, n - k, axis=-1)[..., n - k:].mean(axis=-1)
-
-
-def neighbourhood_similarity(queries: np.ndarray, pool: np.ndarray, k: int = CSLS_K,
-                             exclude_self: bool = False) -> np.ndarray:
-    """r(x) for each query row: the mean cosine to its k nearest `pool` rows, exact (CSLS's r_T, r_S).
-
-    exclude_self: queries and pool are the same rows, and an item is not its own neighbour.
-    """
-    rows, cosines = exact_neighbours(queries, pool, k, exclude_self=exclude_self)
-    return cosines.mean(axis=1) if cosines.shape[1] else np.zeros(len(rows), np.float32)
-
-
-def exact_neighbours(queries: np.ndarray, pool: np.ndarray, k: int, exclude=None,
-                     exclude_self: bool = False, block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cosines), each (n, k) best first: every query's k nearest pool rows by inner product, exact.
-
-    exclude[i]: pool rows query i may not have (an array each); exclude_self: queries and pool are
-    the same rows. FAISS's exact k-NN (BLAS and a heap): much faster than sorting a full matrix.
-    """
-    import faiss
-
-    queries = np.ascontiguousarray(queries, dtype=np.float32)
-    pool = np.ascontiguousarray(pool, dtype=np.float32)
-    limit = len(pool) - (1 if exclude_self else 0)
-    k = max(min(k, limit), 0)
-    rows_out = np.full((len(queries), k), -1, np.int64)
-    cos_out = np.full((len(queries), k), -np.inf, np.float32)
-    if k == 0 or not len(queries):
-        return rows_out, cos_out
-    extra = 1 if exclude_self else max((len(e) for e in exclude), default=0) if exclude is not None else 0
-    for start in range(0, len(queries), block):
-        stop = min(start + block, len(queries))
-        cosines, rows = faiss.knn(queries[start:stop], pool, min(k + extra, len(pool)), faiss.METRIC_INNER_PRODUCT)
-        if extra:
-            if exclude_self:
-                banned = rows == np.arange(start, stop)[:, None]
-            else:
-                padded = np.full((stop - start, extra), -2, np.int64)
-                for i, rows_i in enumerate(exclude[start:stop]):
-                    padded[i, :len(rows_i)] = rows_i
-                banned = (rows[:, :, None] == padded[:, None, :]).any(axis=2)
-            keep = np.argsort(banned, axis=1, kind="stable")[:, :k]  # allowed rows first, in their order
-            rows, cosines = np.take_along_axis(rows, keep, axis=1), np.take_along_axis(cosines, keep, axis=1)
-            short = np.take_along_axis(banned, keep, axis=1)  # fewer allowed rows than k: none there
-            rows[short], cosines[short] = -1, -np.inf
-        found = min(k, rows.shape[1])
-        rows_out[start:stop, :found], cos_out[start:stop, :found] = rows[:, :found], cosines[:, :found]
-    return rows_out, cos_out
-
-
 def _target_mask(index, to: str) -> np.ndarray:
     mask = index.mask(kind="text", lang=to)
     if not mask.any():
@@ -312,7 +233,6 @@ def csls_source_hubness(index, to: str, from_: str | None) -> np.ndarray:
     Computed once per (index, to, from) for all target items with an exact search, kept in
     memory and cached on disk under the index checksum, so later queries cost nothing.
     """
-    from .artifacts import cache_dir, load_array, save_array
 
     memo = index.__dict__.setdefault("_csls", {})
     key = (to, from_)

@@ -44,7 +44,7 @@ class SingleSpec:
     def option(self, key, default=None):
         return dict(self.options).get(key, default)
 
-    def with_options(self, options: dict) -> "SingleSpec":
+    def with_options(self, options: dict) -> SingleSpec:
         return SingleSpec(self.kind, self.name, self.ref, tuple(sorted(options.items())))
 
     def __str__(self):

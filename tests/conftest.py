@@ -50,7 +50,7 @@ def ray_cluster():
     """One local Ray cluster with 2 CPUs for every Ray test (starting one takes ~5 s); builds
     with the Ray runner use it because this process has already called ray.init."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    from embedspace.ray_runner import _init, require_ray
+    from embedspace.index.ray_runner import _init, require_ray
 
     ray = require_ray()
     _init(ray, address=None, workers=2, cpus_per_worker=1)  # as a build starts its own: no dashboard, quiet

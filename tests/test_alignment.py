@@ -7,12 +7,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from embedspace import alignment, image_map
 from embedspace.errors import InputError
-from embedspace.image_map import (ImageMap, caption_to_image_recall, fit_map, fit_ridge, grouped_folds, load_map,
-                                  save_map)
-from embedspace.mining import margin_scores, mine, mining_quality
-from embedspace.text_map import procrustes, split_pairs, translation_precision
+from embedspace.maps import alignment
+from embedspace.maps.mining import margin_scores, mine, mining_quality
+from embedspace.maps.text_map import procrustes, split_pairs, translation_precision
+from embedspace.spaces import image_map
+from embedspace.spaces.image_map import (
+    ImageMap,
+    caption_to_image_recall,
+    fit_map,
+    fit_ridge,
+    grouped_folds,
+    load_map,
+    save_map,
+)
 
 TEXT_SPACE = {"name": "toy", "spec": "", "artifacts": {"toy": "0"}, "dim": 8}
 
@@ -150,7 +158,7 @@ def test_corrupt_map_files_are_refused(tmp_path, damage):
 def test_a_map_for_another_space_is_refused(tmp_path, monkeypatch, use_space):
     monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(tmp_path))
     save_map(_toy_map(out_dim=384), tmp_path / "for-e5.npz")
-    from embedspace.registry import load_space
+    from embedspace.spaces.registry import load_space
 
     with pytest.raises(InputError, match="fitted for the text space toy"):
         load_space("use-m3[images=map:for-e5]")
@@ -161,7 +169,7 @@ def test_a_map_for_another_space_is_refused(tmp_path, monkeypatch, use_space):
 def test_a_map_name_follows_its_folder(tmp_path, monkeypatch, use_space):
     """The same spec names another file once the maps folder moves: the space is loaded again,
     not served from the cache with the old folder's map (a composite follows its part)."""
-    from embedspace.registry import load_space
+    from embedspace.spaces.registry import load_space
 
     ids = []
     for seed in (1, 2):
@@ -185,7 +193,8 @@ VEHICLES = "\U0001F697 \U0001F6B2 \U0001F680 \U0001F68C \U0001F695 \U0001F69A \U
 @pytest.fixture(scope="module")
 def emoji_folder(tmp_path_factory):
     """A folder per class, named by the emoji's English name, with its OpenMoji drawing."""
-    from embedspace.demo import english_name, render_emoji
+    from embedspace.data.emoji import english_name
+    from embedspace.data.render import render_emoji
 
     root = tmp_path_factory.mktemp("labelled")
     for e, path in render_emoji((ANIMALS + " " + VEHICLES).split())[0].items():
@@ -196,10 +205,10 @@ def emoji_folder(tmp_path_factory):
 
 
 def test_align_a_folder_saves_a_map_the_space_uses(emoji_folder, tmp_path, monkeypatch):
-    from embedspace.index import Index
-    from embedspace.build import build_index
-    from embedspace.registry import load_space
     from embedspace.errors import IndexStateError
+    from embedspace.index.build import build_index
+    from embedspace.index.store import Index
+    from embedspace.spaces.registry import load_space
 
     monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(tmp_path))
     report = alignment.align_images("kinds", "use-m3", emoji_folder, languages=["en"], backbones=("lite0",), folds=2)
@@ -229,11 +238,11 @@ def test_a_map_space_keeps_conse_as_a_second_image_route(emoji_folder, tmp_path,
     from streamlit.testing.v1 import AppTest
 
     from embedspace import query
-    from embedspace.build import build_index
     from embedspace.cli import main
     from embedspace.errors import UnsupportedError
-    from embedspace.index import Index
-    from embedspace.registry import load_space
+    from embedspace.index.build import build_index
+    from embedspace.index.store import Index
+    from embedspace.spaces.registry import load_space
 
     monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(tmp_path))
     alignment.align_images("kinds", "use-m3", emoji_folder, languages=["en"], backbones=("lite0",), folds=2)
@@ -304,7 +313,7 @@ def test_csls_follows_the_published_formula():
 
 
 def test_align_text_reports_and_translate_uses_the_map(tmp_path, monkeypatch, use_space):
-    from embedspace.text_map import align_text, concept_pairs, find_text_map
+    from embedspace.maps.text_map import align_text, concept_pairs, find_text_map
 
     monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(tmp_path))
     pairs = concept_pairs("es", "en")
@@ -332,7 +341,7 @@ def test_margin_matches_the_formula():
 
 
 def test_mining_finds_country_name_pairs(use_space):
-    from embedspace.demo import babel_records
+    from embedspace.data.cldr import babel_records
 
     rows = babel_records(["es", "en"])
     by = {}

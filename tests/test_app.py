@@ -379,6 +379,6 @@ def test_compare_an_uploaded_image(cat_photo):
 def _items():
     import os
 
-    from embedspace.index import Index
+    from embedspace.index.store import Index
 
     return Index.open("demo", os.environ["EMBEDSPACE_INDEX_DIR"]).items

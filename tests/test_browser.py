@@ -7,10 +7,8 @@ Skips when Chromium or Playwright is missing, unless EMBEDSPACE_REQUIRE_BROWSER=
 """
 
 import os
-from pathlib import Path
 
 import pytest
-
 from streamlit_browser import ROOT, chromium_page, missing_browser, streamlit_server, wait_until_idle
 
 ARTIFACTS = ROOT / "test-artifacts"

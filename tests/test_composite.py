@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from embedspace import InputError, SpecError, UnsupportedError, load_space, query
-from embedspace.build import build_index
 from embedspace.errors import IndexStateError
-from embedspace.index import Index
+from embedspace.index.build import build_index
+from embedspace.index.store import Index
 
 WORDS = ["king", "queen", "dog", "paris", "running"]
 GLOVE_USE = "concat:glove-6b-50d+use-m3*0.7"
@@ -43,7 +43,8 @@ def test_centred_parts_subtract_the_mean_of_the_reference_words(glove_space, use
     # the means are .npy files in the cache, named by their checksums in the id's artifacts
     means = {k: v for k, v in space.artifacts.items() if "mean-" in k}
     assert sorted(means) == ["part1/mean-glove:500.npy", "part2/mean-glove:500.npy"]
-    from embedspace.artifacts import cache_dir, file_checksum
+    from embedspace.artifacts import file_checksum
+    from embedspace.paths import cache_dir
 
     stored = {file_checksum(p) for p in Path(cache_dir("composite")).glob("mean-*.npy")}
     assert set(means.values()) <= stored
@@ -150,7 +151,7 @@ def test_an_index_built_with_a_composite_refuses_its_parts(tmp_path):
 def test_the_eval_combines_the_parts_cached_vectors(monkeypatch):
     """The analogy suite's vectors for a composite come from its parts' caches and equal embed_texts."""
     from embedspace.evaluation import analogy
-    from embedspace.evaluation.common import embed_texts_cached
+    from embedspace.spaces.cache import embed_texts_cached
 
     space = load_space(CENTRED)
     words = analogy.frequency_vocabulary(500).words

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from embedspace import query
-from embedspace.demo import (
-    DemoOptions, EmojiRenderer, build_demo, clean_name, emoji_base, flag_country, is_word, render_emoji,
-)
-from embedspace.index import Index
+from embedspace.data.emoji import clean_name, emoji_base, flag_country
+from embedspace.data.render import EmojiRenderer, render_emoji
+from embedspace.data.words import is_word
+from embedspace.demo import DemoOptions, build_demo
+from embedspace.index.store import Index
 
 DOGS = ("\U0001F436", "\U0001F415")  # dog face, dog
 SUBSET = DOGS + tuple(
@@ -102,8 +103,8 @@ def test_second_run_reuses_the_index(demo):
 
 
 def test_other_options_rebuild_the_demo_but_never_replace_another_index(tmp_path):
-    from embedspace.build import build_index
     from embedspace.errors import IndexStateError
+    from embedspace.index.build import build_index
 
     tiny = DemoOptions(languages=("en",), emoji=DOGS + ("\U0001F431",), words=10, countries=("ES",))
     first = build_demo(tiny, index_dir=tmp_path)

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 
 from embedspace import query
-from embedspace.build import build_index
 from embedspace.cli import main
 from embedspace.errors import InputError, MissingDataError, UnsupportedError
 from embedspace.evaluation import analogy, crosslingual, hubness, image_text, save_results, translation
 from embedspace.evaluation.common import parse_pairs, rank_targets, solve_analogies, target_hubness
-from embedspace.index import Index
-from embedspace.sources import ReadOptions
+from embedspace.index.build import build_index
+from embedspace.index.sources import ReadOptions
+from embedspace.index.store import Index
 
 
 def near(value, expected, questions, slack=2):
@@ -38,7 +38,7 @@ def test_glove_analogy_accuracy_equals_gensims(tmp_path, glove_space):
     (7,393 of 14,877 correct in both, see benchmarks/results/quality.json)."""
     from gensim.models import KeyedVectors
 
-    from embedspace.backends.glove import EMBEDDINGS, _data_dir, frequency_words
+    from embedspace.spaces.backends.glove import EMBEDDINGS, _data_dir, frequency_words
 
     keyed = KeyedVectors(50)
     keyed.add_vectors(frequency_words(), np.load(_data_dir() / EMBEDDINGS))  # the raw rows; gensim normalises
@@ -220,7 +220,8 @@ def test_crosslingual_analogy_slice(use_space):
 
 
 def test_gendered_roles_come_from_the_emoji_data():
-    from embedspace.demo import DemoOptions, english_name, select_emoji
+    from embedspace.data.emoji import english_name, select_emoji
+    from embedspace.demo import DemoOptions
 
     roles = {english_name(base): (english_name(man), english_name(woman))
              for base, man, woman in crosslingual.gendered_roles(select_emoji(DemoOptions()))}
@@ -245,7 +246,8 @@ def test_image_text_slice(use_space):
 
 
 def test_emoji_folds_keep_variants_with_their_base_and_never_change():
-    from embedspace.demo import DemoOptions, select_emoji
+    from embedspace.data.emoji import select_emoji
+    from embedspace.demo import DemoOptions
 
     emojis = select_emoji(DemoOptions(skin_tones=True))
     folds = image_text.emoji_folds(emojis, 5)
@@ -262,7 +264,8 @@ def test_emoji_folds_keep_variants_with_their_base_and_never_change():
 
 
 def test_image_text_scores_only_the_test_fold(use_space):
-    from embedspace.demo import DemoOptions, select_emoji
+    from embedspace.data.emoji import select_emoji
+    from embedspace.demo import DemoOptions
 
     emojis = select_emoji(DemoOptions(emoji_limit=30))
     folds = image_text.emoji_folds(emojis, 3)
@@ -276,21 +279,20 @@ def test_image_text_map_is_scored_only_on_folds_it_never_saw(use_space, monkeypa
     checks that no emoji group of the scored fold is among its training rows (the strength's inner
     folds split those rows further). First run: 147 drawn, pools of 49; name->image NN R@1 0.1088,
     R@10 0.5850; ConSE on the same pools 0.0612 / 0.3333 (chance at R@10: 0.20)."""
-    from embedspace import image_map
-    from embedspace.demo import all_emoji, emoji_group
+    from embedspace.data.emoji import all_emoji, emoji_group
 
     paths, _ = image_text.emoji_images(emoji_limit=150)
     emojis = list(paths)
     folds = image_text.emoji_folds(emojis, 3)
     known = set(all_emoji())
     fold_groups = [{emoji_group(e, known) for e in emojis if folds[e] == i} for i in range(3)]
-    seen, real_fit = [], image_map.fit_map
+    seen, real_fit = [], image_text.fit_map
 
     def spy(features, targets, groups, *args, **kwargs):
         seen.append(set(groups))
         return real_fit(features, targets, groups, *args, **kwargs)
 
-    monkeypatch.setattr(image_map, "fit_map", spy)
+    monkeypatch.setattr(image_text, "fit_map", spy)  # the suite's own reference
     result = image_text.run(use_space, languages=["en"], emoji_limit=150, image_map="ridge", map_folds=3)
     assert len(seen) == 3
     for i, groups in enumerate(seen):  # fit i (of fold order) holds exactly the other folds' groups
@@ -454,7 +456,7 @@ def test_save_results_refuses_a_broken_file(tmp_path):
 
 def test_embedding_cache_embeds_each_text_once_and_survives_damage(tmp_path, monkeypatch):
     from embedspace.evaluation import common
-    from embedspace.space import Space
+    from embedspace.spaces.space import Space
 
     class Counting(Space):
         dim, languages, canonical = 4, ("en",), "counting"

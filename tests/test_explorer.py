@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from embedspace import InputError, explorer, map_figure, query
-from embedspace.index import Index
-from embedspace.projection import MapParams, ProjectionMap, project
+from embedspace import InputError, query
+from embedspace.explore import explorer, map_figure
+from embedspace.explore.projection import MapParams, ProjectionMap, project
+from embedspace.index.store import Index
 
 
 @pytest.fixture(scope="module")

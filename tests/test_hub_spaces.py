@@ -9,13 +9,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from conftest import cos
+
 from embedspace import SpaceUnavailableError, SpecError, UnsupportedError, load_space, parse_spec
 from embedspace.artifacts import tree_checksum
-from embedspace.backends.st import MODEL_FILE_PATTERNS
-from embedspace.hub import hub_status, resolve_st_model
-from embedspace.registry import HUB_EXAMPLES, build_single
+from embedspace.spaces.backends.st import MODEL_FILE_PATTERNS
+from embedspace.spaces.hub import hub_status, resolve_st_model
+from embedspace.spaces.registry import HUB_EXAMPLES, build_single
 from embedspace.spec import quote
 
 TINY_ARCH = "embedspace-test-tiny-clip"
@@ -266,7 +266,7 @@ def test_hub_status_sees_local_weights(minilm_path, tiny_clip):
 
 
 def test_pretrained_tag_is_found_in_the_local_cache(empty_hf_home, tiny_clip):
-    from embedspace.hub import resolve_open_clip
+    from embedspace.spaces.hub import resolve_open_clip
 
     # Where open_clip's table says ViT-B-32/laion2b_s34b_b79k lives on the hub.
     snapshot = fake_hub_snapshot(empty_hf_home, "laion/CLIP-ViT-B-32-laion2B-s34B-b79K", {

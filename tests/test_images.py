@@ -4,9 +4,9 @@ import io
 
 import numpy as np
 import pytest
+from conftest import cos
 from PIL import Image
 
-from conftest import cos
 from embedspace import InputError
 from embedspace.images import load_image, load_images
 

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 
 from embedspace import InputError, load_space, query
-from embedspace.build import build_index, remove_items
 from embedspace.errors import IndexStateError
-from embedspace.export import export_index
-from embedspace.faiss_index import exact_top_k, recall_at_k
-from embedspace.index import Index, IndexLock
-from embedspace.sources import ReadOptions
+from embedspace.index.build import build_index, remove_items
+from embedspace.index.export import export_index
+from embedspace.index.faiss_index import recall_at_k
+from embedspace.vectors import exact_neighbours
+from embedspace.index.sources import ReadOptions
+from embedspace.index.store import Index, IndexLock
 
 CONCEPTS = [  # concept, en, es, de
     ("dog", "dog", "perro", "Hund"), ("cat", "cat", "gato", "Katze"), ("car", "car", "coche", "Auto"),
@@ -158,7 +159,7 @@ def test_tuned_approximate_indexes_reach_recall_95_against_numpy(glove_words, tm
     queries = space.embed_texts(held_out)  # words that are not items of the index
     found = np.array([[words.index(r["text"]) for r in res["results"]]
                       for res in query.search_many(index, space, texts=held_out, k=10)])
-    truth = exact_top_k(queries, np.asarray(index.vectors, dtype=np.float32), 10)
+    truth = exact_neighbours(queries, np.asarray(index.vectors, dtype=np.float32), 10)[0]
     assert recall_at_k(found, truth) >= 0.95
 
 
@@ -265,7 +266,7 @@ def test_small_batches_search_on_one_thread_and_the_setting_is_restored(monkeypa
     measures why); larger batches keep FAISS's width; EMBEDSPACE_SEARCH_THREADS overrides both."""
     import faiss
 
-    from embedspace.faiss_index import ONE_THREAD_BELOW, faiss_search, search_threads, search_threads_for
+    from embedspace.index.faiss_index import ONE_THREAD_BELOW, faiss_search, search_threads, search_threads_for
 
     monkeypatch.delenv("EMBEDSPACE_SEARCH_THREADS", raising=False)
     assert search_threads_for(1) == 1 and search_threads_for(ONE_THREAD_BELOW - 1) == 1

@@ -1,7 +1,6 @@
 """Partitioned indexes: N FAISS files by item id, memory-mapped, searched in parallel, with the
 same results as one index."""
 
-import json
 import re
 import subprocess
 import sys
@@ -10,12 +9,21 @@ import numpy as np
 import pytest
 
 from embedspace import load_space, query
-from embedspace.build import build_index, remove_items
 from embedspace.errors import IndexStateError, InputError
-from embedspace.faiss_index import (PartitionedIndex, build_partitions, combine_partitions, exact_top_k, faiss_search,
-                                   partition_bounds, plan_index, recall_at_k, set_search_param)
-from embedspace.index import Index, describe_index
-from embedspace.sources import ReadOptions
+from embedspace.index.build import build_index, remove_items
+from embedspace.index.faiss_index import (
+    PartitionedIndex,
+    build_partitions,
+    combine_partitions,
+    faiss_search,
+    partition_bounds,
+    plan_index,
+    recall_at_k,
+    set_search_param,
+)
+from embedspace.vectors import exact_neighbours
+from embedspace.index.sources import ReadOptions
+from embedspace.index.store import Index, describe_index
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +64,7 @@ def test_partitioned_flat_returns_the_same_top_10(flat_pair, words):
     scores_four, rows_four = four.faiss.search(queries, 10)
     np.testing.assert_array_equal(rows_one, rows_four)
     np.testing.assert_allclose(scores_one, scores_four, rtol=1e-6)
-    np.testing.assert_array_equal(rows_four, exact_top_k(queries, np.asarray(four.vectors, np.float32), 10))
+    np.testing.assert_array_equal(rows_four, exact_neighbours(queries, np.asarray(four.vectors, np.float32), 10)[0])
 
 
 def test_partitions_split_by_item_id_and_are_checksummed(flat_pair):
@@ -92,7 +100,7 @@ def test_partitioned_hnsw_is_tuned_on_every_shard(words, tmp_path):
     space = index.load_space()
     queries = space.embed_texts(words[1], role="query")
     found = np.array([query.nearest(index, q, 10)[0] for q in queries])
-    assert recall_at_k(found, exact_top_k(queries, np.asarray(index.vectors, np.float32), 10)) >= 0.9
+    assert recall_at_k(found, exact_neighbours(queries, np.asarray(index.vectors, np.float32), 10)[0]) >= 0.9
 
 
 def test_partitioned_ivf_pq_shares_one_codebook_and_reranks(words, glove_space):
@@ -112,9 +120,9 @@ def test_partitioned_ivf_pq_shares_one_codebook_and_reranks(words, glove_space):
     assert [faiss.downcast_index(p).nprobe for p in shards.parts] == [first.nlist] * 2
     queries = glove_space.embed_texts(words[1])
     _, rows = faiss_search(shards, queries, 10, "ivf-pq", vectors)  # merged, then re-ranked exactly
-    assert recall_at_k(rows, exact_top_k(queries, vectors, 10)) >= 0.95
+    assert recall_at_k(rows, exact_neighbours(queries, vectors, 10)[0]) >= 0.95
     _, unranked = shards.search(queries, 10)
-    assert recall_at_k(rows, exact_top_k(queries, vectors, 10)) > recall_at_k(unranked, exact_top_k(queries, vectors, 10))
+    assert recall_at_k(rows, exact_neighbours(queries, vectors, 10)[0]) > recall_at_k(unranked, exact_neighbours(queries, vectors, 10)[0])
 
 
 def test_add_and_remove_keep_the_partitions(words, tmp_path):
@@ -144,7 +152,7 @@ def test_partition_count_is_checked_before_embedding(words, tmp_path):
 
 MMAP_PROBE = """
 import sys, faiss, numpy as np
-from embedspace.faiss_index import read_mmapped
+from embedspace.index.faiss_index import read_mmapped
 def anon():
     return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('RssAnon')) * 1024
 path, how = sys.argv[1], sys.argv[2]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from embedspace import InputError
-from embedspace import projection
-from embedspace.projection import MapParams, ProjectionMap
+from embedspace.explore import projection
+from embedspace.explore.projection import MapParams, ProjectionMap
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +20,13 @@ def small_index(tmp_path_factory):
     """A real index (use-m3) of words in three languages, for the cached maps."""
     import pandas as pd
 
-    from embedspace.build import build_index
-    from embedspace.index import Index
-    from embedspace.sources import ReadOptions
+    from embedspace.index.build import build_index
+    from embedspace.index.sources import ReadOptions
+    from embedspace.index.store import Index
 
     words = {"en": "dog cat horse cow bird fish car bus train plane red blue green yellow one two three four".split(),
-             "es": "perro gato caballo vaca pájaro pez coche autobús tren avión rojo azul verde amarillo uno dos tres cuatro".split(),
+             "es": ("perro gato caballo vaca pájaro pez coche autobús tren avión rojo azul verde amarillo uno dos tres "
+                    "cuatro").split(),
              "de": "Hund Katze Pferd Kuh Vogel Fisch Auto Bus Zug Flugzeug rot blau grün gelb eins zwei drei vier".split()}
     rows = [{"text": w, "lang": lang, "concept": i} for lang, ws in words.items() for i, w in enumerate(ws)]
     root = tmp_path_factory.mktemp("map-index")

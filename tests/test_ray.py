@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from wordfreq import top_n_list
 
-import embedspace.ray_runner as ray_runner
+import embedspace.index.ray_runner as ray_runner
 from embedspace import query
-from embedspace.build import SequentialRunner, build_index
 from embedspace.cli import main
 from embedspace.errors import InputError, SpaceUnavailableError
-from embedspace.index import Index
-from embedspace.ray_runner import ChunkEmbedder, RayRunner, check_images_reachable
-from embedspace.sources import Chunk, ReadOptions
+from embedspace.index.build import SequentialRunner, build_index
+from embedspace.index.ray_runner import ChunkEmbedder, RayRunner, check_images_reachable
+from embedspace.index.sources import Chunk, ReadOptions
+from embedspace.index.store import Index
 
 pytestmark = pytest.mark.slow
 INDEX_FILES = ("items.parquet", "vectors.npy", "skipped.jsonl")
@@ -144,7 +144,7 @@ def test_killed_worker_costs_only_its_chunk(ray_cluster, glove_txt, tmp_path, cu
 
 def test_error_in_a_worker_reaches_the_caller_as_itself(ray_cluster, glove_txt, tmp_path, custom_embedder):
     custom_embedder(FailOn)
-    with pytest.raises(InputError, match="^chunk 2 cannot be embedded here$") as caught:
+    with pytest.raises(InputError, match="^chunk 2 cannot be embedded here$"):
         _build(tmp_path, "w", glove_txt, runner=RayRunner())
     # the chunks that finished are staged for --resume; the cluster is free for the next build
     assert len(list((tmp_path / ".w.build").glob("chunk-*.json"))) >= 1
@@ -179,7 +179,7 @@ def test_resume_across_runners(ray_cluster, glove_txt, tmp_path, monkeypatch):
     _assert_same_index(tmp_path / "a", "w", tmp_path / "ref", "w")
 
     # Ray build interrupted after 3 chunks were written, resumed sequentially
-    import embedspace.build as build_module
+    import embedspace.index.build as build_module
 
     real_write, written = build_module.ChunkStore.write, []
 
@@ -250,8 +250,8 @@ def test_worker_with_another_space_refuses_to_work():
 
 
 def test_worker_embeds_a_chunk_like_the_sequential_runner(glove_space):
-    from embedspace.build import embed_chunk
-    from embedspace.sources import read_chunks
+    from embedspace.index.build import embed_chunk
+    from embedspace.index.sources import read_chunks
 
     words = ["king", "queen", "zzqxwv", "paris"]
     chunk = next(read_chunks([_write(words)], ReadOptions(lang="en")))

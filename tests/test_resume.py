@@ -1,6 +1,5 @@
 """An interrupted build resumes from its last finished chunk: nothing lost, nothing embedded twice."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,10 +11,10 @@ import pytest
 from wordfreq import top_n_list
 
 from embedspace import load_space
-from embedspace.build import build_index
 from embedspace.errors import IndexStateError
-from embedspace.index import Index
-from embedspace.sources import ReadOptions
+from embedspace.index.build import build_index
+from embedspace.index.sources import ReadOptions
+from embedspace.index.store import Index
 
 CHUNK = 40
 

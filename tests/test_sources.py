@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from embedspace import InputError
-from embedspace.build import build_index
-from embedspace.index import Index
-from embedspace.sources import ReadOptions, read_chunks
+from embedspace.index.build import build_index
+from embedspace.index.sources import ReadOptions, read_chunks
+from embedspace.index.store import Index
 
 ROWS = [
     {"word": "perro", "language": "spa", "id_concept": "dog", "pos": "noun"},

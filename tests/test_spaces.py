@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import cos
+
 from embedspace import InputError, UnsupportedError, load_space
 
 ENGLISH = [

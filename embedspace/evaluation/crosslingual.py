@@ -19,9 +19,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.emoji import all_emoji, emoji_base, emoji_languages, emoji_name, select_emoji
+from ..demo import DemoOptions
 from ..errors import UnsupportedError
-from .common import Clock, check_languages, embed_texts_cached, format_seconds, load_now, percent, ratio, record, \
-    solve_analogies
+from ..runtime import load_now
+from ..spaces.cache import embed_texts_cached
+from .common import (
+    Clock,
+    check_languages,
+    format_seconds,
+    percent,
+    ratio,
+    record,
+    solve_analogies,
+)
+from .translation import default_pairs as translation_pairs
 
 SUITE = "crosslingual-analogy"
 METHODS = ("add", "mul")
@@ -32,7 +44,6 @@ FEMALE_MARKERS = ("\u2640", "\U0001F469")  # female sign, woman
 
 def gendered_roles(emojis) -> list:
     """[(base, man variant, woman variant)] for each base emoji with both gender variants among `emojis`."""
-    from ..demo import all_emoji, emoji_base
 
     known = set(all_emoji())
     roles = {}
@@ -64,7 +75,6 @@ def build_questions(roles) -> list:
 
 def default_pairs(space) -> list:
     """The translation suite's default directions plus each of their languages with itself."""
-    from .translation import default_pairs as translation_pairs
 
     pairs = translation_pairs(space)
     same = [(lang, lang) for lang in dict.fromkeys(code for pair in pairs for code in pair)]
@@ -92,8 +102,6 @@ class EmojiNames:
 
 
 def emoji_names(lang: str, emojis, operand_emoji) -> EmojiNames:
-    from ..demo import emoji_name
-
     pool = {}
     for e in emojis:
         name = emoji_name(e, lang)
@@ -142,7 +150,6 @@ def run(space, pairs=None, emoji_limit: int | None = None, progress: bool = Fals
     emoji_limit: a smaller answer pool (an even spread of the emoji set, plus every emoji of the
     questions); the questions stay the same.
     """
-    from ..demo import DemoOptions, emoji_languages, select_emoji
 
     load_before, clock = load_now(), Clock()
     pairs = [tuple(p) for p in pairs] if pairs else default_pairs(space)

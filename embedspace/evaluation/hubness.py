@@ -19,10 +19,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.emoji import select_emoji
+from ..demo import DemoOptions
 from ..errors import IndexStateError, InputError
-from ..registry import DEFAULT_SPACE, load_space
-from .common import Clock, check_languages, concept_texts, default_languages, embed_texts_cached, \
-    format_seconds, load_now, percent, rank_targets, record, target_hubness
+from ..index.store import Index
+from ..paths import index_path
+from ..runtime import load_now
+from ..spaces.cache import embed_texts_cached
+from ..spaces.registry import DEFAULT_SPACE, load_space
+from .common import (
+    Clock,
+    check_languages,
+    concept_texts,
+    default_languages,
+    format_seconds,
+    percent,
+    rank_targets,
+    record,
+    target_hubness,
+)
 
 SUITE = "hubness"
 METHODS = ("nn", "csls")
@@ -83,7 +98,6 @@ def measure(vectors: np.ndarray, langs: np.ndarray, kinds: np.ndarray, texts, la
 
 def builtin_items(space, languages, words: int, emoji_limit: int | None, progress: bool):
     """The translation suite's texts, embedded: (vectors, langs, kinds, texts), skipping what the space refuses."""
-    from ..demo import DemoOptions, select_emoji
 
     sets = concept_texts(languages, select_emoji(DemoOptions(emoji_limit=emoji_limit)), words)
     vectors, langs, texts, refused = [], [], [], 0
@@ -153,8 +167,6 @@ def run(space=None, index: str | None = "demo", index_dir=None, languages=None, 
 
 
 def _index_items(space, name: str, index_dir):
-    from ..index import Index, index_path
-
     if name == "demo" and not (index_path(name, index_dir) / "manifest.json").is_file():
         build = "embedspace demo" + (f" --space '{space.canonical}'" if space else "")
         raise IndexStateError(f"No demo index at {index_path(name, index_dir)}: build it with `{build}`, or measure "
@@ -182,7 +194,8 @@ def _mean(figures: dict) -> dict:
 def config_key(config: dict) -> str:
     items = config["items"]
     source = items.split(" (")[0] if items.startswith("index") else "built-in"
-    return f"{source} k={config['k']}" + (f" words={config['words']}" if config.get("words") not in (None, DEFAULT_WORDS) else "") \
+    words = f" words={config['words']}" if config.get("words") not in (None, DEFAULT_WORDS) else ""
+    return f"{source} k={config['k']}" + words \
         + (f" emoji_limit={config['emoji_limit']}" if config.get("emoji_limit") else "")
 
 

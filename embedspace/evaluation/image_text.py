@@ -18,10 +18,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.emoji import all_emoji, emoji_group, emoji_records, select_emoji
+from ..data.render import render_emoji
+from ..demo import DemoOptions
 from ..errors import InputError, UnsupportedError
-from .common import Clock, check_languages, default_languages, embed_images_cached, embed_texts_cached, \
-    format_seconds, gold_matrix, group_texts, hits_at, load_now, mean_figures, percent, rank_targets, ratio, \
-    record, target_hubness
+from ..images import load_images
+from ..maps.alignment import caption_targets, captioned_emoji
+from ..runtime import load_now
+from ..spaces.cache import embed_images_cached, embed_texts_cached
+from ..spaces.image_map import fit_map, image_features
+from ..vectors import l2_normalize
+from .common import (
+    Clock,
+    check_languages,
+    default_languages,
+    format_seconds,
+    gold_matrix,
+    group_texts,
+    hits_at,
+    mean_figures,
+    percent,
+    rank_targets,
+    ratio,
+    record,
+    target_hubness,
+)
 
 SUITE = "image-text"
 METHODS = ("nn", "csls")
@@ -38,7 +59,6 @@ def emoji_folds(emojis, k: int = DEFAULT_FOLDS, seed: int = FOLD_SEED) -> dict:
     order shuffled with `seed`, then largest first (stable), each to the fold with fewest emoji so
     far, so the folds hold nearly the same number of emoji.
     """
-    from ..demo import all_emoji, emoji_group
 
     if not isinstance(k, int) or k < 2:
         raise InputError(f"Folds: K must be a whole number of at least 2, not {k!r}.")
@@ -72,7 +92,6 @@ def parse_fold(text: str) -> tuple[int, int]:
 
 def emoji_images(emoji_limit=None, skin_tones: bool = False, emojis=None, progress: bool = False):
     """({emoji: PNG path}, {reason: [emoji]}) for the demo's emoji set, rendered once and cached."""
-    from ..demo import DemoOptions, render_emoji, select_emoji
 
     chosen = select_emoji(DemoOptions(emoji_limit=emoji_limit, skin_tones=skin_tones,
                                       emoji=tuple(emojis) if emojis else None))
@@ -139,7 +158,6 @@ def run(space, languages=None, emoji_limit: int | None = None, skin_tones: bool 
         if not pool:
             raise InputError(f"Fold {index} has none of the {len(paths):,} drawn emoji.")
     clock.stage("names")
-    from ..demo import emoji_records
 
     texts = group_texts(emoji_records(pool, languages))
     missing = [lang for lang in languages if lang not in texts]
@@ -189,19 +207,13 @@ def cross_validated_map(space, pool, paths, texts, names, queries, image_vectors
                         k, fit_languages, progress=False) -> tuple[dict, list]:
     """Figures of a learned map scored only on folds it never saw, and of the space's own images on the
     same pools: ({"languages", "mean", "baseline": {"languages", "mean"}}, per-fold counts)."""
-    from ..alignment import LabelledImages, caption_targets
-    from ..demo import all_emoji, emoji_group, emoji_name
-    from ..image_map import fit_map, image_features
-    from ..images import load_images
 
     assignment = emoji_folds(pool, k)
     fold_of = np.array([assignment[e] for e in pool])
     pictures, _ = load_images([paths[e] for e in pool])
     features = image_features(pictures, backbones, progress=progress)
-    known = set(all_emoji())
-    groups = [emoji_group(e, known) for e in pool]
-    captions = [[(lang, name) for lang in fit_languages if (name := emoji_name(e, lang))] for e in pool]
-    data = LabelledImages(pictures, captions, groups, pool)
+    data = captioned_emoji(pool, pictures, fit_languages)
+    groups = data.groups
     targets, _ = caption_targets(space, data, fit_languages, embed=lambda texts: embed_texts_cached(space, texts))
     totals = {"map": {}, "baseline": {}}
     fold_counts = []
@@ -211,7 +223,7 @@ def cross_validated_map(space, pool, paths, texts, names, queries, image_vectors
         fitted = fit_map(features[train], targets[train], [groups[j] for j in train], backbones,
                          space.text_space(), method)
         mapped = fitted.project(features[test])
-        mapped /= np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), 1e-12)
+        mapped = l2_normalize(mapped, dtype=None)
         fold_pool = {pool[j] for j in test}
         image_concepts = [frozenset({pool[j]}) for j in test]
         for lang in languages:
@@ -291,7 +303,7 @@ def format_text(result: dict) -> str:
         lines.append(f"  map: {result['config']['map']} on {'+'.join(result['config']['backbones'])}, fitted on "
                      f"{', '.join(result['config']['fit_languages'])} names; each fold scored by a map fitted on "
                      f"the others")
-        for label, block in (("mean, map", figures), (f"mean, baseline", figures["baseline"])):
+        for label, block in (("mean, map", figures), ("mean, baseline", figures["baseline"])):
             mean = block["mean"]
             cells = [f"{percent(mean[d]['nn']['r@1'])} / {percent(mean[d]['nn']['r@10'])} | "
                      f"{percent(mean[d]['csls']['r@1'])} / {percent(mean[d]['csls']['r@10'])}"

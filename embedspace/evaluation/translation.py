@@ -15,10 +15,29 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.emoji import select_emoji
+from ..data.words import word_records
+from ..demo import DemoOptions
 from ..errors import InputError, UnsupportedError
-from ..text_map import PairFile, read_pair_file
-from .common import Clock, LanguageTexts, check_languages, concept_texts, embed_texts_cached, gold_matrix, \
-    group_texts, hits_at, load_now, mean_figures, rank_targets, ratio, record, target_hubness
+from ..maps.text_map import PairFile, read_pair_file
+from ..runtime import load_now
+from ..spaces.cache import embed_texts_cached
+from .common import (
+    Clock,
+    LanguageTexts,
+    check_languages,
+    concept_texts,
+    format_seconds,
+    gold_matrix,
+    group_texts,
+    hits_at,
+    mean_figures,
+    percent,
+    rank_targets,
+    ratio,
+    record,
+    target_hubness,
+)
 
 SUITE = "translation"
 METHODS = ("nn", "csls")
@@ -150,7 +169,6 @@ def _pair_lines(read: PairFile) -> list:
 
 def dictionary_texts(dictionary: PairFile, src: str, tgt: str, words: int) -> dict:
     """LanguageTexts of both sides: a source's concept is itself; each of its targets names it."""
-    from ..demo import word_records
 
     rows = [row for a, b in dictionary.pairs for row in
             ({"text": a, "lang": src, "concept": f"source:{a}", "label": "dictionary"},
@@ -167,7 +185,6 @@ def _line_list(numbers: list) -> str:
 def _emoji_subset(limit):
     if limit is None:
         return None
-    from ..demo import DemoOptions, select_emoji
 
     return select_emoji(DemoOptions(emoji_limit=limit))
 
@@ -191,8 +208,6 @@ def config_key(config: dict) -> str:
 
 
 def format_text(result: dict) -> str:
-    from .common import format_seconds, percent
-
     counts, figures = result["counts"], result["figures"]
     lines = [f"translation  {result['space_id']}",
              "  texts per language: " + ", ".join(f"{lang} {c['texts']:,}" for lang, c in counts["languages"].items()),

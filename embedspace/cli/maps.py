@@ -1,0 +1,88 @@
+"""`embedspace align`, `align-text`, `mine`: learned maps and bitext mining."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..errors import InputError
+from ..languages import normalize_lang
+from ..maps.alignment import align_images
+from ..maps.mining import DEFAULT_THRESHOLD, mine_texts, mining_quality
+from ..maps.text_map import align_text, concept_pairs, read_pairs
+
+
+def _split_codes(text):
+    return [code.strip() for code in text.split(",") if code.strip()] if text else None
+
+
+def cmd_align(args) -> int:
+    import os
+
+
+    if args.index_dir:
+        os.environ["EMBEDSPACE_INDEX_DIR"] = args.index_dir
+    report = align_images(args.name, args.space, args.images, args.labels_from, args.caption_column, args.lang_column,
+                          _split_codes(args.languages), _split_codes(args.query_languages),
+                          tuple(_split_codes(args.backbones)), args.method, args.folds, args.output,
+                          progress=not args.json)
+    if args.json:
+        print(json.dumps({"map": str(report.map_path), "held_out": report.held_out,
+                          "training": report.image_map.meta["training"], "seconds": round(report.seconds, 1)}, indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_align_text(args) -> int:
+    import os
+
+
+    if args.index_dir:
+        os.environ["EMBEDSPACE_INDEX_DIR"] = args.index_dir
+
+    pairs = concept_pairs(normalize_lang(args.from_), normalize_lang(args.to)) if args.pairs == "concepts" \
+        else read_pairs(args.pairs)
+    report = align_text(args.space, pairs, args.from_, args.to)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{report['pairs']} pairs ({report['train_pairs']} to fit), {report['held_out_sources']} held-out source "
+          f"words over a pool of {report['pool']} targets:")
+    for method in ("nn", "csls"):
+        plain, mapped = report[f"{method}_plain"], report[f"{method}_mapped"]
+        print(f"  {method:<5} P@1 {plain['P@1']:.3f} -> {mapped['P@1']:.3f} with the map   "
+              f"P@5 {plain['P@5']:.3f} -> {mapped['P@5']:.3f}")
+    verdict = "helps" if report["helps"] else "does not help (the space is already cross-lingual)"
+    print(f"The map {verdict} on held-out pairs. Saved {report['path']}; `translate --from {report['from']} "
+          f"--to {report['to']}` uses it (--no-text-map to skip).")
+    return 0
+
+
+def cmd_mine(args) -> int:
+    from pathlib import Path
+
+
+    sides = []
+    for path in (args.source_a, args.source_b):
+        if not Path(path).is_file():
+            raise InputError(f"No text file at {path}: give one sentence per line.")
+        sides.append(Path(path).read_text(encoding="utf-8").splitlines())
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    floor = min(threshold, 1.0) if args.gold else threshold
+    pairs = mine_texts(args.space, sides[0], sides[1], floor)
+    for pair in pairs:
+        if pair.score < threshold:
+            continue
+        if args.json:
+            print(json.dumps({"score": round(pair.score, 4), "source": pair.source, "target": pair.target},
+                             ensure_ascii=False))
+        else:
+            print(f"{pair.score:.4f}\t{pair.source}\t{pair.target}")
+    if args.gold:
+        gold = set(read_pairs(args.gold))
+        for row in mining_quality(pairs, gold):
+            print(json.dumps(row) if args.json else
+                  f"# threshold {row['threshold']:.2f}: {row['mined']} mined, precision {row['precision']:.3f}, "
+                  f"recall {row['recall']:.3f}, F1 {row['f1']:.3f}", file=sys.stderr)
+    return 0

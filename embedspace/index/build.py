@@ -1,0 +1,428 @@
+"""Building and changing indexes: reader -> embed -> writer over chunks, then assemble.
+
+The reader (sources.read_chunks) yields numbered chunks of items; `embed_chunk` turns one
+chunk into vectors (skipping what cannot be embedded, with the reason); a ChunkStore writes
+each finished chunk to a staging folder. A runner drives the loop: SequentialRunner here, and
+a distributed runner can replace it without touching the rest, because a chunk's result
+depends only on the chunk and the space. Once every chunk is written, `assemble` builds the
+FAISS index, tunes it and swaps the new index folder in.
+
+An interrupted build leaves its staging folder; `resume=True` reads the same sources again
+and skips every chunk that was already written, so nothing is embedded twice.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import atomic_write_bytes, save_json
+from ..errors import IndexStateError, InputError
+from ..images import load_images
+from ..paths import index_path
+from ..progress import Tracker
+from ..spaces.registry import DEFAULT_SPACE, load_space
+from ..spaces.space import check_text
+from .faiss_index import (
+    build_partitions,
+    check_partitions,
+    combine_partitions,
+    partition_bounds,
+    plan_index,
+    tune,
+)
+from .sources import DEFAULT_CHUNK_SIZE, ReadOptions, check_sources, read_chunks
+from .store import Index, IndexLock, partition_count, write_index
+
+STORED_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path", "source", "meta", "key")
+
+
+@dataclass
+class BuildReport:
+    name: str
+    added: int
+    skipped: list
+    seconds: float
+    items_per_second: float
+    resumed_chunks: int
+    total_items: int
+    index: dict = field(default_factory=dict)
+    runner_note: str = ""  # what a distributed runner did (workers, restarts)
+
+    def summary(self) -> str:
+        reasons = Counter(s["reason"] for s in self.skipped)
+        lines = [
+            f"Index '{self.name}': {self.added:,} items added in {self.seconds:.1f} s "
+            f"({self.items_per_second:,.1f} items/s); {self.total_items:,} items in all.",
+        ]
+        if self.resumed_chunks:
+            lines.append(f"Resumed: {self.resumed_chunks} chunk(s) were already done and were not embedded again.")
+        if self.runner_note:
+            lines.append(self.runner_note)
+        if self.skipped:
+            lines.append(f"Skipped {len(self.skipped):,} (listed in skipped.jsonl):")
+            lines += [f"  {count:,} x {reason}" for reason, count in reasons.most_common()]
+        if self.index:
+            lines.append(f"Index: {self.index['reason']}.")
+            tuning = self.index.get("tuning") or {}
+            if tuning.get("note"):
+                lines.append(f"Tuning: {tuning['note']}.")
+        return "\n".join(lines)
+
+
+# -- embed: one chunk -> vectors ----------------------------------------------------------------
+def embed_chunk(space, chunk) -> tuple[list, np.ndarray, list]:
+    """(kept items, their vectors float32, skipped) for one chunk; never raises on bad items."""
+    skipped = list(chunk.skipped)
+    texts = [item for item in chunk.items if item["kind"] == "text"]
+    images = [item for item in chunk.items if item["kind"] == "image"]
+    kept_texts, text_vectors = _embed_texts_skipping(space, texts, skipped)
+    kept_images, image_vectors = _embed_images_skipping(space, images, skipped)
+    kept = kept_texts + kept_images
+    vectors = np.concatenate([text_vectors, image_vectors]) if kept else np.zeros((0, space.dim), np.float32)
+    order = np.argsort([item["id"] for item in kept], kind="stable")
+    return [kept[i] for i in order], vectors[order], skipped
+
+
+def _skip(item, reason, skipped):
+    skipped.append({"source": item["source"], "where": item.get("path") or item.get("text"), "id": item["id"], "reason": reason})
+
+
+def _embed_texts_skipping(space, items, skipped):
+    if not items:
+        return [], np.zeros((0, space.dim), np.float32)
+    payloads = [item["payload"] for item in items]
+    try:
+        return items, space.embed_texts(payloads, role="item")
+    except InputError:
+        pass  # find the bad ones one by one; the rest of the chunk is still embedded
+    kept, rows = [], []
+    for item in items:
+        try:
+            check_text(item["payload"])
+        except InputError as exc:
+            _skip(item, f"text {exc}", skipped)
+            continue
+        try:
+            rows.append(space.embed_texts([item["payload"]], role="item")[0])
+            kept.append(item)
+        except InputError as exc:  # e.g. a word GloVe does not know
+            _skip(item, str(exc), skipped)
+    return kept, (np.stack(rows) if rows else np.zeros((0, space.dim), np.float32))
+
+
+def _embed_images_skipping(space, items, skipped):
+    if not items:
+        return [], np.zeros((0, space.dim), np.float32)
+    if not space.supports_images:
+        for item in items:
+            _skip(item, f"space {space.canonical} takes no images", skipped)
+        return [], np.zeros((0, space.dim), np.float32)
+    pil_images, bad = load_images([item["payload"] for item in items], skip_errors=True)
+    bad_positions = {position for position, _, _ in bad}
+    for position, _, reason in bad:
+        _skip(items[position], reason, skipped)
+    kept = [item for i, item in enumerate(items) if i not in bad_positions]
+    if not kept:
+        return [], np.zeros((0, space.dim), np.float32)
+    return kept, space.embed_images(pil_images)
+
+
+# -- writer: finished chunks in a staging folder ------------------------------------------------
+class ChunkStore:
+    """Finished chunks of one build: chunk-N.npy (float16 vectors) then chunk-N.json (items).
+
+    The items file is written last and atomically, so a chunk counts as done only when both
+    files are complete; a half-written chunk is simply embedded again.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def done(self) -> set:
+        return {int(p.stem.split("-")[1]) for p in self.path.glob("chunk-*.json")}
+
+    def write(self, seq: int, items: list, vectors: np.ndarray, skipped: list) -> None:
+        import io
+
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(vectors, dtype=np.float16), allow_pickle=False)
+        atomic_write_bytes(self.path / f"chunk-{seq:06d}.npy", buffer.getvalue())
+        rows = [{c: item.get(c) for c in STORED_COLUMNS} for item in items]
+        payload = json.dumps({"items": rows, "skipped": skipped}, ensure_ascii=False).encode()
+        atomic_write_bytes(self.path / f"chunk-{seq:06d}.json", payload)
+
+    def read_all(self, dim: int):
+        import pandas as pd
+
+        rows, vectors, skipped = [], [], []
+        for seq in sorted(self.done()):
+            data = json.loads((self.path / f"chunk-{seq:06d}.json").read_text())
+            block = np.load(self.path / f"chunk-{seq:06d}.npy", allow_pickle=False)
+            if len(block) != len(data["items"]):
+                raise IndexStateError(f"Staged chunk {seq} in {self.path} is inconsistent; rerun without --resume.")
+            rows += data["items"]
+            vectors.append(block)
+            skipped += data["skipped"]
+        frame = pd.DataFrame(rows, columns=list(STORED_COLUMNS))
+        frame["id"] = frame["id"].astype("int64")
+        matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float16)
+        return frame, matrix, skipped
+
+
+# -- runner: drives reader -> embed -> writer ---------------------------------------------------
+class SequentialRunner:
+    """Embeds chunks one after another in this process.
+
+    The runner interface: `run(chunks, space, store, progress) -> chunks resumed` writes every
+    chunk not yet in the store; `describe()` (for the manifest) and `summary()` (a line for the
+    report, may be empty) say what it did. embedspace.index.ray_runner.RayRunner is the other one.
+    """
+
+    name = "sequential"
+
+    def describe(self) -> dict:
+        return {"runner": self.name}
+
+    def summary(self) -> str:
+        return ""
+
+    def run(self, chunks, space, store: ChunkStore, progress: bool = False) -> int:
+        done = store.done()
+        resumed = 0
+        with Tracker(progress, None, "Embedding") as bar:
+            for chunk in chunks:
+                if chunk.seq in done:
+                    resumed += 1
+                else:
+                    store.write(chunk.seq, *embed_chunk(space, chunk))
+                bar.update(len(chunk.items))
+        return resumed
+
+
+# -- the public operations ----------------------------------------------------------------------
+def build_index(
+    name: str, sources, space: str | None = None, read_options: ReadOptions | None = None,
+    index_type: str = "auto", max_memory: int | None = None, resume: bool = False, restart: bool = False,
+    overwrite: bool = False, add: bool = False, index_dir=None, progress: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE, runner=None, partitions: int | None = None,
+) -> BuildReport:
+    """Build index NAME from sources (or, with add=True, append to it).
+
+    runner: SequentialRunner (default) or ray_runner.RayRunner; both write the same chunks, so a
+    build interrupted under one resumes under the other. partitions: split the FAISS index into
+    this many memory-mapped files (None: one file, or as many as the index being added to has).
+    """
+    started = time.perf_counter()
+    read_options = read_options or ReadOptions()
+    path = index_path(name, index_dir)
+    if partitions is not None:
+        check_partitions(partitions)  # before minutes of embedding, not after
+    sources = check_sources(sources)
+    with IndexLock(name, index_dir):
+        base = Index.open(name, index_dir) if add else None
+        if not add and (path / "manifest.json").exists() and not overwrite and not resume:
+            raise IndexStateError(
+                f"Index '{name}' exists. Use `embedspace add {name} ...` to append, or --overwrite to rebuild it."
+            )
+        space_obj = _space_for(base, space)
+        staging = path.parent / f".{name}.build"
+        state = _build_state(add, space_obj, sources, read_options, chunk_size, base, index_type, max_memory)
+        _prepare_staging(staging, state, resume, restart, name)
+        store = ChunkStore(staging)
+        first_id = base.manifest["next_id"] if base else 0
+        known = set(base.items["key"]) if base is not None else set()
+        chunks = read_chunks(sources, read_options, first_id=first_id, known_keys=known, chunk_size=chunk_size)
+        runner = runner or SequentialRunner()
+        resumed = runner.run(chunks, space_obj, store, progress=progress)
+        try:
+            report = assemble(name, path, space_obj, store, base, sources, read_options, index_type, max_memory,
+                              add, started, resumed, progress, runner=runner.describe(), partitions=partitions)
+        except InputError:  # nothing to index, or a bad option: the staged chunks cannot help a rerun
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        report.runner_note = runner.summary()
+        return report
+
+
+def _space_for(base: Index | None, spec: str | None):
+    if base is None:
+        return load_space(spec or DEFAULT_SPACE)
+    space = load_space(spec or base.manifest["space_spec"])
+    base.check_space(space)
+    return space
+
+
+def _build_state(add, space, sources, read_options, chunk_size, base, index_type, max_memory) -> dict:
+    """What a resumed build must match: same space, inputs, options and base index."""
+    return {
+        "mode": "add" if add else "build", "space_id": space.id, "chunk_size": chunk_size,
+        "sources": [{"path": str(p.resolve()), **_fingerprint(p)} for p in sources],
+        "read_options": asdict(read_options), "base": base.checksum if base else None,
+        "index_type": index_type, "max_memory": max_memory,
+    }
+
+
+def _fingerprint(path: Path) -> dict:
+    if path.is_file():
+        stat = path.stat()
+        return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return {"files": len(files), "bytes": sum(p.stat().st_size for p in files),
+            "mtime_ns": max((p.stat().st_mtime_ns for p in files), default=0)}
+
+
+def _prepare_staging(staging: Path, state: dict, resume: bool, restart: bool, name: str) -> None:
+    state_file = staging / "state.json"
+    if staging.exists() and restart:
+        shutil.rmtree(staging)
+    if staging.exists():
+        previous = json.loads(state_file.read_text()) if state_file.exists() else None
+        done = len(list(staging.glob("chunk-*.json")))
+        if not resume:
+            raise IndexStateError(
+                f"An interrupted build of '{name}' is in {staging} ({done} chunk(s) done). Run the same command "
+                "with --resume to continue it, or with --restart to discard it."
+            )
+        if previous != state:
+            changed = sorted(k for k in state if (previous or {}).get(k) != state[k])
+            raise IndexStateError(
+                f"Cannot resume '{name}': the interrupted build used other {', '.join(changed)}. Run the same "
+                "command as before, or use --restart to discard the interrupted build."
+            )
+        return
+    staging.mkdir(parents=True)
+    save_json(state_file, state)
+
+
+def assemble(name, path, space, store, base, sources, read_options, index_type, max_memory, add,
+             started, resumed, progress=False, runner=None, partitions=None) -> BuildReport:
+    new_items, new_vectors, new_skipped = store.read_all(space.dim)
+    skipped = new_skipped
+    if base is not None:
+        import pandas as pd
+
+        items = pd.concat([base.items[list(STORED_COLUMNS)], new_items], ignore_index=True)
+        vectors = np.concatenate([np.asarray(base.vectors), new_vectors])
+        skipped = _previous_skipped(base) + new_skipped
+        index_type = index_type if index_type != "auto" or not base else base.manifest["index"]["requested"]
+        max_memory = max_memory or base.manifest["index"].get("max_memory")
+        partitions = partitions or partition_count(base.manifest)
+    else:
+        items, vectors = new_items, new_vectors
+    if len(items) == 0:
+        reasons = Counter(s["reason"] for s in skipped).most_common(3)
+        raise InputError(f"Nothing to index: every item was skipped ({reasons or 'the sources are empty'}).")
+    seconds = time.perf_counter() - started
+    builds = (base.manifest.get("builds", []) if base else []) + [{
+        "mode": "add" if add else "build", "at": _now(), "added": len(new_items), "skipped": len(new_skipped),
+        "seconds": round(seconds, 2), "items_per_second": round(len(new_items) / max(seconds, 1e-9), 1),
+        "sources": [str(Path(s).resolve()) for s in sources], "resumed_chunks": resumed,
+        **({"runner": runner} if runner else {}),
+    }]
+    manifest = {
+        "space_id": space.id, "space_spec": space.canonical, "dim": space.dim,
+        "created": base.manifest["created"] if base else _now(), "updated": _now(),
+        "next_id": int(items["id"].max()) + 1, "read_options": asdict(read_options), "builds": builds,
+    }
+    manifest = rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress, partitions)
+    return BuildReport(name, len(new_items), new_skipped, seconds, len(new_items) / max(seconds, 1e-9), resumed, len(items),
+                       manifest["index"])
+
+
+def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress=False,
+                      partitions=None) -> dict:
+    """Choose, build and tune the FAISS index for these vectors (split into `partitions` by item
+    id when more than 1), then write the whole index."""
+    dense = np.asarray(vectors, dtype=np.float32)
+    partitions = min(check_partitions(partitions or 1), len(dense))
+    plan = plan_index(len(dense), dense.shape[1], index_type, max_memory)
+    if progress:
+        print(f"Building the FAISS index: {plan.reason}" + (f", in {partitions} partitions" if partitions > 1 else "")
+              + " ...", flush=True)
+    parts = build_partitions(plan, dense, partitions)
+    tuning = tune(combine_partitions(parts), plan, dense, beat_exact=index_type == "auto")
+    if plan.kind != "flat" and tuning.param is None:  # no setting beat exact search
+        reason = f"exact search, because {plan.kind} could not: {tuning.note.removeprefix('FALLBACK: ')}"
+        fallback = plan_index(len(dense), dense.shape[1], "flat")
+        plan, parts = fallback, build_partitions(fallback, dense, partitions)
+        plan.reason = reason
+    manifest = {**manifest, "metric": "inner product on unit vectors (= cosine)", "vectors_dtype": "float16",
+                "index": {
+                    "kind": plan.kind, "factory": plan.factory, "reason": plan.reason, "requested": index_type,
+                    "max_memory": max_memory, "bytes_per_vector": plan.bytes_per_vector, "rerank": plan.rerank,
+                    "search_params": {tuning.param: tuning.value} if tuning.param else {},
+                    "tuning": tuning.as_dict(),
+                    **({"partitions": _partition_table(items, partitions)} if partitions > 1 else {}),
+                },
+                "counts": _counts(items)}
+    return write_index(path, items, vectors, parts, manifest, skipped)
+
+
+def _partition_table(items, partitions: int) -> list:
+    """Which rows and item ids each partition file holds (rows are in id order)."""
+    ids = items["id"].to_numpy()
+    return [{"file": f"index-{number:03d}.faiss", "rows": [start, stop], "ids": [int(ids[start]), int(ids[stop - 1])]}
+            for number, (start, stop) in enumerate(partition_bounds(len(items), partitions))]
+
+
+def _previous_skipped(base: Index) -> list:
+    file = base.path / "skipped.jsonl"
+    if not file.exists():
+        return []
+    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+
+
+def _counts(items) -> dict:
+    langs = items.loc[items["kind"] == "text", "lang"].fillna("unknown")
+    return {
+        "items": int(len(items)),
+        "by_kind": {k: int(v) for k, v in items["kind"].value_counts().items()},
+        "by_lang": {k: int(v) for k, v in langs.value_counts().items()},
+        "concepts": int(items["concept"].nunique()),
+        "sources": {k: int(v) for k, v in items["source"].value_counts().items()},
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def remove_items(name: str, ids=None, source: str | None = None, filters: dict | None = None, index_dir=None) -> int:
+    """Remove items by ids, source and/or column filters; returns how many were removed."""
+    if not ids and not source and not filters:
+        raise InputError("Say what to remove: --ids, --source or --where COLUMN=VALUE.")
+    with IndexLock(name, index_dir):
+        index = Index.open(name, index_dir)
+        mask = np.zeros(len(index), dtype=bool)
+        if ids:
+            missing = [i for i in ids if int(i) not in index.row_of_id]
+            if missing:
+                raise InputError(f"No items with ids {missing[:10]} in '{name}'.")
+            mask[[index.row_of_id[int(i)] for i in ids]] = True
+        if source:
+            sources = index.items["source"]
+            mask |= (sources == str(Path(source).resolve())).to_numpy() | (sources == source).to_numpy()
+        if filters:
+            mask |= index.mask(**filters)
+        removed = int(mask.sum())
+        if removed == 0:
+            return 0
+        if removed == len(index):
+            raise InputError(f"That would remove all {removed:,} items of '{name}'; delete the folder {index.path} instead.")
+        keep = ~mask
+        manifest = {k: v for k, v in index.manifest.items() if k not in ("files", "index", "counts")}
+        manifest["updated"] = _now()
+        manifest["builds"] = manifest.get("builds", []) + [{"mode": "remove", "at": _now(), "removed": removed}]
+        rebuild_and_write(index.path, index.items[keep].reset_index(drop=True), np.asarray(index.vectors)[keep],
+                          manifest, index.manifest["index"]["requested"], index.manifest["index"].get("max_memory"),
+                          _previous_skipped(index), partitions=partition_count(index.manifest))
+        return removed
