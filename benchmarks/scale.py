@@ -180,9 +180,9 @@ def write_partitioned(root: Path, name: str, vectors, parts_count: int, kind: st
 
 def bench_search(args, work: Path) -> dict:
     from embedspace.index.faiss_index import recall_at_k
-    from embedspace.vectors import exact_neighbours
     from embedspace.index.store import Index
     from embedspace.query import nearest
+    from embedspace.vectors import exact_neighbours
 
     vectors = generated_vectors(args.vectors, 128)
     queries = generated_vectors(200, 128, seed=1)

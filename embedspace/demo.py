@@ -46,7 +46,6 @@ from .spec import format_spec
 
 DEMO_NAME = "demo"
 DEMO_FORMAT = 1  # bump when the records or their tables change
-TABLE_COLUMNS = ("text", "lang", "concept", "label")
 
 
 @dataclass

@@ -12,9 +12,9 @@ from embedspace.errors import IndexStateError
 from embedspace.index.build import build_index, remove_items
 from embedspace.index.export import export_index
 from embedspace.index.faiss_index import recall_at_k
-from embedspace.vectors import exact_neighbours
 from embedspace.index.sources import ReadOptions
 from embedspace.index.store import Index, IndexLock
+from embedspace.vectors import exact_neighbours
 
 CONCEPTS = [  # concept, en, es, de
     ("dog", "dog", "perro", "Hund"), ("cat", "cat", "gato", "Katze"), ("car", "car", "coche", "Auto"),

@@ -57,28 +57,6 @@ def chosen_spec(picked: str, typed: str | None) -> str:
     return typed or picked
 
 
-@dataclass
-class SpaceSummary:
-    id: str
-    dim: int
-    language_count: str  # "16", or "?" where the model lists none
-    languages: str  # the codes, or why there are none
-    modalities: str
-    images_note: str
-
-
-def summarize_space(space) -> SpaceSummary:
-    count, languages = describe_languages(space.languages)
-    return SpaceSummary(
-        id=space.id,
-        dim=space.dim,
-        language_count=count,
-        languages=languages,
-        modalities=" + ".join(space.modalities),
-        images_note=space.images_note,
-    )
-
-
 def describe_languages(languages: Sequence[str]) -> tuple[str, str]:
     if not languages:
         return "?", "not stated"

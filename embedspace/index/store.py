@@ -15,7 +15,6 @@ checks every file against its checksum; FAISS files and vectors are memory-mappe
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from ..artifacts import atomic_write_bytes, file_checksum, save_json
 from ..errors import IndexStateError, InputError
@@ -43,32 +43,33 @@ def list_indexes(index_dir=None) -> list[str]:
 
 
 class IndexLock:
-    """Exclusive lock for writers of one index: a second writer is refused, not queued."""
+    """Exclusive lock for writers of one index: a second writer is refused, not queued.
+
+    filelock (flock on Unix, LockFileEx on Windows) holds `.NAME.lock` beside the index; the
+    holder writes its process id into it, so a refused writer can say who holds it.
+    """
 
     def __init__(self, name: str, index_dir=None):
         root = index_root(index_dir)
         root.mkdir(parents=True, exist_ok=True)
         self.path = root / f".{name}.lock"
         self.name = name
+        self.lock = FileLock(self.path, timeout=0)
 
     def __enter__(self):
-        self.handle = open(self.path, "a+")
         try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
-            self.handle.close()
+            self.lock.acquire()
+        except Timeout:
+            try:
+                holder = self.path.read_text().strip() or "another process"
+            except OSError:
+                holder = "another process"
             raise IndexStateError(f"Index '{self.name}' is being written by {holder}; wait for it to finish.") from None
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(f"process {os.getpid()}")
-        self.handle.flush()
+        self.path.write_text(f"process {os.getpid()}")
         return self
 
     def __exit__(self, *exc):
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+        self.lock.release()
 
 
 def faiss_files(manifest: dict) -> list:
