@@ -480,17 +480,17 @@ def test_embedding_cache_embeds_each_text_once_and_survives_damage(tmp_path, mon
     assert Counting.calls[-1] == ["a"]  # a damaged segment is embedded again, not trusted
 
 
-def test_readme_quality_tables_are_the_scripts_output(capsys):
-    """The README's Quality tables are quality_tables.py's output on the committed quality.json,
-    pasted: a table edited by hand, or results rerun without updating the README, fails here."""
+def test_docs_quality_tables_are_the_scripts_output(capsys):
+    """The Quality page's tables (docs/quality.md) are quality_tables.py's output on the committed
+    quality.json, pasted: a table edited by hand, or results rerun without updating the page, fails here."""
     import runpy
 
     root = Path(__file__).resolve().parents[1]
     tables = runpy.run_path(str(root / "benchmarks" / "quality_tables.py"))
     tables["main"](str(root / "benchmarks" / "results" / "quality.json"))
     printed = capsys.readouterr().out
-    readme = (root / "README.md").read_text()
+    page = (root / "docs" / "quality.md").read_text()
     blocks = [b.split("\n", 1)[1].strip() for b in printed.split("### ")[1:]]
     assert len(blocks) == 6
     for block in blocks:
-        assert block in readme
+        assert block in page
