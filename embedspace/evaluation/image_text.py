@@ -121,9 +121,10 @@ def run(space, languages=None, emoji_limit: int | None = None, skin_tones: bool 
     if image_map and fold is not None:
         raise InputError("--map scores every fold, each with a map fitted on the others; drop --fold "
                          "(--map-folds K sets the number of folds).")
-    if image_map and not hasattr(space, "text_space"):
-        raise UnsupportedError(f"Space {space.canonical} has no learned image maps: they are for text spaces that "
-                               "take images through ConSE (use-m3, e5-small, st:...).")
+    if image_map:
+        from ..alignment import text_space_for_maps
+
+        text_space_for_maps(space)
     load_before, clock = load_now(), Clock()
     languages = check_languages(space, default_languages(space, languages), SUITE)
     fit_languages = check_languages(space, list(fit_languages), SUITE) if image_map else []
