@@ -250,7 +250,7 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
     digest = demo_digest(space.id, languages, options)
     path = index_path(name, index_dir)
     # a text space that takes images through ConSE gets a map fitted on the demo's emoji
-    fit_map = options.images == "map" and hasattr(space, "text_space") and space.options.get("images") == "conse"
+    fit_map = options.images == "map" and space.text_space() is not None and space.options.get("images") == "conse"
     map_path = map_dir(index_dir) / f"{name}-emoji.npz"
     if (path / "manifest.json").exists() and not overwrite:
         built = _built_digest(path)

@@ -2,8 +2,11 @@
 and a fake Hugging Face cache, so that every path a real hub model takes runs here without a network."""
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -276,3 +279,83 @@ def test_pretrained_tag_is_found_in_the_local_cache(empty_hf_home, tiny_clip):
     assert hub_status("open_clip:ViT-B-32/laion2b_s34b_b79k") == (True, f"weights in local cache at {cached}")
     assert resolve_open_clip("ViT-B-32", "laion2b_s34b_b79k").checkpoint == cached
     assert not hub_status("open_clip:ViT-B-32/openai")[0]  # another tag, not cached
+
+
+# -- open_clip: through the CLI, in a fresh process ---------------------------------------------
+# A fresh process has not registered TINY_ARCH, so the tiny CLIP goes in as a cached hub model.
+@pytest.fixture(scope="module")
+def clip_cli(tiny_clip, tmp_path_factory):
+    """`python -m embedspace.cli` with open_clip:hf-hub:acme/tiny-clip in a Hugging Face cache of its
+    own, indexes, maps and caches in a temp folder; index 'words' holds a few English words."""
+    root = tmp_path_factory.mktemp("clip-cli")
+    config = root / "open_clip_config.json"
+    config.write_text(json.dumps({"model_cfg": TINY_CONFIG, "preprocess_cfg": {}}))
+    fake_hub_snapshot(root / "hf-home", "acme/tiny-clip", {
+        "open_clip_config.json": config, "open_clip_pytorch_model.bin": tiny_clip.checkpoint,
+    })
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")}
+    env.update(HF_HOME=str(root / "hf-home"), HF_HUB_OFFLINE="1", EMBEDSPACE_INDEX_DIR=str(root / "indexes"),
+               EMBEDSPACE_CACHE_DIR=str(root / "cache"), PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env.pop("EMBEDSPACE_MAP_DIR", None)
+
+    def cli(*argv):
+        return subprocess.run([sys.executable, "-m", "embedspace.cli", *argv], env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+
+    words = root / "words.txt"
+    words.write_text("dog\ncat\nrocket\ncar\napple\nhouse\n")
+    built = cli("build", "words", str(words), "--lang", "en", "--space", "open_clip:hf-hub:acme/tiny-clip", "--quiet")
+    assert built.returncode == 0, built.stderr
+    return SimpleNamespace(cli=cli, root=root, spec="open_clip:hf-hub:acme/tiny-clip")
+
+
+def test_cli_translate_with_open_clip(clip_cli):
+    for method in ("csls", "nn"):
+        done = clip_cli.cli("translate", "words", "dog", "--from", "en", "--to", "en", "--method", method, "--json")
+        assert "Traceback" not in done.stderr and done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["from"] == result["to"] == "en" and not result["text_map"]
+        assert {r["text"] for r in result["results"]} == {"dog", "cat", "rocket", "car", "apple", "house"}
+    assert result["results"][0]["text"] == "dog"  # nn: the query's own item, cosine 1
+
+
+def test_cli_align_refuses_open_clip(clip_cli):
+    from embedspace.demo import english_name, render_emoji
+
+    folder = clip_cli.root / "labelled"
+    for e, path in render_emoji(["\U0001F436", "\U0001F431", "\U0001F680", "\U0001F697"])[0].items():
+        (folder / english_name(e)).mkdir(parents=True)
+        (folder / english_name(e) / path.name).write_bytes(path.read_bytes())
+    done = clip_cli.cli("align", "clipmap", "--space", clip_cli.spec, "--images", str(folder), "--folds", "2",
+                        "--backbones", "lite0")
+    assert "Traceback" not in done.stderr and done.returncode == 2, done.stderr
+    message = done.stderr.strip()
+    assert "\n" not in message and message.startswith(f"error: Space {clip_cli.spec}")
+    assert "CLIP's image tower" in message and "embedspace build" in message and "--space use-m3" in message
+    assert not (clip_cli.root / "indexes" / "maps" / "clipmap.npz").exists()
+
+
+# -- every space keeps the base class's methods ----------------------------------------------
+def test_every_space_keeps_the_base_methods(use_space, glove_space, minilm, minilm_path, tiny_clip, tmp_path):
+    """No backend shadows a Space method with an attribute (open_clip's text_space once did: `translate
+    --from` ended in a TypeError, `align` in an AttributeError); text_space() is the text side or None."""
+    from sentence_transformers import SentenceTransformer, models
+
+    from embedspace.space import Space
+    from embedspace.text_map import text_identity
+
+    base = SentenceTransformer(str(minilm_path), device="cpu")
+    SentenceTransformer(modules=[*base, models.Dense(384, 64)], device="cpu").save(str(tmp_path / "aligned"))
+    aligned = f"{tiny_clip.spec}[text={quote('st:' + quote(str(tmp_path / 'aligned')))}]"
+    spaces = [use_space, glove_space, minilm, load_space(tiny_clip.spec), load_space(aligned),
+              load_space("concat:glove-6b-50d+use-m3")]
+    methods = [name for name, member in vars(Space).items() if callable(member) and not name.startswith("__")]
+    assert "text_space" in methods
+    for space in spaces:
+        for name in methods:
+            assert callable(getattr(space, name)) and name not in vars(space), (space.canonical, name)
+        side = space.text_space()
+        assert side is None or (set(side) == {"name", "spec", "artifacts", "dim"} and side["dim"] == space.dim)
+        assert text_identity(space) == (space.id if side is None else json.dumps(side, sort_keys=True))
+    assert use_space.text_space() is not None
+    assert [s.text_space() for s in spaces[1:]] == [None] * 5  # no images, or an image tower of their own

@@ -23,7 +23,7 @@ from ..data.render import render_emoji
 from ..demo import DemoOptions
 from ..errors import InputError, UnsupportedError
 from ..images import load_images
-from ..maps.alignment import caption_targets, captioned_emoji
+from ..maps.alignment import caption_targets, captioned_emoji, text_space_for_maps
 from ..runtime import load_now
 from ..spaces.cache import embed_images_cached, embed_texts_cached
 from ..spaces.image_map import fit_map, image_features
@@ -140,9 +140,8 @@ def run(space, languages=None, emoji_limit: int | None = None, skin_tones: bool 
     if image_map and fold is not None:
         raise InputError("--map scores every fold, each with a map fitted on the others; drop --fold "
                          "(--map-folds K sets the number of folds).")
-    if image_map and not hasattr(space, "text_space"):
-        raise UnsupportedError(f"Space {space.canonical} has no learned image maps: they are for text spaces that "
-                               "take images through ConSE (use-m3, e5-small, st:...).")
+    if image_map:
+        text_space_for_maps(space)  # refuses, with the reason, a space no image map can serve
     load_before, clock = load_now(), Clock()
     languages = check_languages(space, default_languages(space, languages), SUITE)
     fit_languages = check_languages(space, list(fit_languages), SUITE) if image_map else []

@@ -298,9 +298,13 @@ def fit_image_map(space, data: LabelledImages, backbones=DEFAULT_BACKBONES, meth
 
 
 def text_space_for_maps(space):
-    if not hasattr(space, "text_space"):
-        raise UnsupportedError(f"Space {space.canonical} has no learned image maps: they are for text spaces "
-                               "that take images through ConSE (use-m3, e5-small, st:...).")
+    """The space, where learned image maps can be fitted for it; else an UnsupportedError saying what to do."""
+    if space.text_space() is None:
+        own = (f" To search images with it, index them with it as it is: `embedspace build NAME SOURCE --space "
+               f"'{space.canonical}'`." if space.supports_images else "")
+        raise UnsupportedError(f"Space {space.canonical} has no learned image maps: they bring images into text spaces "
+                               "that take them through ConSE, e.g. `embedspace align NAME --space use-m3 --images "
+                               f"SOURCE` (or e5-small). {space.images_note}{own}")
     return space
 
 

@@ -52,11 +52,10 @@ def procrustes(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def text_identity(space) -> str:
-    """What decides a space's text vectors: its id without the image options, where it has them
-    (a text map fitted with use-m3 serves use-m3 with ConSE or any image map)."""
-    if hasattr(space, "text_space"):
-        return json.dumps(space.text_space(), sort_keys=True)
-    return space.id
+    """What decides a space's text vectors: its text side (Space.text_space), without the image options,
+    where it has one (a text map fitted with use-m3 serves use-m3 with ConSE or any image map); else its id."""
+    text_side = space.text_space()
+    return space.id if text_side is None else json.dumps(text_side, sort_keys=True)
 
 
 def text_map_path(space_id: str, source: str, target: str) -> Path:

@@ -131,6 +131,17 @@ class Space:
         validate_texts([text])
         return Tokens(None, None, f"{type(self).__name__} does not expose its tokenizer.")
 
+    def text_space(self) -> dict | None:
+        """The text side a learned image map is fitted for (`embedspace align`, images=map:F), or None.
+
+        {"name", "spec", "artifacts", "dim"}: what decides this space's text vectors, without its
+        image options; a map's header records it and the space checks it on loading the map, and
+        text maps (`align-text`) are keyed by it. None where images cannot come in through a learned
+        map (no images, or an image tower of its own like open_clip:); text maps then key on `id`.
+        Always a method: ask `space.text_space() is None`, not hasattr.
+        """
+        return None
+
     # -- images --------------------------------------------------------------------------
     def embed_images(self, images: Iterable, batch_size: int = 32, progress: bool = False,
                      via: str | None = None) -> np.ndarray:

@@ -86,7 +86,7 @@ class ImageOptionsMixin:
         return moved or _stamp(path) != stamp
 
     def text_space(self) -> dict:
-        """What an image map must have been fitted for: this space's text side."""
+        """What an image map must have been fitted for: this space's text side (see Space.text_space)."""
         key = self.text_spec_key()
         name = self.spec.name + (f"[{key}]" if key else "")
         return {"name": name, "spec": key, "artifacts": dict(self.text_artifacts), "dim": self.dim}

@@ -91,22 +91,24 @@ class OpenClipSpace(Space):
         self.dim = self.clip.dim
         checkpoint = self.clip.weights.checkpoint
         self.image_artifacts = {f"open_clip/{checkpoint.name}": file_checksum(checkpoint)}
-        self.text_space = self.aligned_text_space(self.options["text"])
-        if self.text_space is None:
+        # The st: space of text=st:MODEL, or None for CLIP's own text tower. Not `text_space`: that is
+        # Space.text_space(), the side learned image maps target: None here, CLIP has an image tower of its own.
+        self.text_model = self.aligned_text_model(self.options["text"])
+        if self.text_model is None:
             self.text_artifacts = dict(self.image_artifacts)
             self.languages = ("en",)
             self.images_note = (
                 "Images through CLIP's image tower (with the model's own preprocessing); texts through its text tower."
             )
         else:
-            self.text_artifacts = dict(self.text_space.text_artifacts)
-            self.languages = self.text_space.languages
+            self.text_artifacts = dict(self.text_model.text_artifacts)
+            self.languages = self.text_model.languages
             self.images_note = (
                 f"Images through CLIP's image tower (with the model's own preprocessing); texts through "
                 f"{self.options['text']}, trained to match CLIP's text vectors."
             )
 
-    def aligned_text_space(self, value: str):
+    def aligned_text_model(self, value: str):
         """The sentence-transformers space named by text=st:..., or None for CLIP's own text tower."""
         if value == "clip":
             return None
@@ -114,18 +116,18 @@ class OpenClipSpace(Space):
         text_spec = parse_spec(value)
         if not (isinstance(text_spec, SingleSpec) and text_spec.kind == "st"):
             raise SpecError(f"Space {self.canonical}: text={value} is not an st: space; {hint}.")
-        text_space = self._load_space(value)
-        if text_space.dim != self.dim:
+        text_model = self._load_space(value)
+        if text_model.dim != self.dim:
             raise SpecError(
-                f"Space {self.canonical}: text={value} gives {text_space.dim}-d vectors but this CLIP "
+                f"Space {self.canonical}: text={value} gives {text_model.dim}-d vectors but this CLIP "
                 f"embeds images in {self.dim}-d; the text model must be one trained for this CLIP "
                 "(e.g. st:sentence-transformers/clip-ViT-B-32-multilingual-v1 for open_clip:ViT-B-32/openai)."
             )
-        return text_space
+        return text_model
 
     def _embed_text_batch(self, texts, role):
-        if self.text_space is not None:
-            return self.text_space.embed_texts(texts, batch_size=len(texts), role=role)
+        if self.text_model is not None:
+            return self.text_model.embed_texts(texts, batch_size=len(texts), role=role)
         import torch
 
         with torch.inference_mode():
@@ -139,8 +141,8 @@ class OpenClipSpace(Space):
             return self.clip.model.encode_image(batch).float().numpy()
 
     def tokenize(self, text):
-        if self.text_space is not None:
-            tokens = self.text_space.tokenize(text)
+        if self.text_model is not None:
+            tokens = self.text_model.tokenize(text)
             tokens.note = f"Texts go through {self.options['text']}. {tokens.note}"
             return tokens
         validate_texts([text])
@@ -149,7 +151,7 @@ class OpenClipSpace(Space):
     def info(self):
         info = super().info()
         info.notes.append(f"Weights: {self.clip.weights.checkpoint}.")
-        if self.text_space is not None:
+        if self.text_model is not None:
             info.notes.append("Languages depend on the text= model: see its model card.")
         return info
 
