@@ -295,7 +295,7 @@ def clip_cli(tiny_clip, tmp_path_factory):
     })
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")}
     env.update(HF_HOME=str(root / "hf-home"), HF_HUB_OFFLINE="1", EMBEDSPACE_INDEX_DIR=str(root / "indexes"),
-               EMBEDSPACE_CACHE_DIR=str(root / "cache"), PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+               EMBEDSPACE_CACHE_DIR=str(root / "cache"), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     env.pop("EMBEDSPACE_MAP_DIR", None)
 
     def cli(*argv):

@@ -263,7 +263,7 @@ def test_a_map_space_keeps_conse_as_a_second_image_route(emoji_folder, tmp_path,
     assert main(["search", "withmap", "--image", str(photo), "--image-via", "conse", "--json"]) == 0
     assert [r["id"] for r in json.loads(capsys.readouterr().out)["results"]][:5] == [r["id"] for r in found]
     assert main(["search", "withmap", "dog", "--image-via", "conse"]) == 2
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=180)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=180)
     at.session_state["panel"] = "Search"
     at.session_state["index_name"] = "withmap"
     at.run()
