@@ -22,11 +22,16 @@ run: install
 	$(VENV)/bin/embedspace demo
 	$(VENV)/bin/streamlit run app.py
 
+# Lint, the layer rule (docs/architecture.md), the docs site (a warning or a broken link fails),
+# then the whole test suite.
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 	$(PY) -m pytest
 
 bench: install
 	$(PY) benchmarks/embed_throughput.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site

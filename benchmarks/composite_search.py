@@ -1,7 +1,7 @@
 """Search composite spaces on the analogy suite's dev half; report the test half of every variant.
 
     python benchmarks/composite_search.py [--variants NAME ...] [--out benchmarks/results/quality.json]
-    python benchmarks/composite_search.py --table      (the README's table, from the summary)
+    python benchmarks/composite_search.py --table      (the table in docs/composite.md, from the summary)
 
 Every variant is the spec of a space (parts alone included). Each is run by the analogy suite
 (`embedspace eval analogy --half dev`, then `--half test`, 30,000-word cap), and both records go
@@ -72,7 +72,7 @@ def figures(record: dict) -> dict:
 
 
 def table(summary: dict) -> str:
-    """The README's table: every variant tried, dev and test, best on dev marked."""
+    """The table in docs/composite.md: every variant tried, dev and test, best on dev marked."""
     best = summary["best_on_dev"]
     lines = ["| variant | dev add / mul | test add / mul | spec |", "|---|---|---|---|"]
     order = [n for n in VARIANTS if n in summary["variants"]]  # the order they were tried
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="benchmarks/results/quality.json")
     parser.add_argument("--summary", default="benchmarks/results/composite_search.json")
     parser.add_argument("--restrict-vocab", type=int, default=30_000)
-    parser.add_argument("--table", action="store_true", help="print the README's table from the summary and stop")
+    parser.add_argument("--table", action="store_true", help="print docs/composite.md's table from the summary, stop")
     args = parser.parse_args(argv)
     if args.table:
         print(table(json.loads(Path(args.summary).read_text())))

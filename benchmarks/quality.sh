@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces benchmarks/results/quality.json and the README's quality tables:
+# Reproduces benchmarks/results/quality.json and the quality tables of docs/quality.md:
 #   bash benchmarks/quality.sh                  (or OUT=other.json, EMBEDSPACE="python -m embedspace.cli")
 # Embeddings are cached (~/.cache/embedspace/eval, image features in ~/.cache/embedspace/features):
 # with warm caches the whole script took 11 min 17 s on a 2-core machine (2026-11-27); a cold cache

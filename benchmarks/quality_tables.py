@@ -1,10 +1,10 @@
-"""Print the README's quality tables (markdown) from benchmarks/results/quality.json.
+"""Print the quality tables (markdown) of docs/quality.md from benchmarks/results/quality.json.
 
     python benchmarks/quality_tables.py [FILE] [--all]
 
 Only glove-6b-50d, use-m3 and e5-small, whole question sets, unless --all (composites, dev/test halves).
 
-The README's tables are this script's output, pasted: nothing is typed in by hand.
+The tables in docs/quality.md are this script's output, pasted: nothing is typed in by hand.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def short(space: str) -> str:
 
 def entries(table: dict, suite: str, everything: bool = False):
     """(short space name, config key, record) in SPACES order; only the three plain spaces unless
-    everything (composites and the analogy halves have their own README section)."""
+    everything (composites and the analogy halves have their own section in docs/composite.md)."""
     rows = []
     for space, configs in table.get(suite, {}).items():
         for key, record in configs.items():

@@ -58,7 +58,7 @@ class DemoOptions:
     emoji: tuple | None = None  # exactly these emoji (tests)
     countries: tuple | None = None  # only these ISO 3166 codes (tests)
     words: int = 3000  # frequent words per language
-    skin_tones: bool = False  # include the skin-tone variants (+~2,030 images, +~24,000 names; see README)
+    skin_tones: bool = False  # include the skin-tone variants (+~2,030 images, +~24,000 names; see docs/demo.md)
     images: str = "map"  # map: fit a learned image map on the demo's own emoji and names; conse: ConSE
     map_backbones: tuple = ("lite0",)  # the map's image features; lite0 alone keeps the build within minutes
 

@@ -74,7 +74,7 @@ def app_index_dir(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("app-indexes")
     # ConSE images, not the demo's emoji map: the app's tests upload a photo, which a map fitted on
-    # emoji drawings cannot place (README, "Demo index"); test_demo covers the map demo.
+    # emoji drawings cannot place (docs/demo.md); test_demo covers the map demo.
     options = DemoOptions(languages=APP_LANGS, emoji=APP_EMOJI, countries=("ES", "DE", "FR", "IT", "JP", "US"),
                           words=150, images="conse")
     build_demo(options, index_dir=root)

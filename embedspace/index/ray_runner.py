@@ -279,7 +279,7 @@ def _readable(exc: BaseException) -> BaseException:
     if missing:
         return MissingDependencyError(
             f"A Ray worker cannot import {missing.group(1)!r}: every node needs the same packages as this one "
-            "(pip install -r requirements.txt and embedspace itself; see the README, 'Ray clusters')."
+            "(pip install -r requirements.txt and embedspace itself; see docs/scale-out.md)."
         )
     return exc
 

@@ -84,7 +84,7 @@ def partition_count(manifest: dict) -> int:
 def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manifest: dict, skipped: list) -> dict:
     """Write a complete index folder next to `path`, then swap it in. Returns the manifest.
 
-    faiss_parts: the FAISS index, or its partitions in the order of manifest["index"]["partitions"].
+    faiss_parts: the FAISS index, or its partitions in the order of `manifest["index"]["partitions"]`.
     """
     import faiss
     import pyarrow as pa

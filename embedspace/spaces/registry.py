@@ -92,7 +92,7 @@ def list_spaces(check: bool = True) -> list:
     return infos
 
 
-# The composite with the best 3CosAdd on the analogy suite's dev half (README, "Composite spaces").
+# The composite with the best 3CosAdd on the analogy suite's dev half (docs/composite.md).
 COMPOSITE_EXAMPLE = "concat:glove-6b-50d*1.75+use-m3*0.85+e5-small[center=glove:30000]"
 
 
