@@ -73,6 +73,7 @@ from embedspace.explore.projection import (  # noqa: E402 (after the path set-up
     knn_graph,
     umap_layout,
 )
+from embedspace.vectors import l2_normalize  # noqa: E402
 
 CACHE = HERE / ".cache" / "projection"
 RESULTS = HERE / "results" / "projection.json"
@@ -231,7 +232,7 @@ def warm_up() -> None:
     rng = np.random.default_rng(0)
     # 5,000 points: above 4,096 umap-learn uses NN-descent, whose compilation must not be timed either.
     x = rng.standard_normal((5000, 64)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = l2_normalize(x)
     plain_umap(x)
     nndescent_graph(x)
     umap_layout(x, 2, knn=knn_graph(x, N_NEIGHBORS))

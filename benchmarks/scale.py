@@ -51,6 +51,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from embedspace.vectors import l2_normalize  # noqa: E402
+
 RESULTS = HERE / "results" / "scale.json"
 LANGUAGES = ("en", "es", "de", "fr", "it", "pt", "ru", "tr")
 
@@ -143,13 +146,13 @@ def estimate(ray: dict, items: int) -> dict:
 def generated_vectors(n: int, dim: int, seed: int = 0, centres: int = 1000):
     rng = np.random.default_rng(seed)
     centre = rng.standard_normal((centres, dim)).astype(np.float32)
-    centre /= np.linalg.norm(centre, axis=1, keepdims=True)
+    centre = l2_normalize(centre)
     out = np.empty((n, dim), np.float32)
     for start in range(0, n, 100_000):
         stop = min(n, start + 100_000)
         noise = rng.standard_normal((stop - start, dim)).astype(np.float32)
         block = centre[rng.integers(0, centres, stop - start)] + 0.08 * noise
-        out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        out[start:stop] = l2_normalize(block)
     return out
 
 

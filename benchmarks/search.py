@@ -85,6 +85,7 @@ from embedspace.index.faiss_index import (  # noqa: E402 (after the path set-up)
     set_search_param,
     tune,
 )
+from embedspace.vectors import exact_neighbours, l2_normalize  # noqa: E402
 
 RESULTS = HERE / "results" / "search.json"
 CACHE = HERE / ".cache" / "search"  # ".cache/" is in .gitignore
@@ -182,10 +183,8 @@ def noisy_copies(parents: np.ndarray, rng, low=COPY_COS_LOW, high=COPY_COS_HIGH)
     cos = rng.uniform(low, high, size=(len(parents), 1)).astype(np.float32)
     noise = rng.standard_normal(parents.shape, dtype=np.float32)
     noise -= (noise * parents).sum(axis=1, keepdims=True) * parents
-    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-    out = cos * parents + np.sqrt(1 - cos * cos) * noise
-    out /= np.linalg.norm(out, axis=1, keepdims=True)
-    return out.astype(np.float32)
+    noise = l2_normalize(noise)
+    return l2_normalize(cos * parents + np.sqrt(1 - cos * cos) * noise)
 
 
 def make_dataset(base: np.ndarray, n: int, queries: int, seed: int) -> dict:
@@ -203,21 +202,6 @@ def make_dataset(base: np.ndarray, n: int, queries: int, seed: int) -> dict:
     copies_per_real = np.bincount(np.searchsorted(used, parents), minlength=len(used)) if len(parents) else np.zeros(len(used))
     return {"vectors": vectors, "copy_queries": copy_queries, "real": len(used), "copies": n - len(used),
             "copies_per_real_mean": float(copies_per_real.mean()), "copies_per_real_max": int(copies_per_real.max())}
-
-
-def exact_top_k(queries: np.ndarray, vectors: np.ndarray, k: int = K, block: int = 65_536) -> np.ndarray:
-    """Exact top-k rows by inner product: blockwise numpy matmul + argpartition (float32)."""
-    best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
-    best_i = np.zeros((len(queries), 0), dtype=np.int64)
-    for start in range(0, len(vectors), block):
-        s = queries @ vectors[start:start + block].T
-        top = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        best_s = np.concatenate([best_s, np.take_along_axis(s, top, axis=1)], axis=1)
-        best_i = np.concatenate([best_i, top + start], axis=1)
-        keep = np.argpartition(-best_s, k - 1, axis=1)[:, :k]
-        best_s, best_i = np.take_along_axis(best_s, keep, axis=1), np.take_along_axis(best_i, keep, axis=1)
-    order = np.argsort(-best_s, axis=1)
-    return np.take_along_axis(best_i, order, axis=1)
 
 
 # -- measuring -------------------------------------------------------------------------------
@@ -485,7 +469,7 @@ def main(argv=None) -> int:
             stored_path = tmpdir / f"vectors-{n}.npy"
             np.save(stored_path, vectors.astype(np.float16), allow_pickle=False)
             stored = np.load(stored_path, mmap_mode="r", allow_pickle=False)
-            truth_all = exact_top_k(np.concatenate([base["queries"], data["copy_queries"]]), vectors)
+            truth_all = exact_neighbours(np.concatenate([base["queries"], data["copy_queries"]]), vectors, K)[0]
             truth, copy_truth = truth_all[: len(base["queries"])], truth_all[len(base["queries"]):]
             top1 = float(np.median((base["queries"] * vectors[truth[:, 0]]).sum(axis=1)))
             top10 = float(np.median((base["queries"] * vectors[truth[:, -1]]).sum(axis=1)))

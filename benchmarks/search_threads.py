@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from embedspace.artifacts import save_json  # noqa: E402
 from embedspace.index.faiss_index import faiss_search  # noqa: E402
 from embedspace.runtime import machine  # noqa: E402
+from embedspace.vectors import l2_normalize  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "search_threads.json"
 BATCH = 200
@@ -41,8 +42,7 @@ def busy_loop():
 
 
 def unit_rows(rng, n, dim):
-    x = rng.standard_normal((n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    return l2_normalize(rng.standard_normal((n, dim)))
 
 
 def latencies(search, queries, count):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -64,7 +65,6 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 def save_array(path, array: np.ndarray) -> None:
     """Save a .npy atomically (no pickle)."""
-    import io
 
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
@@ -89,7 +89,6 @@ NPZ_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeEr
 
 def save_headed_npz(path, header: dict, arrays: dict) -> None:
     """Arrays and a JSON header in one .npz (no pickle), written atomically: the format of maps."""
-    import io
 
     buffer = io.BytesIO()
     np.savez(buffer, header=np.frombuffer(json.dumps(header, sort_keys=True).encode(), np.uint8), **arrays)

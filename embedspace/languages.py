@@ -8,6 +8,7 @@ standard tag ('fil'), plus the script where it changes the written form: Chinese
 
 from functools import lru_cache
 
+import babel
 import langcodes
 
 from .errors import InputError
@@ -53,7 +54,6 @@ def normalize_langs(codes) -> tuple:
 def language_name(code: str, locale: str = "en") -> str:
     """Human name of a canonical code ('es' -> 'Spanish'), from CLDR via babel."""
     try:
-        import babel
 
         return babel.Locale.parse(code.replace("-", "_")).get_display_name(locale) or code
     except Exception:  # babel missing or a code CLDR has no name for

@@ -11,6 +11,7 @@ A function that takes `progress` accepts:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 ProgressCallback = Callable[[str, int, "int | None"], None]
@@ -55,6 +56,5 @@ def announce(progress, stage: str) -> None:
     if callable(progress):
         progress(stage, 0, None)
     elif progress:
-        import sys
 
         print(stage, file=sys.stderr, flush=True)

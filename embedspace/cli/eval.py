@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 from ..errors import InputError
 from ..evaluation import format_result, run_suite, save_results
@@ -52,9 +53,6 @@ def eval_options(args) -> dict:
 
 
 def cmd_eval(args) -> int:
-    import shlex
-
-
     options = eval_options(args)
     results = []
     # hubness over an index measures the index's own space unless told otherwise

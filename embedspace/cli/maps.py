@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 from ..errors import InputError
 from ..languages import normalize_lang
@@ -17,9 +19,6 @@ def _split_codes(text):
 
 
 def cmd_align(args) -> int:
-    import os
-
-
     if args.index_dir:
         os.environ["EMBEDSPACE_INDEX_DIR"] = args.index_dir
     report = align_images(args.name, args.space, args.images, args.labels_from, args.caption_column, args.lang_column,
@@ -35,9 +34,6 @@ def cmd_align(args) -> int:
 
 
 def cmd_align_text(args) -> int:
-    import os
-
-
     if args.index_dir:
         os.environ["EMBEDSPACE_INDEX_DIR"] = args.index_dir
 
@@ -60,9 +56,6 @@ def cmd_align_text(args) -> int:
 
 
 def cmd_mine(args) -> int:
-    from pathlib import Path
-
-
     sides = []
     for path in (args.source_a, args.source_b):
         if not Path(path).is_file():

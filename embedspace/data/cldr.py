@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from babel import Locale, UnknownLocaleError, localedata
+
 from .emoji import all_emoji, flag_country
 
 NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}  # CLDR regions that are not countries
@@ -12,7 +14,6 @@ NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}  # CLDR regions that 
 
 def babel_locale(lang: str):
     """babel's Locale for a canonical code, or None if CLDR has no data for it."""
-    from babel import Locale, UnknownLocaleError
 
     try:
         return Locale.parse(lang.replace("-", "_"))
@@ -21,8 +22,6 @@ def babel_locale(lang: str):
 
 
 def country_codes(countries=None) -> list:
-    from babel import Locale
-
     codes = [c for c in Locale("en").territories if len(c) == 2 and c.isalpha() and c not in NOT_COUNTRIES]
     if countries is not None:
         codes = [c for c in codes if c in set(countries)]
@@ -31,7 +30,6 @@ def country_codes(countries=None) -> list:
 
 def language_codes() -> list:
     """ISO 639 codes (2 or 3 letters, no region or script) of the languages CLDR has a locale for."""
-    from babel import Locale, localedata
 
     return sorted(c for c in Locale("en").languages if re.fullmatch("[a-z]{2,3}", c) and localedata.exists(c))
 

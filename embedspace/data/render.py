@@ -11,6 +11,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+import numpy as np
+
 from ..artifacts import atomic_write_bytes, file_checksum
 from ..errors import InputError, require
 from ..paths import cache_dir
@@ -59,8 +61,6 @@ class EmojiRenderer:
 
     @staticmethod
     def _alpha(image):
-        import numpy as np
-
         return np.asarray(image.getchannel("A"))
 
     def problem(self, emoji: str, image=None) -> str | None:

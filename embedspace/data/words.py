@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 
 
 def _script(char: str) -> str:
@@ -13,7 +14,6 @@ def _script(char: str) -> str:
 
 def language_scripts(words) -> set:
     """The scripts of a language: those of at least 5% of its most frequent words."""
-    from collections import Counter
 
     counts = Counter(_script(w[0]) for w in words[:1000] if w)
     return {script for script, n in counts.items() if n >= 0.05 * max(len(words[:1000]), 1)}

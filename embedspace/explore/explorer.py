@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import langcodes
 import numpy as np
 import pandas as pd
 
@@ -231,7 +232,6 @@ def flag(lang: str | None) -> str:
     """The flag of a language's most likely country (CLDR's likely subtags): a hint beside the code."""
     if not lang:
         return ""
-    import langcodes
 
     try:
         territory = langcodes.Language.get(lang).maximize().territory

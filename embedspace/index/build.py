@@ -13,6 +13,7 @@ and skips every chunk that was already written, so nothing is embedded twice.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import time
@@ -150,8 +151,6 @@ class ChunkStore:
         return {int(p.stem.split("-")[1]) for p in self.path.glob("chunk-*.json")}
 
     def write(self, seq: int, items: list, vectors: np.ndarray, skipped: list) -> None:
-        import io
-
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(vectors, dtype=np.float16), allow_pickle=False)
         atomic_write_bytes(self.path / f"chunk-{seq:06d}.npy", buffer.getvalue())

@@ -21,7 +21,9 @@ IVF's lists from the file instead of copying them into process memory.
 from __future__ import annotations
 
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
@@ -210,7 +212,6 @@ class PartitionedIndex:
 
     def _threads(self):
         if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
 
             import faiss
 
@@ -276,7 +277,6 @@ def faiss_search(index, queries: np.ndarray, k: int, plan_kind: str, vectors=Non
 def search_threads_for(n_queries: int) -> int | None:
     """OpenMP threads for a search of n_queries: EMBEDSPACE_SEARCH_THREADS if set, else 1 below
     ONE_THREAD_BELOW queries, else None (FAISS's default, every core)."""
-    import os
 
     override = os.environ.get("EMBEDSPACE_SEARCH_THREADS")
     if override:
@@ -324,7 +324,8 @@ def tuning_queries(vectors: np.ndarray, count: int = TUNING_QUERIES, seed: int =
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(vectors), size=min(count, len(vectors)), replace=False)
     base = np.asarray(vectors[np.sort(picks)], dtype=np.float32)
-    nearest_other = exact_neighbours(base, vectors, 2)[1][:, 1]  # [:, 0] is the item itself (cosine ~1)
+    near = exact_neighbours(base, vectors, 2)[1]  # [:, 0] is the item itself (cosine ~1)
+    nearest_other = near[:, 1] if near.shape[1] > 1 else np.full(len(base), -np.inf, np.float32)  # one item: none
     target_cos = float(np.clip(np.quantile(nearest_other, QUERY_COS_QUANTILE), MIN_QUERY_COS, MAX_QUERY_COS))
     noise = rng.standard_normal(base.shape).astype(np.float32)
     noise -= (noise * base).sum(axis=1, keepdims=True) * base  # orthogonal to the item

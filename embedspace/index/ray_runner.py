@@ -20,11 +20,15 @@ Results come back through Ray's object store and are staged on the driver's disk
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import re
 import socket
+import socket as sockets
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
@@ -146,9 +150,6 @@ class RayRunner:
 
     # -- the embedding itself --------------------------------------------------------------------
     def _embed(self, ray, pending, space, store, progress, stats: RayStats) -> None:
-        import warnings
-
-
         started = time.perf_counter()
         dataset = ray.data.from_items(pending, override_num_blocks=len(pending))  # a chunk per block = a task per chunk
         with warnings.catch_warnings():
@@ -232,7 +233,6 @@ def _init(ray, address, workers, cpus_per_worker) -> None:
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
     """Ray retries an address where nothing listens for many minutes: knock first."""
-    import socket as sockets
 
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if address == "auto" or not host or not port.isdigit():
@@ -273,7 +273,6 @@ def worker_error(text: str) -> EmbedspaceError:
 
 def _readable(exc: BaseException) -> BaseException:
     """Ray reports a worker's crash as text; a module missing on a worker becomes our message."""
-    import re
 
     missing = re.search(r"No module named '([^']+)'", str(exc))
     if missing:
@@ -296,7 +295,6 @@ def decode_chunk(seq: int, payload: bytes):
 
 def encode_result(items, vectors, skipped) -> bytes:
     """Items (stored columns), float16 vectors (as the ChunkStore keeps them) and skips, in one blob."""
-    import io
 
 
     buffer = io.BytesIO()
@@ -307,8 +305,6 @@ def encode_result(items, vectors, skipped) -> bytes:
 
 
 def decode_result(blob: bytes):
-    import io
-
     size = int.from_bytes(blob[:8], "little")
     data = json.loads(blob[8:8 + size])
     vectors = np.load(io.BytesIO(blob[8 + size:]), allow_pickle=False)

@@ -15,6 +15,7 @@ checks every file against its checksum; FAISS files and vectors are memory-mappe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -139,8 +140,6 @@ def recover(path: Path) -> None:
 
 
 def manifest_checksum(manifest: dict) -> str:
-    import hashlib
-
     return hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()[:16]
 
 

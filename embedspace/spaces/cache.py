@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 
 import numpy as np
 
@@ -88,8 +89,6 @@ class TextVectorStore:
         return text in self.where
 
     def add(self, texts: list, vectors: np.ndarray) -> None:
-        import uuid
-
         stem = self.folder / f"seg-{uuid.uuid4().hex}"
         save_array(f"{stem}.vectors.npy", np.asarray(vectors, dtype=np.float32))
         save_array(f"{stem}.texts.npy", np.array(texts, dtype=str))

@@ -26,6 +26,8 @@ so the vector stays unit length. An item no part can embed is refused.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -287,8 +289,6 @@ def part_centre(space: Space, reference: str, pcs: int = 0) -> tuple:
     (dim,), or with pcs of (1 + pcs, dim), the mean then the top principal directions of the centred
     vectors (all-but-the-top, Mu & Viswanath 2018).
     """
-    import hashlib
-    import json
 
     words = reference_words(reference)
     # without pcs the file is the mean alone, (dim,)

@@ -170,7 +170,7 @@ def test_projection_is_cached_on_disk_as_arrays(small_index, tmp_path, monkeypat
     params = MapParams(method="umap", dims=2, sample=40, n_neighbors=5)
     assert projection.load_projection(small_index, params) is None
     steps = []
-    first = projection.project(small_index, params, progress=steps.append)
+    first = projection.project(small_index, params, progress=lambda *event: steps.append(event))  # (stage, done, total)
     assert not first.from_cache and len(first) == 40 and first.eligible == 54 and first.sampled
     assert "knn" in first.seconds and "umap" in first.seconds and len(steps) == 2
     files = sorted(p.name for p in (tmp_path / "maps").iterdir())

@@ -320,7 +320,8 @@ def test_cli_translate_with_open_clip(clip_cli):
 
 
 def test_cli_align_refuses_open_clip(clip_cli):
-    from embedspace.demo import english_name, render_emoji
+    from embedspace.data.emoji import english_name
+    from embedspace.data.render import render_emoji
 
     folder = clip_cli.root / "labelled"
     for e, path in render_emoji(["\U0001F436", "\U0001F431", "\U0001F680", "\U0001F697"])[0].items():
@@ -341,8 +342,8 @@ def test_every_space_keeps_the_base_methods(use_space, glove_space, minilm, mini
     --from` ended in a TypeError, `align` in an AttributeError); text_space() is the text side or None."""
     from sentence_transformers import SentenceTransformer, models
 
-    from embedspace.space import Space
-    from embedspace.text_map import text_identity
+    from embedspace.maps.text_map import text_identity
+    from embedspace.spaces.space import Space
 
     base = SentenceTransformer(str(minilm_path), device="cpu")
     SentenceTransformer(modules=[*base, models.Dense(384, 64)], device="cpu").save(str(tmp_path / "aligned"))

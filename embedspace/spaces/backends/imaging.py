@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...artifacts import file_checksum
 from ...errors import EmbedspaceError, SpecError
 from ...images import load_images
@@ -132,7 +134,6 @@ class ImageOptionsMixin:
         """The classifier's pooled features (1,280-d, unit rows), for image-to-image similarity."""
 
         pil_images, _ = load_images(images)
-        import numpy as np
 
 
         rows = [classifier()(pil_images[i:i + batch_size])[1] for i in range(0, len(pil_images), batch_size)]
