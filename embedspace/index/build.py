@@ -4,8 +4,11 @@ The reader (sources.read_chunks) yields numbered chunks of items; `embed_chunk` 
 chunk into vectors (skipping what cannot be embedded, with the reason); a ChunkStore writes
 each finished chunk to a staging folder. A runner drives the loop: SequentialRunner here, and
 a distributed runner can replace it without touching the rest, because a chunk's result
-depends only on the chunk and the space. Once every chunk is written, `assemble` builds the
-FAISS index, tunes it and swaps the new index folder in.
+depends only on the chunk and the space: its items and skips exactly, its vectors up to float
+rounding (a model's sums round differently with another thread count or CPU: use-m3's float32
+values move by up to ~3e-7 between 1 and 2 OpenBLAS threads, tests/index/test_ray.py has the
+figures and the tolerances). Once every chunk is written, `assemble` builds the FAISS index,
+tunes it and swaps the new index folder in.
 
 An interrupted build leaves its staging folder; `resume=True` reads the same sources again
 and skips every chunk that was already written, so nothing is embedded twice.

@@ -6,7 +6,11 @@ Ray Data, whose `map_batches` runs them through a pool of actors, and writes eac
 the build's ChunkStore as it arrives. Every actor loads the space once, from its spec text,
 and refuses to start if its space id differs from the driver's (other weights or package
 versions on that node). `build.assemble` then merges the chunks as after a sequential build,
-so both runners give the same index, and an interrupted build resumes with either.
+so both runners give the same items, ids, order and skips, and an interrupted build resumes
+with either. The vectors are the same up to float rounding only: an actor embeds with one model
+thread per CPU it holds (one by default), the sequential runner with one per core, and BLAS sums
+round differently with the thread count (float32 within 1e-6, near-tied results may swap ranks;
+tests/test_ray.py).
 
 Failures: each chunk is a block of its own and so a Ray task of its own. Ray Data restarts an
 actor that dies (max_restarts=-1) and re-runs the chunks it held (up to TASK_RETRIES times),
