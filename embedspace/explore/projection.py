@@ -35,6 +35,7 @@ from ..errors import InputError, require
 from ..languages import normalize_lang
 from ..paths import cache_dir
 from ..progress import announce
+from ..vectors import exact_neighbours
 
 METHODS = ("umap", "pca")
 DEFAULT_SAMPLE = 5_000
@@ -130,14 +131,7 @@ class ProjectionMap:
                          np.concatenate([part.similarities for part in parts]))
 
     def _place_block(self, vectors: np.ndarray, k: int) -> Placement:
-        sims = vectors @ self.vectors.T
-        if sims.shape[1] > k:
-            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        else:
-            top = np.tile(np.arange(sims.shape[1]), (len(vectors), 1))
-        top_sims = np.take_along_axis(sims, top, axis=1)
-        order = np.argsort(-top_sims, axis=1, kind="stable")
-        top, top_sims = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sims, order, axis=1)
+        top, top_sims = exact_neighbours(vectors, self.vectors, k)
         weights = placement_weights(top_sims)
         coords = np.einsum("nk,nkd->nd", weights, self.coords[top])
         return Placement(coords.astype(np.float32), top, top_sims)
