@@ -1,4 +1,18 @@
-"""Where things live: every folder rule and EMBEDSPACE_* variable in one place.
+"""Where things live: every folder rule, and the list of every EMBEDSPACE_* variable.
+
+Folders (read here, nowhere else):
+
+    EMBEDSPACE_INDEX_DIR   the folder of indexes (default ./indexes; --index-dir wins)
+    EMBEDSPACE_MAP_DIR     learned maps (default <index folder>/maps)
+    EMBEDSPACE_CACHE_DIR   caches: embeddings, rendered emoji, features (default ~/.cache/embedspace)
+
+Speed settings (read where they act; tests/test_paths.py keeps this list complete):
+
+    EMBEDSPACE_THREADS          model threads (runtime.cpu_count; default: the usable cores)
+    EMBEDSPACE_SEARCH_THREADS   FAISS threads for a search (index/faiss_index.search_threads_for)
+    EMBEDSPACE_MAP_ASK_ABOVE    the app computes maps up to this many items without asking (app.py)
+
+Index names are NAME_PATTERN: letters, digits, '.', '_' and '-', so a name is never a path.
 """
 
 from __future__ import annotations
@@ -26,7 +40,6 @@ def index_path(name: str, index_dir=None) -> Path:
 
 def map_dir(index_dir=None) -> Path:
     """EMBEDSPACE_MAP_DIR, else a `maps` folder inside the index folder (built artifacts, not code)."""
-
     if index_dir is None and os.environ.get("EMBEDSPACE_MAP_DIR"):
         return Path(os.environ["EMBEDSPACE_MAP_DIR"])
     return index_root(index_dir) / "maps"
