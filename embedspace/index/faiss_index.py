@@ -325,8 +325,9 @@ def tuning_queries(vectors: np.ndarray, count: int = TUNING_QUERIES, seed: int =
     picks = rng.choice(len(vectors), size=min(count, len(vectors)), replace=False)
     base = np.asarray(vectors[np.sort(picks)], dtype=np.float32)
     near = exact_neighbours(base, vectors, 2)[1]  # [:, 0] is the item itself (cosine ~1)
-    nearest_other = near[:, 1] if near.shape[1] > 1 else np.full(len(base), -np.inf, np.float32)  # one item: none
-    target_cos = float(np.clip(np.quantile(nearest_other, QUERY_COS_QUANTILE), MIN_QUERY_COS, MAX_QUERY_COS))
+    nearest_other = near[:, 1] if near.shape[1] > 1 else np.zeros(0, np.float32)  # a one-item index has none
+    quantile = np.quantile(nearest_other, QUERY_COS_QUANTILE) if len(nearest_other) else MIN_QUERY_COS
+    target_cos = float(np.clip(quantile, MIN_QUERY_COS, MAX_QUERY_COS))
     noise = rng.standard_normal(base.shape).astype(np.float32)
     noise -= (noise * base).sum(axis=1, keepdims=True) * base  # orthogonal to the item
     noise = l2_normalize(noise)
