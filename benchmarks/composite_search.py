@@ -67,6 +67,7 @@ VARIANTS["glove*1.5+use*0.7+e5 (glove pcs=1, e5 pcs=2)"] = concat(f"{G}[center=g
                                                                   E + P2)
 VARIANTS["glove*1.75+use*0.85+e5 (e5 centred)"] = concat(f"{G}*1.75", f"{U}*0.85", E + C)
 
+
 def figures(record: dict) -> dict:
     return {m: record["figures"]["overall"][m] for m in ("add", "mul")}
 

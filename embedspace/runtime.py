@@ -19,6 +19,7 @@ def cpu_count() -> int:
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
 
+
 def machine() -> dict:
     """Where a figure was measured: CPU, cores, memory and the load while it ran (timings depend on it)."""
     info = {"platform": platform.platform(terse=True), "machine": platform.machine(), "cpus": os.cpu_count(),

@@ -134,7 +134,6 @@ def _knn_over_blocks(queries, pool, pool_rows, want: int, pool_block: int) -> tu
     return best_cos, best_rows
 
 
-
 def l2_normalize(vectors: np.ndarray, dtype=np.float32) -> np.ndarray:
     """Rows scaled to unit length (the one normaliser of the package); an all-zero row stays zero
     instead of becoming NaN. dtype: float32 (what spaces return), or None to keep the input's."""

@@ -91,6 +91,7 @@ def ray_cluster():
     yield ray
     ray.shutdown()
 
+
 # A small demo index for the app's tests (AppTest and the real browser): emoji images and names,
 # countries, languages and frequent words in three languages, built once per test session.
 APP_EMOJI = (

@@ -24,7 +24,6 @@ EVAL_OPTIONS = {
 }
 
 
-
 def eval_options(args) -> dict:
     """The suite's keyword options from the parsed arguments; an option the suite does not take is an error."""
 

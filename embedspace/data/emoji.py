@@ -15,17 +15,9 @@ from ..errors import InputError
 from ..languages import normalize_lang
 
 SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
-
-
 GENDER_SIGNS = ("\u200d\u2640\ufe0f", "\u200d\u2642\ufe0f")
-
-
 GENDERED_PEOPLE = ("\U0001F468", "\U0001F469")  # man, woman; person is U+1F9D1
-
-
 PERSON = "\U0001F9D1"
-
-
 REGIONAL_A = 0x1F1E6
 
 

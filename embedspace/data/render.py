@@ -20,14 +20,8 @@ from ..progress import Tracker
 from .emoji import english_name
 
 RENDER_VERSION = 2  # bump when the PNGs change (they are cached under this version)
-
-
 IMAGE_SIZE = 160  # px, square
-
-
 FONT_SIZE = 100  # OpenMoji's advance is ~1.29 em, so a glyph is ~129 px wide: ~15 px margin
-
-
 MISSING_CODEPOINT = "\U0010FFFD"  # private use, plane 16: no font draws it, so it shows .notdef
 
 

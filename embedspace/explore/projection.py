@@ -52,7 +52,6 @@ SAMPLE_SEED = 1234
 FORMAT = 1  # bump when the layout or the cached files change
 
 
-
 @dataclass(frozen=True)
 class MapParams:
     """What decides a map. kinds/langs restrict the items: langs apply to texts (images have no

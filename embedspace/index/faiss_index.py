@@ -215,7 +215,6 @@ class PartitionedIndex:
 
             import faiss
 
-
             self._pool = ThreadPoolExecutor(min(len(self.parts), cpu_count()), thread_name_prefix="faiss-partition",
                                             initializer=faiss.omp_set_num_threads, initargs=(1,))
         return self._pool

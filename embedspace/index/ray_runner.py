@@ -300,7 +300,6 @@ def decode_chunk(seq: int, payload: bytes):
 def encode_result(items, vectors, skipped) -> bytes:
     """Items (stored columns), float16 vectors (as the ChunkStore keeps them) and skips, in one blob."""
 
-
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(vectors, dtype=np.float16), allow_pickle=False)
     header = json.dumps({"items": [{c: item.get(c) for c in STORED_COLUMNS} for item in items],

@@ -166,7 +166,6 @@ class Index:
     def open(cls, name: str, index_dir=None, verify: bool = True) -> Index:
         import pandas as pd
 
-
         path = index_path(name, index_dir)
         recover(path)
         manifest_file = path / "manifest.json"

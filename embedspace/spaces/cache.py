@@ -16,8 +16,6 @@ from ..paths import cache_dir
 from ..progress import Tracker
 
 TEXT_CHUNK = 5_000  # texts embedded and saved together (what an interrupted run loses at most)
-
-
 IMAGE_CHUNK = 256
 
 

@@ -138,7 +138,6 @@ class ImageNetClassifier:
             probs = self.model.get_classifier()(pooled).softmax(-1)
         return probs.numpy().astype(np.float32), pooled.numpy().astype(np.float32)
 
-
     def probabilities(self, pooled: np.ndarray) -> np.ndarray:
         """Class probabilities from pooled features (the classifier head alone; no image needed)."""
         with self.torch.inference_mode():

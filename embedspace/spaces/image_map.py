@@ -204,7 +204,6 @@ def caption_to_image_recall(queries: np.ndarray, images: np.ndarray, answer_rows
     return {k: float((rank < k).mean()) for k in ks}
 
 
-
 def choose_alpha(features, targets, groups, alphas=DEFAULT_ALPHAS, folds: int = INNER_FOLDS, seed: int = 1) -> tuple:
     """The ridge strength with the best mean recall@1 + recall@10 over grouped inner folds of
     these (training) images: (alpha, {alpha: (r@1, r@10)})."""

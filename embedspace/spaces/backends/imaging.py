@@ -135,7 +135,6 @@ class ImageOptionsMixin:
 
         pil_images, _ = load_images(images)
 
-
         rows = [classifier()(pil_images[i:i + batch_size])[1] for i in range(0, len(pil_images), batch_size)]
 
         return l2_normalize(np.concatenate(rows) if rows else np.zeros((0, 1280), np.float32))
