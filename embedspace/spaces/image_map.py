@@ -43,9 +43,6 @@ DEFAULT_ALPHAS = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 INNER_FOLDS = 4
 
 
-# -- where maps live -------------------------------------------------------------------------------
-
-
 # -- image features ----------------------------------------------------------------------------------
 def image_features(pil_images: list, backbones=DEFAULT_BACKBONES, batch_size: int = 32,
                    progress: bool = False) -> np.ndarray:
