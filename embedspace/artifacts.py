@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -19,21 +20,58 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_checksum(path) -> str:
-    """sha256 of a file, remembered by (path, size, mtime) so big weights are hashed once."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    key = sha256_bytes(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())[:32]
-    memo = cache_dir("checksums") / f"{key}.txt"
-    if memo.exists():
-        return memo.read_text().strip()
+def file_stat(path) -> dict:
+    """What changes when a file's bytes change: size, inode, mtime and ctime (which cannot be set back)."""
+    stat = os.stat(path)
+    return {"size": stat.st_size, "inode": stat.st_ino, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
+
+
+def hash_file(path) -> str:
+    """sha256 of every byte of a file, read now (no memo)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    value = digest.hexdigest()
-    atomic_write_bytes(memo, value.encode())
+    return digest.hexdigest()
+
+
+def file_checksum(path, expected: str | None = None) -> str:
+    """sha256 of a file, remembered in the cache by (path, size, inode, mtime, ctime) so big files are hashed once.
+
+    The memo can only save work, never decide: one that is unreadable, malformed, or (given
+    `expected`) disagrees is ignored and the file is hashed again, so a damaged memo never makes a
+    good file look bad. It cannot make a changed file look good: any write changes ctime.
+    """
+    path = Path(path).resolve()
+    stat = file_stat(path)
+    key = sha256_bytes(f"{path}|{stat['size']}|{stat['inode']}|{stat['mtime_ns']}|{stat['ctime_ns']}".encode())[:32]
+    memo = cache_dir("checksums") / f"{key}.txt"
+    try:
+        remembered = memo.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        remembered = None
+    if remembered and re.fullmatch(r"[0-9a-f]{64}", remembered) and (expected is None or remembered == expected):
+        return remembered
+    value = hash_file(path)
+    try:
+        atomic_write_bytes(memo, value.encode())
+    except OSError:  # a read-only or full cache costs time, not correctness
+        pass
     return value
+
+
+def fsync_dir(path) -> None:
+    """Make a folder's entries (renames, new files) durable; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def tree_checksum(folder, patterns=("*",)) -> str:

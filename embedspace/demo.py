@@ -39,6 +39,7 @@ from .errors import EmbedspaceError, IndexStateError, InputError
 from .images import load_images
 from .index.build import build_index
 from .index.sources import ReadOptions
+from .index.store import index_exists, read_manifest
 from .languages import normalize_lang
 from .maps.alignment import captioned_emoji, fit_image_map
 from .paths import cache_dir, index_path, map_dir
@@ -152,8 +153,8 @@ def demo_digest(space_id: str, languages, options: DemoOptions) -> str:
 def _built_digest(path: Path) -> str | None:
     """The digest in the demo table names an index was built from, or None if it is not a demo."""
     try:
-        manifest = json.loads((path / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        manifest = read_manifest(path.name, path.parent) or {}
+    except EmbedspaceError:
         return None
     builds = [b for b in manifest.get("builds", []) if b.get("mode") == "build"]
     sources = builds[0].get("sources", []) if builds else []
@@ -197,7 +198,7 @@ def _space_still_matches(path: Path) -> bool:
     """The index's recorded space loads here with the same id (e.g. its image map was not refitted)."""
 
     try:
-        manifest = json.loads((path / "manifest.json").read_text())
+        manifest = read_manifest(path.name, path.parent)
         return load_space(manifest["space_spec"]).id == manifest["space_id"]
     except (OSError, KeyError, TypeError, json.JSONDecodeError, EmbedspaceError):
         return False
@@ -205,8 +206,8 @@ def _space_still_matches(path: Path) -> bool:
 
 def _manifest_space(path: Path) -> str | None:
     try:
-        return json.loads((path / "manifest.json").read_text()).get("space_id")
-    except (OSError, json.JSONDecodeError, AttributeError):
+        return read_manifest(path.name, path.parent).get("space_id")
+    except (EmbedspaceError, AttributeError):
         return None
 
 
@@ -240,7 +241,7 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
     # a text space that takes images through ConSE gets a map fitted on the demo's emoji
     fit_map = options.images == "map" and space.text_space() is not None and space.options.get("images") == "conse"
     map_path = map_dir(index_dir) / f"{name}-emoji.npz"
-    if (path / "manifest.json").exists() and not overwrite:
+    if index_exists(path) and not overwrite:
         built = _built_digest(path)
         if built == digest and _space_still_matches(path):
             return DemoResult(name, path, True, _manifest_space(path) or space.id, languages, {})

@@ -1,4 +1,4 @@
-"""`embedspace build`, `add`, `remove`, `items`, `info`, `export`: indexes on disk."""
+"""`embedspace build`, `add`, `remove`, `items`, `info`, `verify`, `export`: indexes on disk."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ..index.export import export_index
 from ..index.faiss_index import parse_memory
 from ..index.ray_runner import RayRunner
 from ..index.sources import ReadOptions
-from ..index.store import Index, describe_index, list_indexes
+from ..index.store import Index, describe_index, list_indexes, verify_index
 from ..paths import index_root
 
 
@@ -78,6 +78,19 @@ def cmd_info(args) -> int:
         return 0
     index = Index.open(args.name, args.index_dir)
     print(json.dumps(index.manifest, indent=2, ensure_ascii=False) if args.json else describe_index(index))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    report = verify_index(args.name, args.index_dir)  # raises IndexStateError (exit 2) on the first problem
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"Index '{report['name']}' is whole: {len(report['files'])} files, {report['bytes'] / 2**20:,.1f} MiB re-read "
+          f"and matching their sha256 in {report['seconds']:.2f} s; {report['items']:,} items, ids below {report['next_id']:,}"
+          + (f"; generation {report['generation']}" if report["generation"] else "; format 1 (the next write upgrades it)"))
+    if report["other_generations"]:
+        print(f"  also on disk: {', '.join(report['other_generations'])} (earlier versions; the next write removes them)")
     return 0
 
 

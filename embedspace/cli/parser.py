@@ -122,6 +122,12 @@ def add_index_commands(sub):
     _index_dir(p)
     p.set_defaults(handler="index:cmd_info")
 
+    p = sub.add_parser("verify", help="re-read every byte of an index and check it against its checksums")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="what was checked, as JSON")
+    _index_dir(p)
+    p.set_defaults(handler="index:cmd_verify")
+
     p = sub.add_parser("search", help="nearest items to a text or an image")
     p.add_argument("name")
     p.add_argument("text", nargs="?")

@@ -22,7 +22,7 @@ import numpy as np
 from ..data.emoji import select_emoji
 from ..demo import DemoOptions
 from ..errors import IndexStateError, InputError
-from ..index.store import Index
+from ..index.store import Index, index_exists
 from ..paths import index_path
 from ..runtime import load_now
 from ..spaces.cache import embed_texts_cached
@@ -167,7 +167,7 @@ def run(space=None, index: str | None = "demo", index_dir=None, languages=None, 
 
 
 def _index_items(space, name: str, index_dir):
-    if name == "demo" and not (index_path(name, index_dir) / "manifest.json").is_file():
+    if name == "demo" and not index_exists(index_path(name, index_dir)):
         build = "embedspace demo" + (f" --space '{space.canonical}'" if space else "")
         raise IndexStateError(f"No demo index at {index_path(name, index_dir)}: build it with `{build}`, or measure "
                               "the suite's own items with --builtin.")

@@ -18,9 +18,8 @@ import numpy as np
 import pandas as pd
 
 from .. import query as queries
-from ..errors import InputError
-from ..index.store import Index, list_indexes
-from ..paths import index_root
+from ..errors import EmbedspaceError, InputError
+from ..index.store import Index, index_version, list_indexes
 from .compare import describe_failure, read_upload
 
 DEMO = "demo"
@@ -37,12 +36,12 @@ def index_choices(index_dir=None) -> list[str]:
     return sorted(names, key=lambda name: (name != DEMO, name))
 
 
-def index_stamp(name: str, index_dir=None) -> int:
-    """Changes when an index is rebuilt (its manifest is rewritten): a cache key for opened indexes."""
+def index_stamp(name: str, index_dir=None) -> str:
+    """Changes whenever a writer commits a new generation: a cache key for opened indexes."""
     try:
-        return (index_root(index_dir) / name / "manifest.json").stat().st_mtime_ns
-    except OSError:
-        return 0
+        return index_version(name, index_dir) or ""
+    except EmbedspaceError:
+        return ""
 
 
 @dataclass

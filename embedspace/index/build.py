@@ -43,7 +43,7 @@ from .faiss_index import (
     tune,
 )
 from .sources import DEFAULT_CHUNK_SIZE, ReadOptions, check_sources, read_chunks
-from .store import Index, IndexLock, partition_count, write_index
+from .store import Index, IndexLock, index_exists, partition_count, tidy, write_index
 
 STORED_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path", "source", "meta", "key")
 
@@ -229,8 +229,9 @@ def build_index(
         check_partitions(partitions)  # before minutes of embedding, not after
     sources = check_sources(sources)
     with IndexLock(name, index_dir):
+        tidy(path)
         base = Index.open(name, index_dir) if add else None
-        if not add and (path / "manifest.json").exists() and not overwrite and not resume:
+        if not add and index_exists(path) and not overwrite and not resume:
             raise IndexStateError(
                 f"Index '{name}' exists. Use `embedspace add {name} ...` to append, or --overwrite to rebuild it."
             )
@@ -314,7 +315,7 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
 
         items = pd.concat([base.items[list(STORED_COLUMNS)], new_items], ignore_index=True)
         vectors = np.concatenate([np.asarray(base.vectors), new_vectors])
-        skipped = _previous_skipped(base) + new_skipped
+        skipped = base.skipped() + new_skipped
         index_type = index_type if index_type != "auto" or not base else base.manifest["index"]["requested"]
         max_memory = max_memory or base.manifest["index"].get("max_memory")
         partitions = partitions or partition_count(base.manifest)
@@ -333,7 +334,7 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
     manifest = {
         "space_id": space.id, "space_spec": space.canonical, "dim": space.dim,
         "created": base.manifest["created"] if base else _now(), "updated": _now(),
-        "next_id": int(items["id"].max()) + 1, "read_options": asdict(read_options), "builds": builds,
+        "next_id": _next_id(items, base), "read_options": asdict(read_options), "builds": builds,
     }
     manifest = rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress, partitions)
     return BuildReport(name, len(new_items), new_skipped, seconds, len(new_items) / max(seconds, 1e-9), resumed, len(items),
@@ -376,11 +377,9 @@ def _partition_table(items, partitions: int) -> list:
             for number, (start, stop) in enumerate(partition_bounds(len(items), partitions))]
 
 
-def _previous_skipped(base: Index) -> list:
-    file = base.path / "skipped.jsonl"
-    if not file.exists():
-        return []
-    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+def _next_id(items, base: Index | None) -> int:
+    """Ids are never reused: next_id only grows, also when the highest ids were removed."""
+    return max(int(items["id"].max()) + 1, int(base.manifest.get("next_id", 0)) if base is not None else 0)
 
 
 def _counts(items) -> dict:
@@ -403,6 +402,7 @@ def remove_items(name: str, ids=None, source: str | None = None, filters: dict |
     if not ids and not source and not filters:
         raise InputError("Say what to remove: --ids, --source or --where COLUMN=VALUE.")
     with IndexLock(name, index_dir):
+        tidy(index_path(name, index_dir))
         index = Index.open(name, index_dir)
         mask = np.zeros(len(index), dtype=bool)
         if ids:
@@ -426,5 +426,5 @@ def remove_items(name: str, ids=None, source: str | None = None, filters: dict |
         manifest["builds"] = manifest.get("builds", []) + [{"mode": "remove", "at": _now(), "removed": removed}]
         rebuild_and_write(index.path, index.items[keep].reset_index(drop=True), np.asarray(index.vectors)[keep],
                           manifest, index.manifest["index"]["requested"], index.manifest["index"].get("max_memory"),
-                          _previous_skipped(index), partitions=partition_count(index.manifest))
+                          index.skipped(), partitions=partition_count(index.manifest))
         return removed

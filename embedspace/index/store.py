@@ -1,16 +1,36 @@
-"""An index on disk: `indexes/NAME/` with a manifest, the FAISS index, items and vectors.
+"""An index on disk: `indexes/NAME/`, one folder per committed generation, and a pointer.
 
-    manifest.json   format version, space id, dim, metric, FAISS factory and search
-                    parameters, the choice and tuning explained, counts, sha256 of each file
-    index.faiss     the FAISS index (FAISS's own binary format), or with --partitions N
-                    index-000.faiss ... one per range of item ids (listed in the manifest)
-    items.parquet   one row per item, in the same order as the vectors
-    vectors.npy     the raw vectors, float16, so the index can be rebuilt or projected
-    skipped.jsonl   what the builds skipped, and why
+    indexes/NAME/
+        CURRENT                 which generation readers open: its folder name and the sha256 of
+                                its manifest.json, one per line (replaced atomically by a rename)
+        gen-000007-3fa9c1/      the generation CURRENT names: every file of one version
+            manifest.json       format version, space id, dim, metric, FAISS factory and search
+                                parameters, the choice and tuning explained, counts, next_id, the
+                                sha256 of each file and its stat when written (size, inode, mtime, ctime)
+            index.faiss         the FAISS index (FAISS's own binary format), or with --partitions N
+                                index-000.faiss ... one per range of item ids (listed in the manifest)
+            items.parquet       one row per item, in the same order as the vectors
+            vectors.npy         the raw vectors, float16, so the index can be rebuilt or projected
+            skipped.jsonl       what the builds skipped, and why
+        gen-000006-0b17de/      the previous generation, kept so a reader that opened it can finish
+    indexes/.NAME.lock          held by the one writer
+    indexes/.NAME.build/        an interrupted build's embedded chunks (--resume)
 
-No pickle anywhere. A writer holds a lock, writes a complete new folder next to the old one
-and swaps it in with renames, so readers never see a half-written index. Opening an index
-checks every file against its checksum; FAISS files and vectors are memory-mapped.
+No pickle anywhere. What a reader may assume:
+- A generation folder never changes after CURRENT names it, and its name is never reused (a number
+  and a random suffix). A reader reads CURRENT once and takes every file from that one folder, so
+  it never mixes two versions. If a writer removes that folder while the reader opens it, the
+  reader starts again from CURRENT; files it has already opened or memory-mapped stay readable.
+- A reader never writes and never repairs. Only a writer, under the lock, removes what a dead
+  writer left (unfinished `gen-*.tmp-*` folders, generations CURRENT never named) and old
+  generations (all but CURRENT and the one before).
+- Checksums are computed when a file is written. At open, a file is trusted without re-reading it
+  only while its size, inode, mtime and ctime equal those recorded (ctime cannot be set back, unlike
+  mtime); otherwise every byte is hashed. `embedspace verify NAME` always re-reads every byte.
+- Ids are never reused: next_id only grows, also when the highest ids are removed.
+
+Format 1 (before generations: the files directly in indexes/NAME/, no CURRENT) is still read; the
+next write to such an index turns it into format 2.
 """
 
 from __future__ import annotations
@@ -18,42 +38,54 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from filelock import FileLock, Timeout
 
-from ..artifacts import atomic_write_bytes, file_checksum, save_json
+from ..artifacts import atomic_write_bytes, file_checksum, file_stat, fsync_dir, hash_file, save_json
 from ..errors import IndexStateError, InputError
 from ..languages import normalize_lang
 from ..paths import index_path, index_root
 from ..spaces.registry import load_space
 from .faiss_index import combine_partitions, read_mmapped, set_search_param
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 TABLE_FILES = ("items.parquet", "vectors.npy")
+V1_FILES = ("manifest.json", "index.faiss", "items.parquet", "vectors.npy", "skipped.jsonl")
+POINTER = "CURRENT"
+# How often a reader starts again when writers remove the generation it is opening. Each retry
+# needs a writer to commit two generations while one open runs, so 20 is never reached in practice.
+OPEN_ATTEMPTS = 20
 
 
 def list_indexes(index_dir=None) -> list[str]:
     root = index_root(index_dir)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").is_file() and not p.name.startswith("."))
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and index_exists(p))
+
+
+def index_exists(path: Path) -> bool:
+    return (path / POINTER).is_file() or (path / "manifest.json").is_file()
 
 
 class IndexLock:
     """Exclusive lock for writers of one index: a second writer is refused, not queued.
 
     filelock (flock on Unix, LockFileEx on Windows) holds `.NAME.lock` beside the index; the
-    holder writes its process id into it, so a refused writer can say who holds it.
+    holder writes its process id into it, so a refused writer can say who holds it. The name is
+    checked before anything is created, so a name can never point the lock outside the folder.
     """
 
     def __init__(self, name: str, index_dir=None):
-        root = index_root(index_dir)
-        root.mkdir(parents=True, exist_ok=True)
-        self.path = root / f".{name}.lock"
+        path = index_path(name, index_dir)  # refuses names that are paths
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path.parent / f".{name}.lock"
         self.name = name
         self.lock = FileLock(self.path, timeout=0)
 
@@ -82,74 +114,282 @@ def partition_count(manifest: dict) -> int:
     return len(faiss_files(manifest))
 
 
-def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manifest: dict, skipped: list) -> dict:
-    """Write a complete index folder next to `path`, then swap it in. Returns the manifest.
+# -- the pointer ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Snapshot:
+    """One committed version of an index: its folder and the sha256 of its manifest (None: format 1)."""
 
+    folder: Path
+    manifest_sha256: str | None
+
+    @property
+    def generation(self) -> str:
+        return self.folder.name
+
+
+def current_snapshot(path: Path) -> Snapshot | None:
+    """The generation CURRENT names (format 2), the folder itself (format 1), or None: no index."""
+    try:
+        lines = (path / POINTER).read_text().split()
+    except FileNotFoundError:
+        return Snapshot(path, None) if (path / "manifest.json").is_file() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexStateError(f"Index '{path.name}': {POINTER} cannot be read ({exc}). Run `embedspace verify "
+                              f"{path.name}` for what is left, or rebuild the index.") from None
+    if len(lines) != 2 or not lines[0].startswith("gen-") or "/" in lines[0]:
+        raise IndexStateError(f"Index '{path.name}': {POINTER} is damaged (expected a generation and a sha256). "
+                              "Rebuild the index.")
+    return Snapshot(path / lines[0], lines[1])
+
+
+def index_version(name: str, index_dir=None) -> str | None:
+    """A token that changes whenever a writer commits (for caches keyed on an index), None if absent."""
+    path = index_path(name, index_dir)
+    snapshot = current_snapshot(path)
+    if snapshot is None:
+        return None
+    if snapshot.manifest_sha256:
+        return snapshot.manifest_sha256
+    return str((path / "manifest.json").stat().st_mtime_ns)
+
+
+def read_manifest(name: str, index_dir=None) -> dict | None:
+    """The manifest of the current generation (no other file is read or checked), None if absent."""
+    path = index_path(name, index_dir)
+    for _ in range(OPEN_ATTEMPTS):
+        snapshot = current_snapshot(path)
+        if snapshot is None:
+            return None
+        try:
+            return _read_manifest(path.name, snapshot)
+        except _Superseded:
+            continue
+    raise _busy(path.name)
+
+
+class _Superseded(Exception):
+    """The generation being read was removed by a writer: read CURRENT again."""
+
+
+def _busy(name: str) -> IndexStateError:
+    return IndexStateError(f"Index '{name}' changed {OPEN_ATTEMPTS} times while it was being opened; "
+                           "writers are committing faster than it can be read. Try again.")
+
+
+def _missing(snapshot: Snapshot, file: str, exc: OSError) -> Exception:
+    """A file that cannot be opened: superseded if its generation is gone, else the index is damaged."""
+    if snapshot.manifest_sha256 is not None and not snapshot.folder.is_dir():
+        return _Superseded()
+    if snapshot.manifest_sha256 is None and (snapshot.folder / POINTER).is_file():
+        return _Superseded()  # format 1 being turned into format 2 right now
+    return IndexStateError(f"Index '{snapshot.folder.parent.name if snapshot.manifest_sha256 else snapshot.folder.name}' "
+                           f"is missing {file} ({exc.strerror}). Rebuild the index.")
+
+
+def _read_manifest(name: str, snapshot: Snapshot) -> dict:
+    try:
+        raw = (snapshot.folder / "manifest.json").read_bytes()
+    except OSError as exc:
+        raise _missing(snapshot, "manifest.json", exc) from None
+    if snapshot.manifest_sha256 is not None and hashlib.sha256(raw).hexdigest() != snapshot.manifest_sha256:
+        raise IndexStateError(f"Index '{name}': manifest.json of {snapshot.generation} does not match its checksum "
+                              f"in {POINTER}, so it was changed or damaged after the build. Rebuild the index.")
+    try:
+        manifest = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexStateError(f"Index '{name}': manifest.json is corrupt ({exc}). Rebuild the index.") from None
+    if manifest.get("format_version") not in READABLE_FORMATS:
+        raise IndexStateError(f"Index '{name}' has format {manifest.get('format_version')}; this embedspace reads "
+                              f"formats {', '.join(map(str, READABLE_FORMATS))}. Rebuild it with this version.")
+    return manifest
+
+
+# -- writing -------------------------------------------------------------------------------------
+def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manifest: dict, skipped: list) -> dict:
+    """Write a new generation of the index at `path` and commit it. The caller holds IndexLock.
+
+    The files go to a `gen-*.tmp-PID` folder, are fsynced, the folder is renamed to its generation
+    name, and replacing CURRENT (an atomic rename) commits it. A crash at any point leaves the
+    previous generation current and whole. Returns the manifest written.
     faiss_parts: the FAISS index, or its partitions in the order of `manifest["index"]["partitions"]`.
     """
-    import faiss
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    staging = path.parent / f".{path.name}.writing-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     parts = faiss_parts if isinstance(faiss_parts, (list, tuple)) else [faiss_parts]
     files = faiss_files(manifest)
     if len(files) != len(parts):
         raise ValueError(f"{len(parts)} FAISS partitions for {len(files)} files in the manifest")
+    path.mkdir(parents=True, exist_ok=True)
+    tidy(path)
+    previous = current_snapshot(path)
+    generation = _next_generation(previous)
+    staging, final = path / f"{generation}.tmp-{os.getpid()}", path / generation
+    staging.mkdir()
     try:
-        for file, part in zip(files, parts):
-            faiss.write_index(part, str(staging / file))
-        pq.write_table(pa.Table.from_pandas(items, preserve_index=False), staging / "items.parquet")
-        np.save(staging / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float16), allow_pickle=False)
-        atomic_write_bytes(staging / "skipped.jsonl", "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in skipped).encode())
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "name": path.name,
-                    "files": {f: file_checksum(staging / f) for f in (*files, *TABLE_FILES)}}
-        save_json(staging / "manifest.json", manifest)
-        _fsync_dir(staging)
-        _swap_in(staging, path)
+        manifest = _write_files(staging, files, parts, items, vectors, skipped,
+                                {**manifest, "format_version": FORMAT_VERSION, "name": path.name, "generation": generation})
+        raw = (staging / "manifest.json").read_bytes()
+        os.rename(staging, final)
+        fsync_dir(path)
+        atomic_write_bytes(path / POINTER, f"{generation}\n{hashlib.sha256(raw).hexdigest()}\n".encode())  # the commit
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if current_snapshot(path) is None or current_snapshot(path).folder != final:
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(final, ignore_errors=True)
         raise
+    fsync_dir(path)
+    if previous is not None and previous.manifest_sha256 is None:
+        _remove_format1_files(path)
+    tidy(path)
     return manifest
 
 
-def _fsync_dir(path: Path) -> None:
-    for f in path.iterdir():
-        with open(f, "rb") as handle:
+def _write_files(folder: Path, files, parts, items, vectors, skipped, manifest: dict) -> dict:
+    import faiss
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for file, part in zip(files, parts):
+        faiss.write_index(part, str(folder / file))
+    pq.write_table(pa.Table.from_pandas(items, preserve_index=False), folder / "items.parquet")
+    np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float16), allow_pickle=False)
+    (folder / "skipped.jsonl").write_bytes("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in skipped).encode())
+    names = (*files, *TABLE_FILES, "skipped.jsonl")
+    for name in names:
+        with open(folder / name, "rb") as handle:
             os.fsync(handle.fileno())
+    manifest = {**manifest, "files": {n: hash_file(folder / n) for n in names},
+                "file_stats": {n: file_stat(folder / n) for n in names}}
+    save_json(folder / "manifest.json", manifest)
+    fsync_dir(folder)
+    return manifest
 
 
-def _swap_in(staging: Path, path: Path) -> None:
-    """Replace `path` by `staging`: the old folder is renamed away first, then removed."""
-    old = path.parent / f".{path.name}.old-{os.getpid()}-{int(time.time())}"
-    if path.exists():
-        os.rename(path, old)
-    os.rename(staging, path)
-    shutil.rmtree(old, ignore_errors=True)
+def _generation_number(name: str) -> int:
+    try:
+        return int(name.split("-")[1].split(".")[0])
+    except (IndexError, ValueError):
+        return -1
 
 
-def recover(path: Path) -> None:
-    """A crash between the two renames of _swap_in leaves only .NAME.old-*: put it back."""
-    if path.exists():
+def _next_generation(previous: Snapshot | None) -> str:
+    number = _generation_number(previous.generation) + 1 if previous and previous.manifest_sha256 else 1
+    return f"gen-{number:06d}-{secrets.token_hex(3)}"
+
+
+def tidy(path: Path) -> None:
+    """Remove what dead writers left, and old generations. Only a writer, holding the lock, calls this."""
+    _recover_format1(path)
+    root = path.parent
+    for leftover in [*root.glob(f".{path.name}.writing-*"), *root.glob(f".{path.name}.old-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+    if not path.is_dir():
         return
+    current = current_snapshot(path)
+    keep = set()
+    if current is not None and current.manifest_sha256:
+        number = _generation_number(current.generation)
+        older = sorted((p.name for p in path.glob("gen-*") if ".tmp-" not in p.name
+                        and _generation_number(p.name) < number), key=_generation_number)
+        keep = {current.generation, *older[-1:]}
+    for folder in path.glob("gen-*"):
+        if folder.name not in keep:  # unfinished (.tmp-), never committed, or older than the one before
+            shutil.rmtree(folder, ignore_errors=True)
+    for stray in path.glob(f".{POINTER}.*.tmp"):  # a CURRENT a killed writer did not finish replacing
+        stray.unlink(missing_ok=True)
+
+
+def _recover_format1(path: Path) -> None:
+    """Format 1 swapped folders with two renames; a crash between them left only .NAME.old-*."""
     olds = sorted(path.parent.glob(f".{path.name}.old-*"))
-    if olds:
+    if olds and not path.exists():
         os.rename(olds[-1], path)
+
+
+def _remove_format1_files(path: Path) -> None:
+    (path / "manifest.json").unlink(missing_ok=True)  # first: from here on, format 1 readers find no index
+    for name in V1_FILES:
+        (path / name).unlink(missing_ok=True)
+    for partition in path.glob("index-*.faiss"):
+        partition.unlink(missing_ok=True)
 
 
 def manifest_checksum(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()[:16]
 
 
-class Index:
-    """An opened index: manifest, items (pandas), vectors (float16, memory-mapped), FAISS index
-    (memory-mapped; a partitioned one is a faiss_index.PartitionedIndex over its partitions)."""
+# -- reading -------------------------------------------------------------------------------------
+def _check_files(name: str, snapshot: Snapshot, manifest: dict, every_byte: bool) -> list:
+    """[(file, bytes, re-read?)] for the files of a snapshot; raises if one was changed or damaged."""
+    recorded = manifest.get("file_stats", {})
+    checked = []
+    for file, expected in manifest.get("files", {}).items():
+        try:
+            stat = file_stat(snapshot.folder / file)
+        except OSError as exc:
+            raise _missing(snapshot, file, exc) from None
+        unchanged = recorded.get(file) == stat
+        if every_byte or not unchanged:
+            try:
+                actual = hash_file(snapshot.folder / file) if every_byte else file_checksum(snapshot.folder / file, expected)
+            except OSError as exc:
+                raise _missing(snapshot, file, exc) from None
+            if actual != expected:
+                raise IndexStateError(
+                    f"Index '{name}': {file} does not match its checksum in manifest.json, so it was changed "
+                    "or damaged after the build. Rebuild the index (embedspace build ... ) rather than trust it."
+                )
+        checked.append((file, stat["size"], every_byte or not unchanged))
+    return checked
 
-    def __init__(self, path: Path, manifest: dict, items, vectors, faiss_index):
+
+
+def verify_index(name: str, index_dir=None) -> dict:
+    """`embedspace verify`: re-read every byte of the current generation and check what ties the files.
+
+    Returns what was checked; raises IndexStateError naming the first problem found.
+    """
+    import time
+
+    path = index_path(name, index_dir)
+    started = time.perf_counter()
+    for _ in range(OPEN_ATTEMPTS):
+        snapshot = current_snapshot(path)
+        if snapshot is None:
+            raise IndexStateError(f"No index '{name}' in {index_root(index_dir)}.")
+        try:
+            manifest = _read_manifest(name, snapshot)
+            checked = _check_files(name, snapshot, manifest, every_byte=True)
+            index = Index._open_snapshot(path, snapshot, verify=False)
+            break
+        except _Superseded:
+            continue
+    else:
+        raise _busy(name)
+    ids = index.items["id"].to_numpy()
+    if len(set(ids.tolist())) != len(ids):
+        raise IndexStateError(f"Index '{name}': some item ids appear twice. Rebuild the index.")
+    if len(ids) and int(ids.max()) >= int(manifest.get("next_id", 0)):
+        raise IndexStateError(f"Index '{name}': item id {int(ids.max())} is not below next_id "
+                              f"{manifest.get('next_id')}. Rebuild the index.")
+    leftovers = sorted(p.name for p in path.glob("gen-*") if p != snapshot.folder) if snapshot.manifest_sha256 else []
+    return {"name": name, "format_version": manifest["format_version"], "generation": manifest.get("generation"),
+            "items": len(index), "next_id": manifest.get("next_id"),
+            "files": [{"file": f, "bytes": size} for f, size, _ in checked],
+            "bytes": sum(size for _, size, _ in checked), "seconds": round(time.perf_counter() - started, 3),
+            "other_generations": leftovers}
+
+
+class Index:
+    """An opened index: one generation's manifest, items (pandas), vectors (float16, memory-mapped)
+    and FAISS index (memory-mapped; a partitioned one is a faiss_index.PartitionedIndex).
+
+    path: the index folder (indexes/NAME); folder: the generation its files were read from.
+    """
+
+    def __init__(self, path: Path, manifest: dict, items, vectors, faiss_index, folder: Path | None = None):
         self.path, self.manifest, self.items, self.vectors, self.faiss = path, manifest, items, vectors, faiss_index
+        self.folder = folder or path
         self.name = path.name
+        self.generation = manifest.get("generation")
         self.space_id = manifest["space_id"]
         self.dim = manifest["dim"]
         self.kind = manifest["index"]["kind"]
@@ -164,47 +404,59 @@ class Index:
 
     @classmethod
     def open(cls, name: str, index_dir=None, verify: bool = True) -> Index:
+        """Open the current generation. verify: check each file (re-hashing only files whose stat changed)."""
+        path = index_path(name, index_dir)
+        for _ in range(OPEN_ATTEMPTS):
+            snapshot = current_snapshot(path)
+            if snapshot is None:
+                known = ", ".join(list_indexes(index_dir)) or "none yet"
+                raise IndexStateError(
+                    f"No index '{name}' in {index_root(index_dir)} (indexes there: {known}). "
+                    f"Build one with: embedspace build {name} SOURCE..."
+                )
+            try:
+                return cls._open_snapshot(path, snapshot, verify)
+            except _Superseded:
+                continue
+        raise _busy(name)
+
+    @classmethod
+    def _open_snapshot(cls, path: Path, snapshot: Snapshot, verify: bool) -> Index:
         import pandas as pd
 
-        path = index_path(name, index_dir)
-        recover(path)
-        manifest_file = path / "manifest.json"
-        if not manifest_file.is_file():
-            known = ", ".join(list_indexes(index_dir)) or "none yet"
-            raise IndexStateError(
-                f"No index '{name}' in {index_root(index_dir)} (indexes there: {known}). "
-                f"Build one with: embedspace build {name} SOURCE..."
-            )
-        try:
-            manifest = json.loads(manifest_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IndexStateError(f"Index '{name}': manifest.json is corrupt ({exc}). Rebuild the index.") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexStateError(f"Index '{name}' has format {manifest.get('format_version')}; this embedspace reads "
-                              f"format {FORMAT_VERSION}. Rebuild it with this version.")
+        name = path.name
+        manifest = _read_manifest(name, snapshot)
         if verify:
-            for file, expected in manifest.get("files", {}).items():
-                if not (path / file).is_file():
-                    raise IndexStateError(f"Index '{name}' is missing {file}. Rebuild the index.")
-                if file_checksum(path / file) != expected:
-                    raise IndexStateError(
-                        f"Index '{name}': {file} does not match its checksum in manifest.json, so it was changed "
-                        "or damaged after the build. Rebuild the index (embedspace build ... ) rather than trust it."
-                    )
+            _check_files(name, snapshot, manifest, every_byte=False)
+        file = "items.parquet"
         try:
-            items = pd.read_parquet(path / "items.parquet")
-            vectors = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
-            faiss_index = combine_partitions([read_mmapped(path / file) for file in faiss_files(manifest)])
+            items = pd.read_parquet(snapshot.folder / file)
+            file = "vectors.npy"
+            vectors = np.load(snapshot.folder / file, mmap_mode="r", allow_pickle=False)
+            parts = []
+            for file in faiss_files(manifest):
+                parts.append(read_mmapped(snapshot.folder / file))
+            faiss_index = combine_partitions(parts)
+        except FileNotFoundError as exc:
+            raise _missing(snapshot, file, exc) from None
         except Exception as exc:  # unreadable files that still matched (verify=False)
-            raise IndexStateError(f"Index '{name}' cannot be read ({exc}). Rebuild the index.") from None
+            if snapshot.manifest_sha256 and not snapshot.folder.is_dir():
+                raise _Superseded() from None
+            raise IndexStateError(f"Index '{name}' cannot be read ({file}: {exc}). Rebuild the index.") from None
         if not (len(items) == len(vectors) == faiss_index.ntotal) or vectors.shape[1:] != (manifest["dim"],):
             raise IndexStateError(f"Index '{name}' is inconsistent: {len(items)} items, {vectors.shape} vectors, "
-                              f"{faiss_index.ntotal} in FAISS. Rebuild the index.")
-
+                                  f"{faiss_index.ntotal} in FAISS. Rebuild the index.")
         params = manifest["index"].get("search_params") or {}
         for param, value in params.items():
             set_search_param(faiss_index, param, value)
-        return cls(path, manifest, items, vectors, faiss_index)
+        return cls(path, manifest, items, vectors, faiss_index, folder=snapshot.folder)
+
+    def skipped(self) -> list:
+        """What the builds of this index skipped (skipped.jsonl of its generation)."""
+        file = self.folder / "skipped.jsonl"
+        if not file.exists():
+            return []
+        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     # -- space -----------------------------------------------------------------------------
     def check_space(self, space) -> None:
@@ -265,7 +517,7 @@ def describe_index(index: Index) -> str:
     counts = m.get("counts", {})
     tuning = ix.get("tuning") or {}
     lines = [
-        f"Index '{index.name}' at {index.path}",
+        f"Index '{index.name}' at {index.path}" + (f" (generation {index.generation})" if index.generation else ""),
         f"  space: {m['space_id']} ({m['dim']}-d); metric: {m.get('metric')}",
         f"  items: {counts.get('items', len(index)):,}  by kind: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.get("by_kind", {}).items()),
@@ -302,7 +554,7 @@ def describe_partitions(index: Index, shown: int = 8) -> str:
     lines = [f"  partitions: {len(parts)} FAISS files by item id, memory-mapped, searched in parallel "
              "(results merged by score)"]
     for part in parts[:shown]:
-        size = (index.path / part["file"]).stat().st_size / 2**20
+        size = (index.folder / part["file"]).stat().st_size / 2**20
         lines.append(f"    {part['file']}: ids {part['ids'][0]:,}-{part['ids'][1]:,} "
                      f"({part['rows'][1] - part['rows'][0]:,} vectors, {size:,.1f} MiB)")
     if len(parts) > shown:

@@ -185,7 +185,7 @@ def test_add_skips_duplicates_and_keeps_ids(words_csv, tmp_path):
     build_index("w", [extra], read_options=ReadOptions(lang="pt"), add=True, index_dir=tmp_path)
     index = Index.open("w", tmp_path)
     assert index.items["id"].max() == lobo_id + 2 and index.items["id"].is_unique
-    assert (tmp_path / "w" / "skipped.jsonl").read_text().count("empty line") >= 2
+    assert (Index.open("w", tmp_path).folder / "skipped.jsonl").read_text().count("empty line") >= 2
 
 
 def test_images_and_bad_files_are_skipped_and_listed(tmp_path, cat_photo):
@@ -203,7 +203,7 @@ def test_images_and_bad_files_are_skipped_and_listed(tmp_path, cat_photo):
         any("not an image" in s["reason"] for s in report.skipped)
     index = Index.open("pics", tmp_path)
     assert set(index.items["label"]) == {"cats"} and set(index.items["kind"]) == {"image"}
-    skipped = [json.loads(line) for line in (tmp_path / "pics" / "skipped.jsonl").read_text().splitlines()]
+    skipped = [json.loads(line) for line in (index.folder / "skipped.jsonl").read_text().splitlines()]
     assert any("not an image" in s["reason"] for s in skipped)
     result = query.search(index, index.load_space(), "gato", k=1)
     assert result["results"][0]["path"].endswith(("chelsea.jpg", "flipped.png"))
@@ -215,7 +215,7 @@ def test_images_and_bad_files_are_skipped_and_listed(tmp_path, cat_photo):
 @pytest.mark.parametrize("victim", ["index.faiss", "items.parquet", "vectors.npy", "manifest.json"])
 def test_a_changed_file_is_refused(words_csv, tmp_path, victim):
     build_index("c", [words_csv], space="use-m3", read_options=ReadOptions(lang_column="lang"), index_dir=tmp_path)
-    path = tmp_path / "c" / victim
+    path = Index.open("c", tmp_path).folder / victim
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))

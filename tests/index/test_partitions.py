@@ -81,15 +81,15 @@ def test_partitions_split_by_item_id_and_are_checksummed(flat_pair):
     assert [p["file"] for p in parts] == [f"index-{i:03d}.faiss" for i in range(4)]
     assert [p["rows"] for p in parts] == [[0, 3000], [3000, 6000], [6000, 9000], [9000, 12000]]
     assert parts[1]["ids"] == [3000, 5999] and parts[3]["ids"] == [9000, 11999]
-    assert set(four.manifest["files"]) == {p["file"] for p in parts} | {"items.parquet", "vectors.npy"}
-    assert not (four.path / "index.faiss").exists()
+    assert set(four.manifest["files"]) == {p["file"] for p in parts} | {"items.parquet", "vectors.npy", "skipped.jsonl"}
+    assert not (four.folder / "index.faiss").exists()
     text = describe_index(four)
     assert "partitions: 4 FAISS files by item id, memory-mapped" in text and "index-003.faiss: ids 9,000-11,999" in text
 
 
 def test_a_changed_partition_is_refused(words, tmp_path):
     _build(tmp_path, "w", words[0], index_type="flat", partitions=2)
-    part = tmp_path / "w" / "index-001.faiss"
+    part = Index.open("w", tmp_path).folder / "index-001.faiss"
     data = bytearray(part.read_bytes())
     data[-1] ^= 0xFF
     part.write_bytes(bytes(data))

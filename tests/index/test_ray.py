@@ -66,7 +66,7 @@ def _build(root, name, source, runner=None, space="glove-6b-50d", chunk_size=40,
 
 def _assert_same_index(root_a, name_a, root_b, name_b):
     """The same items and skips in the same order (byte for byte), and the same vectors up to rounding."""
-    a, b = Path(root_a) / name_a, Path(root_b) / name_b
+    a, b = Index.open(name_a, root_a).folder, Index.open(name_b, root_b).folder
     for file in EXACT_FILES:
         assert (a / file).read_bytes() == (b / file).read_bytes(), file
     assert_same_vectors(np.load(a / "vectors.npy"), np.load(b / "vectors.npy"))
@@ -99,7 +99,7 @@ def test_ray_build_equals_sequential_build(ray_cluster, multilingual_csv, tmp_pa
     assert_same_results(found_a, found_b, SCORE_ATOL)  # flat search: the same items, near-ties aside, and scores
     # ...and these checks still see real differences: a chunk from another space (a rotation of
     # this one), a chunk from other weights (noise of 1e-4), an item lost, two items swapped
-    stored = np.load(tmp_path / "seq" / "vectors.npy")
+    stored = np.load(Index.open("seq", tmp_path).folder / "vectors.npy")
     rng = np.random.default_rng(0)
     other_space, other_weights = stored.copy(), stored.copy()
     other_space[50:100] = stored[50:100].astype(np.float32) @ np.linalg.qr(rng.normal(size=(512, 512)))[0]
