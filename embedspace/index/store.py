@@ -156,14 +156,22 @@ def index_version(name: str, index_dir=None) -> str | None:
 def read_manifest(name: str, index_dir=None) -> dict | None:
     """The manifest of the current generation (no other file is read or checked), None if absent."""
     path = index_path(name, index_dir)
+    return _on_snapshot(path, lambda snapshot: snapshot and _read_manifest(name, snapshot))
+
+
+def _on_snapshot(path: Path, read):
+    """read(snapshot) on the current generation (None if there is no index), starting again from
+    CURRENT when a writer removed that generation meanwhile."""
+    last = None
     for _ in range(OPEN_ATTEMPTS):
         snapshot = current_snapshot(path)
-        if snapshot is None:
-            return None
+        if snapshot is not None and snapshot == last:  # CURRENT did not move, yet its folder is gone
+            raise IndexStateError(f"Index '{path.name}': {POINTER} names {snapshot.generation}, which is not on disk. "
+                                  "Rebuild the index.")
         try:
-            return _read_manifest(path.name, snapshot)
+            return read(snapshot)
         except _Superseded:
-            continue
+            last = snapshot
     raise _busy(path.name)
 
 
@@ -351,19 +359,15 @@ def verify_index(name: str, index_dir=None) -> dict:
 
     path = index_path(name, index_dir)
     started = time.perf_counter()
-    for _ in range(OPEN_ATTEMPTS):
-        snapshot = current_snapshot(path)
+
+    def read(snapshot):
         if snapshot is None:
             raise IndexStateError(f"No index '{name}' in {index_root(index_dir)}.")
-        try:
-            manifest = _read_manifest(name, snapshot)
-            checked = _check_files(name, snapshot, manifest, every_byte=True)
-            index = Index._open_snapshot(path, snapshot, verify=False)
-            break
-        except _Superseded:
-            continue
-    else:
-        raise _busy(name)
+        manifest = _read_manifest(name, snapshot)
+        checked = _check_files(name, snapshot, manifest, every_byte=True)
+        return snapshot, manifest, checked, Index._open_snapshot(path, snapshot, verify=False)
+
+    snapshot, manifest, checked, index = _on_snapshot(path, read)
     ids = index.items["id"].to_numpy()
     if len(set(ids.tolist())) != len(ids):
         raise IndexStateError(f"Index '{name}': some item ids appear twice. Rebuild the index.")
@@ -406,19 +410,17 @@ class Index:
     def open(cls, name: str, index_dir=None, verify: bool = True) -> Index:
         """Open the current generation. verify: check each file (re-hashing only files whose stat changed)."""
         path = index_path(name, index_dir)
-        for _ in range(OPEN_ATTEMPTS):
-            snapshot = current_snapshot(path)
+
+        def read(snapshot):
             if snapshot is None:
                 known = ", ".join(list_indexes(index_dir)) or "none yet"
                 raise IndexStateError(
                     f"No index '{name}' in {index_root(index_dir)} (indexes there: {known}). "
                     f"Build one with: embedspace build {name} SOURCE..."
                 )
-            try:
-                return cls._open_snapshot(path, snapshot, verify)
-            except _Superseded:
-                continue
-        raise _busy(name)
+            return cls._open_snapshot(path, snapshot, verify)
+
+        return _on_snapshot(path, read)
 
     @classmethod
     def _open_snapshot(cls, path: Path, snapshot: Snapshot, verify: bool) -> Index:
