@@ -126,6 +126,10 @@ class Snapshot:
     def generation(self) -> str:
         return self.folder.name
 
+    @property
+    def index_folder(self) -> Path:
+        return self.folder.parent if self.manifest_sha256 else self.folder
+
 
 def current_snapshot(path: Path) -> Snapshot | None:
     """The generation CURRENT names (format 2), the folder itself (format 1), or None: no index."""
@@ -184,14 +188,24 @@ def _busy(name: str) -> IndexStateError:
                            "writers are committing faster than it can be read. Try again.")
 
 
-def _missing(snapshot: Snapshot, file: str, exc: OSError) -> Exception:
-    """A file that cannot be opened: superseded if its generation is gone, else the index is damaged."""
-    if snapshot.manifest_sha256 is not None and not snapshot.folder.is_dir():
+def _moved_on(snapshot: Snapshot) -> bool:
+    """Whether CURRENT names another generation now. A writer never removes the current one, so a
+    file of a snapshot that is still current and cannot be read means damage, not a race."""
+    try:
+        return current_snapshot(snapshot.index_folder) != snapshot
+    except IndexStateError:
+        return False
+
+
+def _unreadable(snapshot: Snapshot, message: str) -> Exception:
+    """Start again from CURRENT if a writer moved on meanwhile; else the index is damaged."""
+    if _moved_on(snapshot):
         return _Superseded()
-    if snapshot.manifest_sha256 is None and (snapshot.folder / POINTER).is_file():
-        return _Superseded()  # format 1 being turned into format 2 right now
-    return IndexStateError(f"Index '{snapshot.folder.parent.name if snapshot.manifest_sha256 else snapshot.folder.name}' "
-                           f"is missing {file} ({exc.strerror}). Rebuild the index.")
+    return IndexStateError(f"Index '{snapshot.index_folder.name}' {message}. Rebuild the index.")
+
+
+def _missing(snapshot: Snapshot, file: str, exc: OSError) -> Exception:
+    return _unreadable(snapshot, f"is missing {file} ({exc.strerror})")
 
 
 def _read_manifest(name: str, snapshot: Snapshot) -> dict:
@@ -441,10 +455,8 @@ class Index:
             faiss_index = combine_partitions(parts)
         except FileNotFoundError as exc:
             raise _missing(snapshot, file, exc) from None
-        except Exception as exc:  # unreadable files that still matched (verify=False)
-            if snapshot.manifest_sha256 and not snapshot.folder.is_dir():
-                raise _Superseded() from None
-            raise IndexStateError(f"Index '{name}' cannot be read ({file}: {exc}). Rebuild the index.") from None
+        except Exception as exc:  # unreadable files that still matched (verify=False), or a race
+            raise _unreadable(snapshot, f"cannot be read ({file}: {exc})") from None
         if not (len(items) == len(vectors) == faiss_index.ntotal) or vectors.shape[1:] != (manifest["dim"],):
             raise IndexStateError(f"Index '{name}' is inconsistent: {len(items)} items, {vectors.shape} vectors, "
                                   f"{faiss_index.ntotal} in FAISS. Rebuild the index.")
