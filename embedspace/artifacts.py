@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -138,3 +140,114 @@ def load_headed_npz(path, names) -> tuple[dict, dict]:
     with np.load(path, allow_pickle=False) as data:
         header = json.loads(bytes(data["header"]).decode())
         return header, {name: np.asarray(data[name], np.float32) for name in names}
+
+
+# -- checked arrays: the one format of every array cache ---------------------------------------------
+# A cache file is trusted only if it is exactly what was written for these inputs. The file is
+#   CHECKED_MAGIC, a 4-byte little-endian header length, a JSON header {"dtype", "shape", "sha256"
+#   of the data, "key": the inputs it was computed for} padded with spaces, then the raw C-order data
+# (at a multiple of 64 bytes, so it can be memory-mapped). Reading re-hashes the data: a cache is
+# only ever computed from inputs that take far longer to process than hashing its bytes.
+CHECKED_MAGIC = b"\x93EMBEDSPACE-ARRAY-1\n"
+CHECKED_ALIGN = 64
+CHECKED_HEADER_MAX = 1 << 20  # a longer declared header is damage, not something to allocate
+CHECKED_KINDS = "biufcUS"  # numbers, booleans and fixed-width strings: no objects, no pickles
+HASH_BLOCK = 1 << 24  # bytes hashed (and checked for NaN) at a time
+
+
+class _DamagedCache(Exception):
+    """Why a checked array file cannot be trusted (said on stderr, then the cache is recomputed)."""
+
+
+def save_checked_array(path, array: np.ndarray, key: dict) -> None:
+    """Write `array` atomically as a checked array file for the inputs `key` (JSON values).
+
+    Two processes writing the same entry both succeed: each writes its own temporary file and
+    renames it into place, so a reader sees one whole file or the other.
+    """
+    array = np.ascontiguousarray(array)
+    if array.dtype.kind not in CHECKED_KINDS:
+        raise TypeError(f"A checked array holds numbers or fixed-width strings, not {array.dtype}.")
+    header = {"dtype": array.dtype.str, "shape": list(array.shape), "sha256": sha256_bytes(array.tobytes()),
+              "key": key}
+    text = json.dumps(header, sort_keys=True).encode()
+    start = len(CHECKED_MAGIC) + 4 + len(text)
+    text += b" " * (-start % CHECKED_ALIGN)
+    atomic_write_bytes(path, CHECKED_MAGIC + len(text).to_bytes(4, "little") + text + array.tobytes())
+
+
+def load_checked_array(path, key: dict, mmap: bool = False) -> np.ndarray | None:
+    """The array saved at `path` for the inputs `key`, or None: missing, or not to be trusted.
+
+    Not trusted (one line on stderr says which file and why; the caller computes it again and
+    saves it over the bad one): unreadable, truncated, empty, not a checked array, written for
+    other inputs, data that does not match its sha256, or NaN or infinite values. Never raises.
+    mmap=True maps the file read-only instead of reading it into memory (after hashing it).
+    """
+    try:
+        return _read_checked_array(Path(path), key, mmap)
+    except FileNotFoundError:
+        return None
+    except (_DamagedCache, OSError, ValueError, TypeError, KeyError, OverflowError) as exc:
+        reason = exc if isinstance(exc, _DamagedCache) else f"{type(exc).__name__}: {exc}"
+        print(f"embedspace: ignoring the damaged cache file {path} ({reason}); it is computed again.",
+              file=sys.stderr, flush=True)
+        return None
+
+
+def _read_checked_array(path: Path, key: dict, mmap: bool) -> np.ndarray:
+    with open(path, "rb") as f:
+        header, offset = _read_checked_header(f)
+        if header.get("key") != json.loads(json.dumps(key, sort_keys=True)):
+            raise _DamagedCache("written for other inputs")
+        dtype, shape = np.dtype(header["dtype"]), tuple(int(n) for n in header["shape"])
+        if dtype.kind not in CHECKED_KINDS or any(n < 0 for n in shape):
+            raise _DamagedCache(f"not a cached array: dtype {dtype}, shape {shape}")
+        nbytes = math.prod(shape) * dtype.itemsize
+        found = os.fstat(f.fileno()).st_size - offset
+        if found != nbytes:
+            raise _DamagedCache(f"{found:,} bytes of data where {nbytes:,} were written")
+        if mmap and nbytes:
+            step = _hash_step(dtype)
+            _check_data(iter(lambda: f.read(step), b""), dtype, header["sha256"])
+            return np.memmap(f, dtype=dtype, mode="r", offset=offset, shape=shape)
+        data = bytearray(nbytes)
+        if f.readinto(data) != nbytes:
+            raise _DamagedCache("shorter than its header says")
+    view, step = memoryview(data), _hash_step(dtype)
+    _check_data((view[i:i + step] for i in range(0, nbytes, step)), dtype, header["sha256"])
+    return np.frombuffer(data, dtype).reshape(shape)  # writable: it is our own bytearray
+
+
+def _read_checked_header(f) -> tuple[dict, int]:
+    """(header, offset of the data) of a checked array file open at its start."""
+    if f.read(len(CHECKED_MAGIC)) != CHECKED_MAGIC:
+        raise _DamagedCache("not a checked array file (empty, cut short or another format)")
+    length = int.from_bytes(f.read(4), "little")
+    if length > CHECKED_HEADER_MAX:
+        raise _DamagedCache(f"a header of {length:,} bytes")
+    text = f.read(length)
+    if len(text) != length:
+        raise _DamagedCache("its header is cut short")
+    header = json.loads(text.decode())
+    if not isinstance(header, dict):
+        raise _DamagedCache("its header is not a JSON object")
+    return header, len(CHECKED_MAGIC) + 4 + length
+
+
+def _hash_step(dtype: np.dtype) -> int:
+    """HASH_BLOCK rounded down to whole values, so each block can be checked for NaN on its own."""
+    return max(HASH_BLOCK // max(dtype.itemsize, 1), 1) * max(dtype.itemsize, 1)
+
+
+def _check_data(blocks, dtype: np.dtype, sha256: str) -> None:
+    """Hash the data block by block (each a whole number of values); raise if it is not what was written."""
+    digest, finite = hashlib.sha256(), True
+    for block in blocks:
+        digest.update(block)
+        if dtype.kind in "fc" and finite:
+            finite = bool(np.isfinite(np.frombuffer(block, dtype)).all())
+    if digest.hexdigest() != sha256:
+        raise _DamagedCache("its data does not match its sha256")
+    if not finite:
+        raise _DamagedCache("NaN or infinite values")
