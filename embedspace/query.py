@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .artifacts import load_array, save_array
+from .artifacts import load_checked_array, save_checked_array
 from .errors import InputError
 from .images import describe
 from .index.faiss_index import faiss_search
@@ -236,8 +236,9 @@ def csls_source_hubness(index, to: str, from_: str | None) -> np.ndarray:
     key = (to, from_)
     if key in memo:
         return memo[key]
-    path = cache_dir("csls") / f"{index.name}-{index.checksum}-{to}-{from_ or 'rest'}-{CSLS_K}.npy"
-    cached = load_array(path)
+    path = cache_dir("csls") / f"{index.name}-{index.checksum}-{to}-{from_ or 'rest'}-{CSLS_K}.array"
+    inputs = {"index": index.name, "checksum": index.checksum, "to": to, "from": from_, "k": CSLS_K}
+    cached = load_checked_array(path, inputs)
     if cached is not None and cached.shape == (len(index),):
         memo[key] = cached
         return cached
@@ -247,6 +248,6 @@ def csls_source_hubness(index, to: str, from_: str | None) -> np.ndarray:
     if len(source_rows):
         hubness[target_rows] = neighbourhood_similarity(index.vectors_f32(target_rows),
                                                         index.vectors_f32(source_rows), CSLS_K)
-    save_array(path, hubness)
+    save_checked_array(path, hubness, inputs)
     memo[key] = hubness
     return hubness

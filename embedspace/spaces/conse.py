@@ -12,7 +12,6 @@ input of learned image maps.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..artifacts import file_checksum, load_array, save_array
+from ..artifacts import file_checksum, load_checked_array, save_checked_array, sha256_bytes
 from ..errors import InputError, require
 from ..images import load_images
 from ..paths import cache_dir
@@ -165,11 +164,10 @@ class ConseImageEncoder:
     def _class_vectors(self) -> np.ndarray:
         """Embeddings of the class names in this text space, computed once and cached on disk."""
         names = self.classifier.class_names
-        key = hashlib.sha256(
-            json.dumps({"text": self.space.text_artifacts, "spec": self.space.text_spec_key(), "names": names}).encode()
-        ).hexdigest()[:24]
-        path = cache_dir("conse") / f"{key}.npy"
-        cached = load_array(path)
+        inputs = {"text": self.space.text_artifacts, "spec": self.space.text_spec_key(),
+                  "names": sha256_bytes(json.dumps(names).encode()), "synonyms": SYNONYMS_PER_CLASS}
+        path = cache_dir("conse") / f"{sha256_bytes(json.dumps(inputs, sort_keys=True).encode())[:24]}.array"
+        cached = load_checked_array(path, inputs)
         if cached is not None and cached.shape == (len(names), self.space.dim):
             return cached
         flat = [n for synonyms in names for n in synonyms[:SYNONYMS_PER_CLASS]]
@@ -180,7 +178,7 @@ class ConseImageEncoder:
             out[i] = vectors[start:start + count].mean(axis=0)
             start += count
         out = l2_normalize(out)
-        save_array(path, out)
+        save_checked_array(path, out, inputs)
         return out
 
     def embed(self, images) -> np.ndarray:

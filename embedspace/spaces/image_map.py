@@ -23,9 +23,9 @@ import numpy as np
 from ..artifacts import (
     NPZ_ERRORS,
     file_checksum,
-    load_array,
+    load_checked_array,
     load_headed_npz,
-    save_array,
+    save_checked_array,
     save_headed_npz,
     sha256_bytes,
 )
@@ -59,8 +59,9 @@ def image_features(pil_images: list, backbones=DEFAULT_BACKBONES, batch_size: in
         keys = [_pixel_key(image) for image in pil_images]
         out = np.empty((len(pil_images), model.feature_dim), np.float32)
         missing = []
+        inputs = [{"backbone": name, "weights": model.checksum, "pixels": key} for key in keys]
         for i, key in enumerate(keys):
-            cached = load_array(folder / f"{key}.npy")
+            cached = load_checked_array(folder / f"{key}.array", inputs[i])
             if cached is not None and cached.shape == (model.feature_dim,):
                 out[i] = cached
             else:
@@ -71,7 +72,7 @@ def image_features(pil_images: list, backbones=DEFAULT_BACKBONES, batch_size: in
                 _, pooled = model([pil_images[i] for i in batch])
                 for i, row in zip(batch, pooled):
                     out[i] = row
-                    save_array(folder / f"{keys[i]}.npy", row)
+                    save_checked_array(folder / f"{keys[i]}.array", row, inputs[i])
                 bar.update(len(batch))
         parts.append(out)
     return np.concatenate(parts, axis=1) if parts else np.zeros((len(pil_images), 0), np.float32)
