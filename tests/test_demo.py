@@ -1,6 +1,7 @@
 """The demo index on a small subset: emoji images and names, countries, languages, words."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,49 @@ def test_names_bases_flags_and_words():
     assert flag_country("\U0001F1EA\U0001F1F8") == "ES" and flag_country("\U0001F436") is None
     assert is_word("perro", {"LATIN"}) and not is_word("don't", {"LATIN"}) and not is_word("a", {"LATIN"})
     assert is_word("\u72d7", {"CJK"}) and not is_word("the", {"CJK"})
+
+
+def _image_paths(root):
+    items = Index.open("demo", root).items
+    return items.loc[items["kind"] == "image", "path"].tolist()
+
+
+def _assert_pictures_open(paths):
+    from PIL import Image
+
+    assert paths
+    for path in paths:
+        with Image.open(path) as image:
+            image.verify()
+
+
+def test_the_demo_pictures_survive_a_cleared_cache(tmp_path, monkeypatch):
+    """`rm -rf ~/.cache/embedspace` then `make run`: the pictures still show, from beside the index."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(cache))
+    root = tmp_path / "indexes"
+    tiny = DemoOptions(languages=("en",), emoji=DOGS + ("\U0001F431",), words=10, countries=("ES",))
+    build_demo(tiny, index_dir=root)
+    paths = _image_paths(root)
+    shutil.rmtree(cache)
+    _assert_pictures_open(paths)
+    assert len(paths) == 3 and not any(str(cache) in p for p in paths)
+    assert not any((root / "demo") in Path(p).parents for p in paths)  # beside the index, not inside it
+    assert build_demo(tiny, index_dir=root).reused  # as `make run` does next
+    _assert_pictures_open(_image_paths(root))
+
+
+def test_a_lost_demo_picture_is_drawn_again_when_the_demo_is_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "indexes"
+    tiny = DemoOptions(languages=("en",), emoji=DOGS, words=10, countries=("ES",), images="conse")
+    build_demo(tiny, index_dir=root)
+    paths = _image_paths(root)
+    written = Path(paths[0]).read_bytes()
+    Path(paths[0]).unlink()
+    Path(paths[1]).write_bytes(b"damaged")
+    assert build_demo(tiny, index_dir=root).reused
+    assert Path(paths[0]).read_bytes() == written
+    _assert_pictures_open(paths)
