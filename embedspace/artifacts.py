@@ -163,7 +163,9 @@ def save_checked_array(path, array: np.ndarray, key: dict) -> None:
     """Write `array` atomically as a checked array file for the inputs `key` (JSON values).
 
     Two processes writing the same entry both succeed: each writes its own temporary file and
-    renames it into place, so a reader sees one whole file or the other.
+    renames it into place, so a reader sees one whole file or the other. A file that cannot be
+    written (a full disk, a read-only cache) is said on stderr, not raised: it is computed again
+    next time.
     """
     array = np.ascontiguousarray(array)
     if array.dtype.kind not in CHECKED_KINDS:
@@ -173,7 +175,11 @@ def save_checked_array(path, array: np.ndarray, key: dict) -> None:
     text = json.dumps(header, sort_keys=True).encode()
     start = len(CHECKED_MAGIC) + 4 + len(text)
     text += b" " * (-start % CHECKED_ALIGN)
-    atomic_write_bytes(path, CHECKED_MAGIC + len(text).to_bytes(4, "little") + text + array.tobytes())
+    try:
+        atomic_write_bytes(path, CHECKED_MAGIC + len(text).to_bytes(4, "little") + text + array.tobytes())
+    except OSError as exc:
+        print(f"embedspace: could not write the cache file {path} ({exc}); it is computed again next time.",
+              file=sys.stderr, flush=True)
 
 
 def load_checked_array(path, key: dict, mmap: bool = False) -> np.ndarray | None:

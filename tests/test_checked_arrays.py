@@ -104,3 +104,12 @@ def test_two_processes_computing_the_same_entry_both_succeed(tmp_path):
         assert run.returncode == 0, err.decode()
     assert load_checked_array(path, {"what": "race"}) is not None
     assert [p.name for p in tmp_path.iterdir()] == ["race.array"]  # no temporary file left behind
+
+
+def test_a_cache_that_cannot_be_written_is_said_not_raised(tmp_path, vectors, capsys):
+    """A full disk or a read-only cache costs a recomputation next time, not the query at hand."""
+    (tmp_path / "a-file").write_text("")
+    path = tmp_path / "a-file" / "a.array"  # its folder is a file: writing fails as on a full disk
+    save_checked_array(path, vectors, KEY)
+    assert str(path) in capsys.readouterr().err
+    assert load_checked_array(path, KEY) is None
