@@ -43,7 +43,7 @@ from .index.sources import ReadOptions
 from .index.store import index_exists, read_manifest
 from .languages import normalize_lang
 from .maps.alignment import captioned_emoji, fit_image_map
-from .paths import cache_dir, index_path, index_root, map_dir
+from .paths import cache_dir, demo_images_dir, index_path, map_dir
 from .spaces.image_map import save_map
 from .spaces.registry import DEFAULT_SPACE, load_space
 from .spec import format_spec
@@ -198,15 +198,6 @@ DEMO_IMAGE_MODES = ("map", "conse")
 
 
 # -- the demo's pictures, beside its index --------------------------------------------------------------
-def demo_images_dir(name: str, index_dir=None) -> Path:
-    """Where the demo NAME keeps its pictures: `<index dir>/demo-images/NAME`, beside the index.
-
-    Not in the cache, which a user may clear (the index's image items would point at nothing), and
-    not inside the index's own folder, which belongs to the index store.
-    """
-    return index_root(index_dir) / "demo-images" / name
-
-
 def keep_images(rendered: dict, folder: Path) -> dict:
     """Copy rendered PNGs ({emoji: path in the cache}) into the demo's folder: {emoji: path there}.
 

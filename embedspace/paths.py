@@ -38,6 +38,16 @@ def index_path(name: str, index_dir=None) -> Path:
     return index_root(index_dir) / name
 
 
+def demo_images_dir(name: str, index_dir=None) -> Path:
+    """Where the demo NAME keeps its pictures: `<index dir>/.demo-images/NAME`, beside the index.
+
+    Not in the cache, which a user may clear (the index's image items would point at nothing); not
+    inside the index's own folder, which belongs to the index store; and starting with '.', which
+    no index name does, so it never clashes with an index.
+    """
+    return index_root(index_dir) / ".demo-images" / name
+
+
 def map_dir(index_dir=None) -> Path:
     """EMBEDSPACE_MAP_DIR, else a `maps` folder inside the index folder (built artifacts, not code)."""
     if index_dir is None and os.environ.get("EMBEDSPACE_MAP_DIR"):

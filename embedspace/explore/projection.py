@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..artifacts import load_array, save_array, save_json
+from ..artifacts import load_checked_array, save_checked_array, save_json
 from ..errors import InputError, require
 from ..languages import normalize_lang
 from ..paths import cache_dir
@@ -49,7 +49,7 @@ EXACT_KNN_BELOW = 20_000  # exact FAISS kNN below this many points, HNSW above
 # and search time of HNSW32/efConstruction 80 (0.99); UMAP's layout barely changes (benchmarks/projection.py).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 40, 64
 SAMPLE_SEED = 1234
-FORMAT = 1  # bump when the layout or the cached files change
+FORMAT = 2  # bump when the layout or the cached files change (2: coordinates as a checked array)
 
 
 @dataclass(frozen=True)
@@ -247,9 +247,14 @@ def pca_layout(vectors: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- the cached map ----------------------------------------------------------------------------------
+def _cache_key(index, params: MapParams, rows: np.ndarray) -> dict:
+    """What a cached map was computed from: the index's files, the parameters and the rows."""
+    return {"format": FORMAT, "index": index.checksum, "params": asdict(params),
+            "rows": hashlib.sha256(rows.tobytes()).hexdigest()}
+
+
 def _cache_stem(index, params: MapParams, rows: np.ndarray):
-    key = {"format": FORMAT, "params": asdict(params), "rows": hashlib.sha256(rows.tobytes()).hexdigest()}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps(_cache_key(index, params, rows), sort_keys=True).encode()).hexdigest()[:16]
     return cache_dir("maps") / f"{index.name}-{index.checksum}-{params.method}{params.dims}d-{digest}"
 
 
@@ -265,7 +270,7 @@ def load_projection(index, params: MapParams) -> ProjectionMap | None:
     """The map from the disk cache, or None when it has not been computed yet (cheap to ask)."""
     rows, eligible = choose_rows(index, params)
     stem = _cache_stem(index, params, rows)
-    coords = load_array(f"{stem}.coords.npy")
+    coords = load_checked_array(f"{stem}.coords.array", _cache_key(index, params, rows))
     if coords is None or coords.shape != (len(rows), params.dims):
         return None
     try:
@@ -305,5 +310,5 @@ def project(index, params: MapParams = MapParams(), progress=None) -> Projection
     stem = _cache_stem(index, params, rows)
     save_json(f"{stem}.json", {"params": asdict(params), "items": len(rows), "eligible": eligible,
                                "seconds": seconds, "note": note})
-    save_array(f"{stem}.coords.npy", coords)  # last: its presence means the map is complete
+    save_checked_array(f"{stem}.coords.array", coords, _cache_key(index, params, rows))  # last: the map is complete
     return ProjectionMap(rows, coords, params, eligible, vectors, seconds, False, note)

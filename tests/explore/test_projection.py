@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from cache_damage import DAMAGES, damage
 
 from embedspace import InputError
 from embedspace.explore import projection
@@ -174,13 +175,27 @@ def test_projection_is_cached_on_disk_as_arrays(small_index, tmp_path, monkeypat
     assert not first.from_cache and len(first) == 40 and first.eligible == 54 and first.sampled
     assert "knn" in first.seconds and "umap" in first.seconds and len(steps) == 2
     files = sorted(p.name for p in (tmp_path / "maps").iterdir())
-    assert sorted(f.split(".", 1)[1] for f in files) == ["coords.npy", "json"]  # no pickle
+    assert sorted(f.split(".", 1)[1] for f in files) == ["coords.array", "json"]  # no pickle
     assert files[0].startswith(f"words-{small_index.checksum}-umap2d-")
     second = projection.project(small_index, params)
     assert second.from_cache and np.array_equal(second.coords, first.coords) and np.array_equal(second.rows, first.rows)
     assert np.allclose(second.vectors, small_index.vectors_f32(first.rows))
     other = projection.project(small_index, MapParams(method="umap", dims=3, sample=40, n_neighbors=5))
     assert not other.from_cache and other.coords.shape == (40, 3)
+
+
+@pytest.mark.parametrize("kind", DAMAGES)
+def test_a_damaged_cached_map_is_computed_again_not_shown(small_index, tmp_path, monkeypatch, kind):
+    """Issue 15 item 5: a cache file with a valid header and damaged data was used as it was."""
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(tmp_path))
+    params = MapParams(method="pca", dims=2, sample=40)
+    first = projection.project(small_index, params)
+    coords_file = next((tmp_path / "maps").glob("*.coords.*"))
+    damage(coords_file, kind, first.coords)
+    assert projection.load_projection(small_index, params) is None
+    again = projection.project(small_index, params)
+    assert not again.from_cache and np.allclose(again.coords, first.coords, atol=1e-5)
+    assert projection.load_projection(small_index, params) is not None  # rewritten whole
 
 
 def test_pca_map_notes_its_explained_variance(small_index, tmp_path, monkeypatch):
