@@ -1,4 +1,4 @@
-"""The Ray runner: the same index as the sequential one (up to float rounding, see below), a
+"""The Ray runner: the same index as the sequential one (up to float rounding: tests/reproducibility.py), a
 killed worker costs only its chunk, and resume works across runners. One local 2-CPU cluster
 serves every test (conftest)."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_same_ranking, assert_same_results
+from reproducibility import SCORE_ATOL, assert_same_index, assert_same_ranking, assert_same_results, assert_same_vectors
 from wordfreq import top_n_list
 
 import embedspace.index.ray_runner as ray_runner
@@ -24,17 +24,6 @@ from embedspace.index.sources import Chunk, ReadOptions
 from embedspace.index.store import Index
 
 pytestmark = pytest.mark.slow
-
-# What two builds of the same sources promise each other, whatever the runner, thread count or CPU.
-# Exactly: the items (ids, texts, every stored column, order) and the skips. Vectors: only up to
-# float rounding, because a model's sums round differently with another BLAS thread count or CPU
-# kernel (the sequential runner embeds with one thread per core, each Ray actor with one). Measured
-# for use-m3 on this test's 600 words, 1 vs 2 OpenBLAS threads and the Haswell / SkylakeX /
-# Sandybridge kernels: float32 up to 2.6e-7 apart; 1,254-1,688 of the 307,200 stored float16 values
-# differ, none by more than that plus one float16 step; scores up to 7.7e-6 apart; near-ties swap.
-VECTOR_ATOL = 1e-6  # float32 values, before they are stored as float16
-SCORE_ATOL = 1e-4  # a search result's score and cosine
-EXACT_FILES = ("items.parquet", "skipped.jsonl")  # both written by this process, from the same chunks
 
 
 @pytest.fixture(scope="module")
@@ -64,31 +53,13 @@ def _build(root, name, source, runner=None, space="glove-6b-50d", chunk_size=40,
                        runner=runner, **kwargs)
 
 
-def _assert_same_index(root_a, name_a, root_b, name_b):
-    """The same items and skips in the same order (byte for byte), and the same vectors up to rounding."""
-    a, b = Path(root_a) / name_a, Path(root_b) / name_b
-    for file in EXACT_FILES:
-        assert (a / file).read_bytes() == (b / file).read_bytes(), file
-    assert_same_vectors(np.load(a / "vectors.npy"), np.load(b / "vectors.npy"))
-
-
-def assert_same_vectors(a, b, atol=VECTOR_ATOL):
-    """Stored float16 vectors of float32 ones at most `atol` apart: each value within atol plus one
-    float16 step at its magnitude (each side rounded by up to half a step)."""
-    assert a.dtype == b.dtype == np.float16 and a.shape == b.shape, (a.dtype, a.shape, b.dtype, b.shape)
-    step = np.spacing(np.maximum(np.abs(a), np.abs(b))).astype(np.float32)
-    excess = np.abs(a.astype(np.float32) - b.astype(np.float32)) - (atol + step)
-    bad = [tuple(int(i) for i in where) for where in np.argwhere(excess > 0)]
-    assert bad == [], f"{len(bad)} values differ by more than {atol} + one float16 step, first at (row, column) {bad[0]}"
-
-
 def test_ray_build_equals_sequential_build(ray_cluster, multilingual_csv, tmp_path):
     seq = _build(tmp_path, "seq", multilingual_csv, space="use-m3", chunk_size=50)
     runner = RayRunner()
     ray = _build(tmp_path, "ray", multilingual_csv, runner=runner, space="use-m3", chunk_size=50)
     assert ray.added == seq.added == 600 and len(ray.skipped) == len(seq.skipped) == 1
     # the sequential build embedded with one thread per core, each actor with one: see VECTOR_ATOL
-    _assert_same_index(tmp_path, "seq", tmp_path, "ray")
+    assert_same_index(tmp_path, "seq", tmp_path, "ray")
     a, b = Index.open("seq", tmp_path), Index.open("ray", tmp_path)
     pd.testing.assert_frame_equal(a.items, b.items)
     assert a.kind == b.kind == "flat"
@@ -111,7 +82,7 @@ def test_ray_build_equals_sequential_build(ray_cluster, multilingual_csv, tmp_pa
     shutil.copytree(tmp_path / "ray", tmp_path / "lost" / "ray")
     assert remove_items("ray", ids=[house], index_dir=tmp_path / "lost") == 1
     with pytest.raises(AssertionError, match="items.parquet"):
-        _assert_same_index(tmp_path, "seq", tmp_path / "lost", "ray")
+        assert_same_index(tmp_path, "seq", tmp_path / "lost", "ray")
     with pytest.raises(AssertionError):
         assert_same_results(found_a, query.search_many(Index.open("ray", tmp_path / "lost"), space, texts=queries, k=10),
                             SCORE_ATOL)
@@ -186,7 +157,7 @@ def test_killed_worker_costs_only_its_chunk(ray_cluster, glove_txt, tmp_path, cu
     assert ("died and were replaced" in report.summary()) == (runner.stats.restarts == 1)
 
     _build(tmp_path / "seq", "w", glove_txt)
-    _assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")  # nothing lost, nothing twice
+    assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")  # nothing lost, nothing twice
     assert len(Index.open("w", tmp_path / "ray")) == 500
 
 
@@ -224,7 +195,7 @@ def test_resume_across_runners(ray_cluster, glove_txt, tmp_path, monkeypatch):
     runner = RayRunner(workers=1)
     report = _build(tmp_path / "a", "w", glove_txt, runner=runner, resume=True)
     assert report.resumed_chunks == 4 and runner.stats.chunks == 13 - 4
-    _assert_same_index(tmp_path / "a", "w", tmp_path / "ref", "w")
+    assert_same_index(tmp_path / "a", "w", tmp_path / "ref", "w")
 
     # Ray build interrupted after 3 chunks were written, resumed sequentially
     import embedspace.index.build as build_module
@@ -243,7 +214,7 @@ def test_resume_across_runners(ray_cluster, glove_txt, tmp_path, monkeypatch):
     monkeypatch.setattr(build_module.ChunkStore, "write", real_write)
     report = _build(tmp_path / "b", "w", glove_txt, resume=True)
     assert report.resumed_chunks == 3
-    _assert_same_index(tmp_path / "b", "w", tmp_path / "ref", "w")
+    assert_same_index(tmp_path / "b", "w", tmp_path / "ref", "w")
 
 
 def test_cli_build_with_ray_and_partitions(ray_cluster, glove_txt, tmp_path, capsys):
@@ -274,7 +245,7 @@ def test_cli_joins_a_running_cluster(ray_cluster, glove_txt, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"on Ray at {address}" in done.stdout
     _build(tmp_path / "seq", "w", glove_txt, chunk_size=100)
-    _assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")
+    assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")
     assert ray_cluster.is_initialized()  # the joining process left the cluster running
 
 
