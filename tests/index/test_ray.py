@@ -17,7 +17,7 @@ from wordfreq import top_n_list
 import embedspace.index.ray_runner as ray_runner
 from embedspace import query
 from embedspace.cli import main
-from embedspace.errors import InputError, SpaceUnavailableError
+from embedspace.errors import EmbedspaceError, InputError, SpaceUnavailableError
 from embedspace.index.build import SequentialRunner, build_index, remove_items
 from embedspace.index.ray_runner import ChunkEmbedder, RayRunner, check_images_reachable
 from embedspace.index.sources import Chunk, ReadOptions
@@ -97,23 +97,37 @@ def test_ray_build_equals_sequential_build(ray_cluster, multilingual_csv, tmp_pa
     assert "Ray: 2 worker(s)" in ray.summary()
 
 
-class KillOnce(ChunkEmbedder):
-    """Kills its own process (SIGKILL, no cleanup) the first time it gets chunk KILL_SEQ; logs
-    every chunk it starts, with its pid, to see what was embedded again."""
+class LogChunks(ChunkEmbedder):
+    """Logs every chunk it starts, with its pid, to see what was embedded again (embedded_chunks)."""
 
-    KILL_SEQ = 3
     folder = None  # set by the test; the class travels to the workers by value, with it
 
     def __call__(self, batch):
-        folder = Path(self.folder)
         for seq in batch["seq"]:
-            with open(folder / "embedded.log", "a") as log:
+            with open(Path(self.folder) / "embedded.log", "a") as log:
                 log.write(f"{int(seq)} {os.getpid()}\n")
-            marker = folder / "kill-marker"
-            if int(seq) == self.KILL_SEQ and marker.exists():
-                marker.unlink()
-                os.kill(os.getpid(), signal.SIGKILL)
+            self.started(int(seq))
         return super().__call__(batch)
+
+    def started(self, seq):
+        pass
+
+
+def embedded_chunks(folder) -> list:
+    """(chunk, pid) for every chunk a LogChunks actor started, in order."""
+    return [tuple(int(x) for x in line.split()) for line in (Path(folder) / "embedded.log").read_text().splitlines()]
+
+
+class KillOnce(LogChunks):
+    """Kills its own process (SIGKILL, no cleanup) the first time it gets chunk KILL_SEQ."""
+
+    KILL_SEQ = 3
+
+    def started(self, seq):
+        marker = Path(self.folder) / "kill-marker"
+        if seq == self.KILL_SEQ and marker.exists():
+            marker.unlink()
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class FailOn(ChunkEmbedder):
@@ -144,12 +158,12 @@ def test_killed_worker_costs_only_its_chunk(ray_cluster, glove_txt, tmp_path, cu
     runner = RayRunner()
     report = _build(tmp_path / "ray", "w", glove_txt, runner=runner)
     assert not (tmp_path / "kill-marker").exists(), "the worker was never killed"
-    log = [line.split() for line in (tmp_path / "embedded.log").read_text().splitlines()]
-    starts = pd.Series([int(seq) for seq, _ in log]).value_counts()
+    log = embedded_chunks(tmp_path)
+    starts = pd.Series([seq for seq, _ in log]).value_counts()
     chunks = -(-502 // 40)
     assert sorted(starts.index) == list(range(chunks))
     assert starts[KillOnce.KILL_SEQ] == 2 and (starts.drop(KillOnce.KILL_SEQ) == 1).all()  # only its chunk again
-    assert len({pid for seq, pid in log if int(seq) == KillOnce.KILL_SEQ}) == 2  # redone by a new process
+    assert len({pid for seq, pid in log if seq == KillOnce.KILL_SEQ}) == 2  # redone by a new process
     assert runner.stats.chunks == chunks
     # restarts counts replacement processes that delivered chunks: Ray may hand the killed chunk to
     # the surviving actor before the replacement starts, and then the replacement delivers none
@@ -167,6 +181,59 @@ def test_error_in_a_worker_reaches_the_caller_as_itself(ray_cluster, glove_txt, 
         _build(tmp_path, "w", glove_txt, runner=RayRunner())
     # the chunks that finished are staged for --resume; the cluster is free for the next build
     assert len(list((tmp_path / ".w.build").glob("chunk-*.json"))) >= 1
+
+
+def lose_work(monkeypatch, rows: int, datasets: int) -> list:
+    """Ray losing a node, as the driver sees it: the first `datasets` datasets deliver `rows` rows,
+    then raise ActorUnavailableError (what benchmarks/ray_multinode.py got, with Ray's retries of
+    the dead node's chunks used up before Ray declared the node dead). Returns the chunks each
+    dataset delivered."""
+    import ray.data
+    from ray.exceptions import ActorUnavailableError
+
+    real, delivered = ray.data.Dataset.iter_rows, []
+
+    def iter_rows(self, *args, **kwargs):
+        delivered.append([])
+        for row in real(self, *args, **kwargs):
+            if len(delivered) <= datasets and len(delivered[-1]) == rows:
+                raise ActorUnavailableError("The actor is temporarily unavailable: RpcError: RPC error: failed to connect "
+                                            "to all addresses; Connection refused rpc_code: 14", None)
+            delivered[-1].append(int(row["seq"]))
+            yield row
+
+    monkeypatch.setattr(ray.data.Dataset, "iter_rows", iter_rows)
+    return delivered
+
+
+def test_lost_node_costs_only_the_chunks_not_yet_written(ray_cluster, glove_txt, tmp_path, custom_embedder, monkeypatch):
+    custom_embedder(LogChunks)
+    delivered = lose_work(monkeypatch, rows=4, datasets=1)
+    runner = RayRunner()
+    report = _build(tmp_path / "ray", "w", glove_txt, runner=runner)
+    assert len(delivered) == 2 and len(delivered[0]) == 4  # the chunks still missing went to a second dataset
+    starts = pd.Series([seq for seq, _ in embedded_chunks(tmp_path)]).value_counts()
+    chunks = -(-502 // 40)
+    assert sorted(starts.index) == list(range(chunks))
+    assert (starts[delivered[0]] == 1).all()  # the chunks written before the loss were not embedded again
+    assert sorted(delivered[0] + delivered[1]) == list(range(chunks))
+    assert runner.stats.chunks == chunks and runner.stats.lost == 1
+    assert "Ray lost workers or a node once" in report.summary()
+    _build(tmp_path / "seq", "w", glove_txt)
+    assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")
+
+
+def test_work_lost_again_and_again_stops_with_a_resume_hint(ray_cluster, glove_txt, tmp_path, monkeypatch):
+    delivered = lose_work(monkeypatch, rows=1, datasets=100)
+    with pytest.raises(EmbedspaceError, match="Ray lost workers or a node 4 times.*run the same command with --resume"):
+        _build(tmp_path / "ray", "w", glove_txt, runner=RayRunner())
+    assert len(delivered) == 1 + ray_runner.LOST_WORK_RETRIES == 4  # bounded: no endless loop
+    assert len(list((tmp_path / "ray" / ".w.build").glob("chunk-*.json"))) == 4  # each dataset's one chunk is kept
+    monkeypatch.undo()
+    report = _build(tmp_path / "ray", "w", glove_txt, resume=True)
+    assert report.resumed_chunks == 4
+    _build(tmp_path / "seq", "w", glove_txt)
+    assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")
 
 
 class StopAfter(SequentialRunner):
