@@ -12,6 +12,9 @@ os.environ.setdefault("EMBEDSPACE_CACHE_DIR", tempfile.mkdtemp(prefix="embedspac
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# How two builds are compared lives in reproducibility.py (benchmarks/ray_multinode.py uses it too)
+from reproducibility import assert_same_ranking, assert_same_results  # noqa: E402, F401
+
 
 @pytest.fixture(scope="session")
 def use_space():
@@ -43,40 +46,6 @@ def cat_photo():
 
 def cos(a, b) -> float:
     return float(np.dot(a, b))
-
-
-def assert_same_ranking(ids_a, scores_a, ids_b, scores_b, atol, label=""):
-    """One search's results (ids and scores, best first) computed two ways whose scores may round
-    differently by up to `atol` (another runner, thread count, CPU kernel or partitioning): as many
-    results; scores within atol rank by rank; and the same id at every rank, except that an item may
-    trade places with one whose score is within 2 x atol of its own (a near-tie; at the last rank,
-    with one just past it). With every score within atol of itself, nothing else can differ."""
-    ids_a, ids_b = list(ids_a), list(ids_b)
-    scores_a, scores_b = np.asarray(scores_a, np.float64), np.asarray(scores_b, np.float64)
-    assert len(ids_a) == len(ids_b) == len(scores_a) == len(scores_b), label
-    for ids_x, scores_x, ids_y, scores_y in ((ids_a, scores_a, ids_b, scores_b), (ids_b, scores_b, ids_a, scores_a)):
-        score_of = dict(zip(ids_x, scores_x))
-        for rank, (x, y) in enumerate(zip(ids_x, ids_y)):
-            assert abs(scores_x[rank] - scores_y[rank]) <= atol, (label, rank, scores_x[rank], scores_y[rank])
-            if x != y:  # y's score on x's side (past x's last rank: at most its last score) must be near x's
-                near = score_of.get(y, scores_x[-1])
-                assert abs(near - scores_x[rank]) <= 2 * atol, (label, rank, x, scores_x[rank], y, near)
-
-
-def assert_same_results(found_a, found_b, atol):
-    """query.search_many results computed two ways: the same queries, each with the same ranking up
-    to near-ties (assert_same_ranking, for scores and cosines), and an item found by both shown alike."""
-    assert [q["query"] for q in found_a] == [q["query"] for q in found_b]
-    for qa, qb in zip(found_a, found_b):
-        ra, rb = qa["results"], qb["results"]
-        for key in ("score", "cosine"):
-            assert_same_ranking([r["id"] for r in ra], [r[key] for r in ra], [r["id"] for r in rb],
-                                [r[key] for r in rb], atol, label=f"{qa['query']} ({key})")
-        shown_b = {r["id"]: r for r in rb}
-        for r in ra:
-            if r["id"] in shown_b:
-                assert ({k: v for k, v in r.items() if k not in ("rank", "score", "cosine")}
-                        == {k: v for k, v in shown_b[r["id"]].items() if k not in ("rank", "score", "cosine")})
 
 
 @pytest.fixture(scope="session")

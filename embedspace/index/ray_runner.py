@@ -14,8 +14,12 @@ tests/test_ray.py).
 
 Failures: each chunk is a block of its own and so a Ray task of its own. Ray Data restarts an
 actor that dies (max_restarts=-1) and re-runs the chunks it held (up to TASK_RETRIES times),
-so a dead worker costs only its chunk. The driver writes each chunk once, by its sequence
-number, and checks at the end that every chunk came back: nothing lost, nothing twice.
+so a dead worker costs only its chunk. A lost node can use up those retries before Ray declares
+it dead (its actor is only "temporarily unavailable" meanwhile), and Ray Data then aborts the
+whole run: the chunks not yet written go to a new dataset on the nodes left, up to
+LOST_WORK_RETRIES times (benchmarks/ray_multinode.py kills a node mid-build). The driver writes
+each chunk once, by its sequence number, and checks at the end that every chunk came back:
+nothing lost, nothing twice.
 
 Where data travels: texts go to the workers inside the chunks; images are read by the workers
 from their paths, so image sources must be on a filesystem every node mounts at the same path.
@@ -48,6 +52,7 @@ from .sources import Chunk
 
 RAY_PACKAGE = "ray[data]==2.60.0"
 TASK_RETRIES = 3  # re-runs of one chunk after its worker died; a chunk that kills every worker fails the build
+LOST_WORK_RETRIES = 3  # new datasets for the chunks not yet written, after Ray gave up on lost workers or a node
 
 
 @dataclass
@@ -66,6 +71,7 @@ class RayStats:
     worker_seconds: dict = field(default_factory=dict)  # worker process -> seconds spent embedding
     worker_items: dict = field(default_factory=dict)
     restarts: int = 0  # worker processes that replaced a dead one and went on working
+    lost: int = 0  # times Ray gave up on lost workers or a node and the unwritten chunks went to a new dataset
 
     def per_worker_items_per_second(self) -> float:
         busy = sum(self.worker_seconds.values())
@@ -128,6 +134,9 @@ class RayRunner:
                 f"{s.chunks} chunk(s) in {s.run_seconds:.1f} s, {s.per_worker_items_per_second():,.1f} items/s per worker")
         if s.restarts:
             line += f"; {s.restarts} worker(s) died and were replaced, only their chunks were embedded again"
+        if s.lost:
+            times = "once" if s.lost == 1 else f"{s.lost} times"
+            line += f"; Ray lost workers or a node {times}, only the chunks not yet written were embedded again"
         return line + "."
 
     # -- cluster ---------------------------------------------------------------------------------
@@ -154,7 +163,46 @@ class RayRunner:
 
     # -- the embedding itself --------------------------------------------------------------------
     def _embed(self, ray, pending, space, store, progress, stats: RayStats) -> None:
+        """Every pending chunk through Ray Data; when Ray loses work beyond its own retries (a node
+        gone), the chunks not yet written go through a new dataset, up to LOST_WORK_RETRIES times."""
         started = time.perf_counter()
+        written: set = set()
+        processes_of_actor: dict = {}
+        bar = Tracker(progress, sum(row["items"] for row in pending), "Embedding")
+        try:
+            while True:
+                try:
+                    self._embed_dataset(ray, [row for row in pending if row["seq"] not in written], space, store,
+                                        stats, written, processes_of_actor, bar)
+                    break
+                except _lost_work_errors(ray) as exc:
+                    if _readable(exc) is not exc or getattr(exc, "actor_init_failed", False):
+                        raise  # an actor that cannot start: a setup problem, which another dataset would repeat
+                    stats.lost += 1
+                    if stats.lost > LOST_WORK_RETRIES:
+                        raise EmbedspaceError(
+                            f"Ray lost workers or a node {stats.lost} times ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:300]}). {len(written)} of {len(pending)} chunks are staged: "
+                            "check the cluster (`ray status`), then run the same command with --resume."
+                        ) from None
+        except Exception as exc:  # Ray wraps errors raised in the workers: give back ours, readable
+            readable = _readable(exc)
+            if readable is exc:
+                raise
+            raise readable from None
+        finally:
+            bar.close()
+        missing = sorted({row["seq"] for row in pending} - written)
+        if missing:
+            raise EmbedspaceError(f"Ray returned {len(written)} of {len(pending)} chunks (missing: {missing[:10]}). "
+                                  "The finished ones are staged: run the same command with --resume.")
+        stats.chunks = len(written)
+        stats.restarts = sum(len(p) - 1 for p in processes_of_actor.values())
+        stats.run_seconds = time.perf_counter() - started
+
+    def _embed_dataset(self, ray, pending, space, store, stats: RayStats, written: set, processes_of_actor: dict,
+                       bar) -> None:
+        """One Ray Data run over `pending`; each result is written as it arrives and added to `written`."""
         dataset = ray.data.from_items(pending, override_num_blocks=len(pending))  # a chunk per block = a task per chunk
         with warnings.catch_warnings():
             # Ray 2.60 has no named parameter for these two yet and warns about passing them as remote
@@ -166,41 +214,32 @@ class RayRunner:
                                        "threads": stats.cpus_per_worker},
                 num_cpus=stats.cpus_per_worker, max_restarts=-1, max_task_retries=TASK_RETRIES,
             )
-        expected, written = {row["seq"] for row in pending}, set()
-        processes_of_actor: dict = {}
-        bar = Tracker(progress, sum(row["items"] for row in pending), "Embedding")
-        try:
-            for row in results.iter_rows():
-                if row["error"]:
-                    raise worker_error(row["error"])
-                seq = int(row["seq"])
-                if seq in written or seq not in expected:
-                    continue  # a chunk delivered twice by a retry: the first copy is already written
-                writing = time.perf_counter()
-                items, vectors, skipped = decode_result(row["result"])
-                store.write(seq, items, vectors, skipped)
-                stats.write_seconds += time.perf_counter() - writing
-                written.add(seq)
-                worker = str(row["worker"])
-                processes_of_actor.setdefault(str(row["actor"]), set()).add(worker)
-                stats.worker_seconds[worker] = stats.worker_seconds.get(worker, 0.0) + float(row["seconds"])
-                stats.worker_items[worker] = stats.worker_items.get(worker, 0) + len(items)
-                stats.items += len(items)
-                bar.update(int(row["items"]))
-        except Exception as exc:  # Ray wraps errors raised in the workers: give back ours, readable
-            readable = _readable(exc)
-            if readable is exc:
-                raise
-            raise readable from None
-        finally:
-            bar.close()
-        missing = sorted(expected - written)
-        if missing:
-            raise EmbedspaceError(f"Ray returned {len(written)} of {len(expected)} chunks (missing: {missing[:10]}). "
-                                  "The finished ones are staged: run the same command with --resume.")
-        stats.chunks = len(written)
-        stats.restarts = sum(len(p) - 1 for p in processes_of_actor.values())
-        stats.run_seconds = time.perf_counter() - started
+        expected = {row["seq"] for row in pending}
+        for row in results.iter_rows():
+            if row["error"]:
+                raise worker_error(row["error"])
+            seq = int(row["seq"])
+            if seq in written or seq not in expected:
+                continue  # a chunk delivered twice by a retry: the first copy is already written
+            writing = time.perf_counter()
+            items, vectors, skipped = decode_result(row["result"])
+            store.write(seq, items, vectors, skipped)
+            stats.write_seconds += time.perf_counter() - writing
+            written.add(seq)
+            worker = str(row["worker"])
+            processes_of_actor.setdefault(str(row["actor"]), set()).add(worker)
+            stats.worker_seconds[worker] = stats.worker_seconds.get(worker, 0.0) + float(row["seconds"])
+            stats.worker_items[worker] = stats.worker_items.get(worker, 0) + len(items)
+            stats.items += len(items)
+            bar.update(int(row["items"]))
+
+
+def _lost_work_errors(ray) -> tuple:
+    """What Ray raises to the driver when processes or a node are gone and its own retries are spent.
+    Losing a node gave ActorUnavailableError (benchmarks/ray_multinode.py): the dead node's chunks
+    used up their TASK_RETRIES while Ray still called the node "temporarily unavailable"."""
+    x = ray.exceptions
+    return x.RayActorError, x.ObjectLostError, x.NodeDiedError, x.WorkerCrashedError
 
 
 def require_ray():

@@ -1,4 +1,4 @@
-"""The Ray runner: the same index as the sequential one (up to float rounding, see below), a
+"""The Ray runner: the same index as the sequential one (up to float rounding: tests/reproducibility.py), a
 killed worker costs only its chunk, and resume works across runners. One local 2-CPU cluster
 serves every test (conftest)."""
 
@@ -11,30 +11,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_same_ranking, assert_same_results
+from reproducibility import SCORE_ATOL, assert_same_index, assert_same_ranking, assert_same_results, assert_same_vectors
 from wordfreq import top_n_list
 
 import embedspace.index.ray_runner as ray_runner
 from embedspace import query
 from embedspace.cli import main
-from embedspace.errors import InputError, SpaceUnavailableError
+from embedspace.errors import EmbedspaceError, InputError, SpaceUnavailableError
 from embedspace.index.build import SequentialRunner, build_index, remove_items
 from embedspace.index.ray_runner import ChunkEmbedder, RayRunner, check_images_reachable
 from embedspace.index.sources import Chunk, ReadOptions
 from embedspace.index.store import Index
 
 pytestmark = pytest.mark.slow
-
-# What two builds of the same sources promise each other, whatever the runner, thread count or CPU.
-# Exactly: the items (ids, texts, every stored column, order) and the skips. Vectors: only up to
-# float rounding, because a model's sums round differently with another BLAS thread count or CPU
-# kernel (the sequential runner embeds with one thread per core, each Ray actor with one). Measured
-# for use-m3 on this test's 600 words, 1 vs 2 OpenBLAS threads and the Haswell / SkylakeX /
-# Sandybridge kernels: float32 up to 2.6e-7 apart; 1,254-1,688 of the 307,200 stored float16 values
-# differ, none by more than that plus one float16 step; scores up to 7.7e-6 apart; near-ties swap.
-VECTOR_ATOL = 1e-6  # float32 values, before they are stored as float16
-SCORE_ATOL = 1e-4  # a search result's score and cosine
-EXACT_FILES = ("items.parquet", "skipped.jsonl")  # both written by this process, from the same chunks
 
 
 @pytest.fixture(scope="module")
@@ -64,31 +53,13 @@ def _build(root, name, source, runner=None, space="glove-6b-50d", chunk_size=40,
                        runner=runner, **kwargs)
 
 
-def _assert_same_index(root_a, name_a, root_b, name_b):
-    """The same items and skips in the same order (byte for byte), and the same vectors up to rounding."""
-    a, b = Index.open(name_a, root_a).folder, Index.open(name_b, root_b).folder
-    for file in EXACT_FILES:
-        assert (a / file).read_bytes() == (b / file).read_bytes(), file
-    assert_same_vectors(np.load(a / "vectors.npy"), np.load(b / "vectors.npy"))
-
-
-def assert_same_vectors(a, b, atol=VECTOR_ATOL):
-    """Stored float16 vectors of float32 ones at most `atol` apart: each value within atol plus one
-    float16 step at its magnitude (each side rounded by up to half a step)."""
-    assert a.dtype == b.dtype == np.float16 and a.shape == b.shape, (a.dtype, a.shape, b.dtype, b.shape)
-    step = np.spacing(np.maximum(np.abs(a), np.abs(b))).astype(np.float32)
-    excess = np.abs(a.astype(np.float32) - b.astype(np.float32)) - (atol + step)
-    bad = [tuple(int(i) for i in where) for where in np.argwhere(excess > 0)]
-    assert bad == [], f"{len(bad)} values differ by more than {atol} + one float16 step, first at (row, column) {bad[0]}"
-
-
 def test_ray_build_equals_sequential_build(ray_cluster, multilingual_csv, tmp_path):
     seq = _build(tmp_path, "seq", multilingual_csv, space="use-m3", chunk_size=50)
     runner = RayRunner()
     ray = _build(tmp_path, "ray", multilingual_csv, runner=runner, space="use-m3", chunk_size=50)
     assert ray.added == seq.added == 600 and len(ray.skipped) == len(seq.skipped) == 1
     # the sequential build embedded with one thread per core, each actor with one: see VECTOR_ATOL
-    _assert_same_index(tmp_path, "seq", tmp_path, "ray")
+    assert_same_index(tmp_path, "seq", tmp_path, "ray")
     a, b = Index.open("seq", tmp_path), Index.open("ray", tmp_path)
     pd.testing.assert_frame_equal(a.items, b.items)
     assert a.kind == b.kind == "flat"
@@ -111,7 +82,7 @@ def test_ray_build_equals_sequential_build(ray_cluster, multilingual_csv, tmp_pa
     shutil.copytree(tmp_path / "ray", tmp_path / "lost" / "ray")
     assert remove_items("ray", ids=[house], index_dir=tmp_path / "lost") == 1
     with pytest.raises(AssertionError, match="items.parquet"):
-        _assert_same_index(tmp_path, "seq", tmp_path / "lost", "ray")
+        assert_same_index(tmp_path, "seq", tmp_path / "lost", "ray")
     with pytest.raises(AssertionError):
         assert_same_results(found_a, query.search_many(Index.open("ray", tmp_path / "lost"), space, texts=queries, k=10),
                             SCORE_ATOL)
@@ -126,23 +97,37 @@ def test_ray_build_equals_sequential_build(ray_cluster, multilingual_csv, tmp_pa
     assert "Ray: 2 worker(s)" in ray.summary()
 
 
-class KillOnce(ChunkEmbedder):
-    """Kills its own process (SIGKILL, no cleanup) the first time it gets chunk KILL_SEQ; logs
-    every chunk it starts, with its pid, to see what was embedded again."""
+class LogChunks(ChunkEmbedder):
+    """Logs every chunk it starts, with its pid, to see what was embedded again (embedded_chunks)."""
 
-    KILL_SEQ = 3
     folder = None  # set by the test; the class travels to the workers by value, with it
 
     def __call__(self, batch):
-        folder = Path(self.folder)
         for seq in batch["seq"]:
-            with open(folder / "embedded.log", "a") as log:
+            with open(Path(self.folder) / "embedded.log", "a") as log:
                 log.write(f"{int(seq)} {os.getpid()}\n")
-            marker = folder / "kill-marker"
-            if int(seq) == self.KILL_SEQ and marker.exists():
-                marker.unlink()
-                os.kill(os.getpid(), signal.SIGKILL)
+            self.started(int(seq))
         return super().__call__(batch)
+
+    def started(self, seq):
+        pass
+
+
+def embedded_chunks(folder) -> list:
+    """(chunk, pid) for every chunk a LogChunks actor started, in order."""
+    return [tuple(int(x) for x in line.split()) for line in (Path(folder) / "embedded.log").read_text().splitlines()]
+
+
+class KillOnce(LogChunks):
+    """Kills its own process (SIGKILL, no cleanup) the first time it gets chunk KILL_SEQ."""
+
+    KILL_SEQ = 3
+
+    def started(self, seq):
+        marker = Path(self.folder) / "kill-marker"
+        if seq == self.KILL_SEQ and marker.exists():
+            marker.unlink()
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class FailOn(ChunkEmbedder):
@@ -173,12 +158,12 @@ def test_killed_worker_costs_only_its_chunk(ray_cluster, glove_txt, tmp_path, cu
     runner = RayRunner()
     report = _build(tmp_path / "ray", "w", glove_txt, runner=runner)
     assert not (tmp_path / "kill-marker").exists(), "the worker was never killed"
-    log = [line.split() for line in (tmp_path / "embedded.log").read_text().splitlines()]
-    starts = pd.Series([int(seq) for seq, _ in log]).value_counts()
+    log = embedded_chunks(tmp_path)
+    starts = pd.Series([seq for seq, _ in log]).value_counts()
     chunks = -(-502 // 40)
     assert sorted(starts.index) == list(range(chunks))
     assert starts[KillOnce.KILL_SEQ] == 2 and (starts.drop(KillOnce.KILL_SEQ) == 1).all()  # only its chunk again
-    assert len({pid for seq, pid in log if int(seq) == KillOnce.KILL_SEQ}) == 2  # redone by a new process
+    assert len({pid for seq, pid in log if seq == KillOnce.KILL_SEQ}) == 2  # redone by a new process
     assert runner.stats.chunks == chunks
     # restarts counts replacement processes that delivered chunks: Ray may hand the killed chunk to
     # the surviving actor before the replacement starts, and then the replacement delivers none
@@ -186,7 +171,7 @@ def test_killed_worker_costs_only_its_chunk(ray_cluster, glove_txt, tmp_path, cu
     assert ("died and were replaced" in report.summary()) == (runner.stats.restarts == 1)
 
     _build(tmp_path / "seq", "w", glove_txt)
-    _assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")  # nothing lost, nothing twice
+    assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")  # nothing lost, nothing twice
     assert len(Index.open("w", tmp_path / "ray")) == 500
 
 
@@ -196,6 +181,59 @@ def test_error_in_a_worker_reaches_the_caller_as_itself(ray_cluster, glove_txt, 
         _build(tmp_path, "w", glove_txt, runner=RayRunner())
     # the chunks that finished are staged for --resume; the cluster is free for the next build
     assert len(list((tmp_path / ".w.build").glob("chunk-*.json"))) >= 1
+
+
+def lose_work(monkeypatch, rows: int, datasets: int) -> list:
+    """Ray losing a node, as the driver sees it: the first `datasets` datasets deliver `rows` rows,
+    then raise ActorUnavailableError (what benchmarks/ray_multinode.py got, with Ray's retries of
+    the dead node's chunks used up before Ray declared the node dead). Returns the chunks each
+    dataset delivered."""
+    import ray.data
+    from ray.exceptions import ActorUnavailableError
+
+    real, delivered = ray.data.Dataset.iter_rows, []
+
+    def iter_rows(self, *args, **kwargs):
+        delivered.append([])
+        for row in real(self, *args, **kwargs):
+            if len(delivered) <= datasets and len(delivered[-1]) == rows:
+                raise ActorUnavailableError("The actor is temporarily unavailable: RpcError: RPC error: failed to connect "
+                                            "to all addresses; Connection refused rpc_code: 14", None)
+            delivered[-1].append(int(row["seq"]))
+            yield row
+
+    monkeypatch.setattr(ray.data.Dataset, "iter_rows", iter_rows)
+    return delivered
+
+
+def test_lost_node_costs_only_the_chunks_not_yet_written(ray_cluster, glove_txt, tmp_path, custom_embedder, monkeypatch):
+    custom_embedder(LogChunks)
+    delivered = lose_work(monkeypatch, rows=4, datasets=1)
+    runner = RayRunner()
+    report = _build(tmp_path / "ray", "w", glove_txt, runner=runner)
+    assert len(delivered) == 2 and len(delivered[0]) == 4  # the chunks still missing went to a second dataset
+    starts = pd.Series([seq for seq, _ in embedded_chunks(tmp_path)]).value_counts()
+    chunks = -(-502 // 40)
+    assert sorted(starts.index) == list(range(chunks))
+    assert (starts[delivered[0]] == 1).all()  # the chunks written before the loss were not embedded again
+    assert sorted(delivered[0] + delivered[1]) == list(range(chunks))
+    assert runner.stats.chunks == chunks and runner.stats.lost == 1
+    assert "Ray lost workers or a node once" in report.summary()
+    _build(tmp_path / "seq", "w", glove_txt)
+    assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")
+
+
+def test_work_lost_again_and_again_stops_with_a_resume_hint(ray_cluster, glove_txt, tmp_path, monkeypatch):
+    delivered = lose_work(monkeypatch, rows=1, datasets=100)
+    with pytest.raises(EmbedspaceError, match="Ray lost workers or a node 4 times.*run the same command with --resume"):
+        _build(tmp_path / "ray", "w", glove_txt, runner=RayRunner())
+    assert len(delivered) == 1 + ray_runner.LOST_WORK_RETRIES == 4  # bounded: no endless loop
+    assert len(list((tmp_path / "ray" / ".w.build").glob("chunk-*.json"))) == 4  # each dataset's one chunk is kept
+    monkeypatch.undo()
+    report = _build(tmp_path / "ray", "w", glove_txt, resume=True)
+    assert report.resumed_chunks == 4
+    _build(tmp_path / "seq", "w", glove_txt)
+    assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")
 
 
 class StopAfter(SequentialRunner):
@@ -224,7 +262,7 @@ def test_resume_across_runners(ray_cluster, glove_txt, tmp_path, monkeypatch):
     runner = RayRunner(workers=1)
     report = _build(tmp_path / "a", "w", glove_txt, runner=runner, resume=True)
     assert report.resumed_chunks == 4 and runner.stats.chunks == 13 - 4
-    _assert_same_index(tmp_path / "a", "w", tmp_path / "ref", "w")
+    assert_same_index(tmp_path / "a", "w", tmp_path / "ref", "w")
 
     # Ray build interrupted after 3 chunks were written, resumed sequentially
     import embedspace.index.build as build_module
@@ -243,7 +281,7 @@ def test_resume_across_runners(ray_cluster, glove_txt, tmp_path, monkeypatch):
     monkeypatch.setattr(build_module.ChunkStore, "write", real_write)
     report = _build(tmp_path / "b", "w", glove_txt, resume=True)
     assert report.resumed_chunks == 3
-    _assert_same_index(tmp_path / "b", "w", tmp_path / "ref", "w")
+    assert_same_index(tmp_path / "b", "w", tmp_path / "ref", "w")
 
 
 def test_cli_build_with_ray_and_partitions(ray_cluster, glove_txt, tmp_path, capsys):
@@ -274,7 +312,7 @@ def test_cli_joins_a_running_cluster(ray_cluster, glove_txt, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"on Ray at {address}" in done.stdout
     _build(tmp_path / "seq", "w", glove_txt, chunk_size=100)
-    _assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")
+    assert_same_index(tmp_path / "ray", "w", tmp_path / "seq", "w")
     assert ray_cluster.is_initialized()  # the joining process left the cluster running
 
 
