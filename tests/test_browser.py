@@ -3,10 +3,15 @@
 Searches for "gato", then for "perro", on the small demo index of conftest.py, and checks that the
 dog results replace the cat results; saves a screenshot to test-artifacts/ (git-ignored).
 Skips when Chromium or Playwright is missing, unless EMBEDSPACE_REQUIRE_BROWSER=1 (set by
-.ci/run, which also installs Chromium), where that is a failure.
+.ci/run, which also installs Chromium), where that is a failure. And checks, without a browser,
+that the app started the way `make run` starts it listens on 127.0.0.1 only.
 """
 
+import ipaddress
 import os
+import socket
+import sys
+from pathlib import Path
 
 import pytest
 from streamlit_browser import ROOT, chromium_page, missing_browser, streamlit_server, wait_until_idle
@@ -59,3 +64,54 @@ def test_search_for_perro_shows_dogs_in_chromium(browser_ready, app_index_dir):
         assert "cat" not in dogs[:3]
         assert page.locator('[data-testid="stException"]').count() == 0
         assert shot.stat().st_size > 10_000
+
+
+# -- where the app listens ---------------------------------------------------------------------------
+def listening_addresses(port: int) -> set:
+    """The local addresses with a TCP socket listening on `port`, from the kernel's tables."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, local_port = local.split(":")
+            if state == "0A" and int(local_port, 16) == port:  # 0A: LISTEN
+                # The kernel prints the address as 32-bit words in the machine's byte order.
+                words = (int(address[i:i + 8], 16) for i in range(0, len(address), 8))
+                found.add(str(ipaddress.ip_address(b"".join(word.to_bytes(4, sys.byteorder) for word in words))))
+    return found
+
+
+def outside_addresses() -> list:
+    """This machine's addresses that another machine would reach it at: the source address of its
+    route out (a UDP 'connect' sends nothing), for IPv4 and IPv6; none where there is no route."""
+    addresses = set()
+    for family, somewhere in ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1")):  # documentation ranges
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect((somewhere, 9))
+                addresses.add(probe.getsockname()[0])
+        except OSError:
+            continue
+    return sorted(a for a in addresses if not ipaddress.ip_address(a).is_loopback)
+
+
+def answers(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux's /proc/net/tcp")
+def test_make_run_listens_on_localhost_only():
+    """`make run` is `streamlit run app.py` in the checkout, with no address: .streamlit/config.toml
+    must keep the explorer (indexes on disk, uploads) off the network. No page is opened, so the app
+    itself never runs and needs no index."""
+    with streamlit_server({"STREAMLIT_SERVER_ADDRESS": None}, address=None) as url:
+        port = int(url.rsplit(":", 1)[1])
+        assert listening_addresses(port) == {"127.0.0.1"}
+        for address in outside_addresses():
+            assert not answers(address, port), f"the app answers at {address}:{port}"
