@@ -1,10 +1,12 @@
 """The app in a real browser: `streamlit run app.py` on a free localhost port, headless Chromium.
 
 Searches for "gato", then for "perro", on the small demo index of conftest.py, and checks that the
-dog results replace the cat results; saves a screenshot to test-artifacts/ (git-ignored).
-Skips when Chromium or Playwright is missing, unless EMBEDSPACE_REQUIRE_BROWSER=1 (set by
-.ci/run, which also installs Chromium), where that is a failure. And checks, without a browser,
-that the app started the way `make run` starts it listens on 127.0.0.1 only.
+dog results replace the cat results; shows an index whose items are Markdown, LaTeX, colour
+directives, emoji shortcodes and HTML (hostile_items.py) and checks that the page shows them as
+typed and fetches nothing; saves screenshots to test-artifacts/ (git-ignored). Skips when Chromium
+or Playwright is missing, unless EMBEDSPACE_REQUIRE_BROWSER=1 (set by .ci/run, which also
+installs Chromium), where that is a failure. And checks, without a browser, that the app started
+the way `make run` starts it listens on 127.0.0.1 only.
 """
 
 import ipaddress
@@ -13,6 +15,7 @@ import socket
 import sys
 from pathlib import Path
 
+import hostile_items
 import pytest
 from streamlit_browser import ROOT, chromium_page, missing_browser, streamlit_server, wait_until_idle
 
@@ -29,13 +32,12 @@ def browser_ready():
         pytest.skip(f"No real browser here: {problem}. Set EMBEDSPACE_REQUIRE_BROWSER=1 to make this a failure.")
 
 
-TITLES = """() => Array.from(document.querySelectorAll('[data-testid="stMain"] strong'))
-    .filter(element => !element.closest('[data-testid="stCaptionContainer"]'))
-    .map(element => element.innerText.trim())"""
+TITLES = """() => Array.from(document.querySelectorAll('[data-testid="stMain"] [class*="st-key-search_card_"]'))
+    .map(card => card.querySelector('[data-testid="stText"]').innerText.trim())"""
 
 
 def result_titles(page) -> list:
-    """The gallery's card titles: bold text outside the captions (the scores are bold there too)."""
+    """The gallery's card titles: the first plain text of each card (app.py keys them search_card_ID)."""
     return page.evaluate(TITLES)
 
 
@@ -115,3 +117,60 @@ def test_make_run_listens_on_localhost_only():
         assert listening_addresses(port) == {"127.0.0.1"}
         for address in outside_addresses():
             assert not answers(address, port), f"the app answers at {address}:{port}"
+
+
+# -- text from an index is shown as typed ------------------------------------------------------------
+# In the page: no image, formula, coloured text, emoji, link or bold text made from an item.
+RENDERED = r"""() => {
+    const page = document.body;  // select box options open in a layer outside the app
+    const made = (selector, test) => Array.from(page.querySelectorAll(selector)).filter(test).map(e => e.outerHTML);
+    return {
+        images: made('img', e => /127\.0\.0\.1:9|pixel|^x$/.test(e.getAttribute('src') || '')),
+        formulas: made('.katex, math, mjx-container', () => true),
+        coloured: made('span', e => e.innerText.trim() === 'alarm'),
+        links: made('a', e => /example\.com|127\.0\.0\.1:9\//.test(e.href || '')),
+        bold: made('strong, b', e => e.innerText.trim() === 'bold'),
+        emoji: page.innerText.includes('\u{1F604}') ? ['😄'] : [],
+    };
+}"""
+NOTHING = {"images": [], "formulas": [], "coloured": [], "links": [], "bold": [], "emoji": []}
+
+
+@pytest.mark.slow
+def test_hostile_items_show_as_typed_in_chromium(browser_ready, tmp_path):
+    root = hostile_items.build_hostile_index(tmp_path)
+    # EMBEDSPACE_MAP_ASK_ABOVE=1: the Map tab waits for a button instead of computing UMAP (numba compiles
+    # for half a minute); the test picks PCA, which is computed at once.
+    env = {"EMBEDSPACE_INDEX_DIR": str(root), "EMBEDSPACE_CACHE_DIR": os.environ["EMBEDSPACE_CACHE_DIR"],
+           "EMBEDSPACE_MAP_ASK_ABOVE": "1"}
+    with streamlit_server(env) as url, chromium_page() as page:
+        requests = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(url)
+        wait_until_idle(page)
+        titles = search(page, hostile_items.HOSTILE[0])  # every item: 11 cards
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-hostile-labels.png"), full_page=True)
+        assert page.evaluate(RENDERED) == NOTHING
+        assert not [address for address in requests if "127.0.0.1:9" in address or "example.com" in address]
+        for hostile in hostile_items.HOSTILE:
+            assert page.get_by_text(hostile, exact=True).first.is_visible(), hostile
+        assert set(titles) == set(hostile_items.HOSTILE) | {f"{hostile_items.HOSTILE[0]} {hostile_items.IMAGE_NAME}"}
+        # The map: the search's results are offered in a select box; the one picked is shown beside the map.
+        page.get_by_role("tab", name="Map", exact=True).click()
+        wait_until_idle(page)
+        page.get_by_text("PCA (fast)", exact=True).click()
+        wait_until_idle(page)
+        picker = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Show a highlighted item"))
+        picker.locator('[role="combobox"], input').first.click()
+        options = page.get_by_role("option")
+        assert {hostile for hostile in hostile_items.HOSTILE if options.filter(has_text=hostile).count()} == \
+            set(hostile_items.HOSTILE)
+        assert page.evaluate(RENDERED) == NOTHING
+        options.filter(has_text=hostile_items.HOSTILE[0]).first.click()
+        wait_until_idle(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-hostile-map-item.png"), full_page=True)
+        assert page.get_by_text(f"the image of its concept {hostile_items.HOSTILE[0]}", exact=True).is_visible()
+        assert page.evaluate(RENDERED) == NOTHING
+        assert not [address for address in requests if "127.0.0.1:9" in address or "example.com" in address]
+        assert page.locator('[data-testid="stException"]').count() == 0
