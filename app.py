@@ -5,6 +5,16 @@ in any language, an image, or any item), Analogy, Translate (NN and CSLS side by
 (UMAP or PCA, 2-D or 3-D, with the query and the analogy drawn in), Tokens and Compare. Only the
 open panel runs. The page only wires widgets: the logic lives in embedspace.explore (explorer:
 queries; projection and map_figure: the map; compare: the Compare and Tokens panels).
+
+Streamlit reads Markdown in st.markdown, st.caption, the alerts (st.info, st.warning, st.error),
+image captions, widget labels, help tooltips and radio options. There `![x](http://host/p.png)`
+makes every viewer's browser fetch the URL, `$x^2$` is typeset, `:red[x]` coloured and `:smile:`
+turned into an emoji; backslash escapes do not stop the last (remark-emoji reads the text after
+the escapes are gone). So Markdown here gets only this file's own words and numbers. Text from
+anywhere else (an index's items and manifest, a space's notes, an uploaded file's name, what a
+person typed, an error message that quotes any of these) is shown with st.text, in a dataframe or
+as a select box option, which Streamlit shows as plain text. tests/test_app.py checks every panel
+with such items.
 """
 
 import logging
@@ -76,11 +86,19 @@ def computed_maps() -> dict:
     return {}
 
 
+def alert(kind: str, headline: str, detail: str | None = None, where=st) -> None:
+    """A coloured box ('info', 'warning' or 'error') with this file's own words, and under it, as plain
+    text, a detail that may quote an index, a file name or what a person typed (see the docstring)."""
+    getattr(where, kind)(headline)
+    if detail:
+        where.text(detail)
+
+
 def show_failure(exc: Exception, where=st) -> None:
     """An error a person can read; a traceback only in the server log, where developers look."""
     if not isinstance(exc, EmbedspaceError):
         log.exception("unexpected error in the app")
-    where.error(helpers.describe_failure(exc))
+    alert("error", "That did not work:", helpers.describe_failure(exc), where)
 
 
 # -- sidebar: the index and its space ----------------------------------------------------------------
@@ -101,9 +119,9 @@ def index_sidebar():
         show_failure(exc, sidebar)
         return None, None, None
     summary = explorer.summarize_index(index)
-    sidebar.markdown(f"**{summary.items:,}** items: {summary.kinds}")
-    sidebar.caption(f"{len(summary.languages)} languages: {', '.join(summary.languages)}")
-    sidebar.caption(f"FAISS: {summary.faiss}")
+    sidebar.text(f"{summary.items:,} items: {summary.kinds}")
+    sidebar.text(f"{len(summary.languages)} languages: {', '.join(summary.languages)}")
+    sidebar.text(f"FAISS: {summary.faiss}")
     sidebar.markdown("**Space**")
     sidebar.code(summary.space_id, language=None, wrap_lines=True)
     space = problem = None
@@ -112,16 +130,17 @@ def index_sidebar():
         index.check_space(space)
     except Exception as exc:  # noqa: BLE001
         space, problem = None, explorer.space_problem(exc, index)
-        sidebar.warning(problem)
+        alert("warning", "This index's space can't run here:", problem, sidebar)
     if space is not None:
-        sidebar.caption(space.images_note)
+        sidebar.text(space.images_note)
     return index, space, problem
 
 
 def needs_space(space, problem) -> bool:
     """Whether a panel that embeds can run; says why not where it cannot."""
     if space is None:
-        st.warning(problem or "Pick an index in the sidebar first.")
+        alert("warning", "This panel needs the index's space:" if problem else "Pick an index in the sidebar first.",
+              problem)
         return False
     return True
 
@@ -135,19 +154,21 @@ def use_item(item_id: int) -> None:
 
 
 def gallery(index, results, prefix: str, score_name: str = "score", columns: int = 4) -> None:
-    """Results as cards: thumbnails for images, text with language flag and code, the score."""
+    """Results as cards: the thumbnail of an image, the title, language flag and code and label
+    (plain text: they come from the index), then the rank and the score."""
     cards = explorer.cards(index, results)
     for start in range(0, len(cards), columns):
         for column, card in zip(st.columns(columns), cards[start:start + columns]):
-            with column.container(border=True):
+            # The key names the card for the browser test (a CSS class, st-key-...).
+            with column.container(border=True, key=f"{prefix}_card_{card.id}"):
                 if card.image:
                     st.image(card.image, width=96)
-                    st.caption(helpers.escape_markdown(card.title))
-                else:
-                    st.markdown(f"**{helpers.escape_markdown(card.title)}**")
+                st.text(card.title)
                 details = " · ".join(part for part in (card.language, card.label) if part)
+                if details:
+                    st.text(details)
                 # "1 ·", not "1.": markdown would read "1." as a numbered list.
-                st.caption(f"{card.rank} · {details} · {score_name} **{card.score:.3f}**")
+                st.caption(f"{card.rank} · {score_name} **{card.score:.3f}**")
                 st.button("Use this item", key=f"{prefix}_use_{card.id}", on_click=use_item, args=(card.id,),
                           type="tertiary", help="Search with this item's vector")
 
@@ -210,11 +231,13 @@ def search_panel(index, space, problem) -> None:
                            kwargs={"query_mode": "text"})
     with image_column:
         st.file_uploader("…or an image", type=helpers.UPLOAD_TYPES, key="search_upload", on_change=store_upload,
-                         help=f"Up to {explorer.MAX_UPLOAD_BYTES // 2**20} MB. {space.images_note}")
+                         help=f"Up to {explorer.MAX_UPLOAD_BYTES // 2**20} MB. How images enter the space: "
+                              "see the sidebar.")
         routes = space.image_routes()
         if len(routes) > 1:  # e.g. a map fitted on drawings, and ConSE for photos
-            st.radio("Image goes in through", list(routes), key="image_via", horizontal=True,
-                     help=" ".join(f"{name}: {note}." for name, note in routes.items()))
+            keep_valid("image_via", list(routes), next(iter(routes)))
+            via = st.radio("Image goes in through", list(routes), key="image_via", horizontal=True)
+            st.text(routes[via])  # what the route is good for: it names the map file, so plain text
     modes = {"text": "the text", "image": "the image", "item": "the item"}
     text_column.radio("Search with", list(modes), key="query_mode", horizontal=True, format_func=modes.get)
     filters(index, "search")
@@ -225,9 +248,10 @@ def search_panel(index, space, problem) -> None:
         show_failure(exc)
         return
     if query.kind == "image":
-        image_column.image(st.session_state["upload"][1], caption=query.label, width=160)
+        image_column.image(st.session_state["upload"][1], width=160)
+        image_column.text(query.label)
     elif query.kind == "item":
-        st.info(f"Searching with {query.label} (its stored vector; the item itself is left out).")
+        alert("info", "Searching with this item's stored vector (the item itself is left out):", query.label)
     gallery(index, results, "search", score_name="cosine")
 
 
@@ -255,8 +279,8 @@ def analogy_panel(index, space, problem) -> None:
     except Exception as exc:  # noqa: BLE001
         show_failure(exc)
         return
-    a_term, b_term, c_term = (helpers.escape_markdown(term) for term in result.terms)
-    st.markdown(f"**{a_term}** : **{b_term}** :: **{c_term}** : ?  ({methods[result.method].split(':')[0]})")
+    a_term, b_term, c_term = result.terms
+    st.text(f"{a_term} : {b_term} :: {c_term} : ?   ({methods[result.method].split(':')[0]})")
     gallery(index, result.results, "analogy", score_name="score")
 
 
@@ -268,7 +292,7 @@ def translate_panel(index, space, problem) -> None:
         return
     langs = explorer.index_languages(index)
     if len(langs) < 2:
-        st.info(f"Index '{index.name}' has texts in {len(langs)} language(s); translation needs two.")
+        st.info(f"This index has texts in {len(langs)} language(s); translation needs two.")
         return
     keep_valid("tr_to", langs, "en")
     keep_valid("tr_from", [ANY] + langs, ANY)
@@ -324,11 +348,11 @@ def show_tokens(view) -> None:
         },
     )
     for note in view.notes:
-        st.caption(note)
+        st.text(note)
     if view.notes_by_text:
         with st.expander("Notes per text"):
             for text, note in view.notes_by_text.items():
-                st.markdown(f"**{helpers.escape_markdown(text)}**: {note}")
+                st.text(f"{text}: {note}")
 
 
 # -- map ---------------------------------------------------------------------------------------------
@@ -423,7 +447,7 @@ def map_panel(index, space, problem) -> None:
     st.caption("The index in 2-D or 3-D. Click a point (or drag a box or lasso, in 2-D) to see the item beside "
                "the map.")
     if problem:
-        st.caption(problem)
+        st.text(problem)
     try:
         params = map_settings(index)
         pmap = get_map(index, params)
@@ -454,7 +478,7 @@ def map_panel(index, space, problem) -> None:
                         config={"scrollZoom": True, "displaylogo": False})
         st.caption(map_caption(index, pmap))
         for note in notes:
-            st.caption(note)
+            st.text(note)
     with side:
         item_side_panel(index, pmap, overlay)
 
@@ -500,12 +524,15 @@ def item_side_panel(index, pmap, overlay) -> None:
     if len(selected) > 1:
         st.caption(f"{len(selected):,} points selected; this is the first. The others are listed below.")
     if view.image:
-        st.image(view.image, caption=view.image_caption, width=160)
-    st.markdown(f"### {helpers.escape_markdown(view.title)}")
-    st.caption(" · ".join(part for part in (view.language, view.kind, view.label, f"#{view.id}") if part))
+        st.image(view.image, width=160)
+        st.text(view.image_caption)
+    st.markdown("**Item**")
+    st.text(view.title)
+    st.text(" · ".join(part for part in (view.language, view.kind, view.label, f"#{view.id}") if part))
     st.button("Use in Search", key="map_use", on_click=use_item, args=(view.id,))
     if not view.same_concept.empty:
-        st.markdown(f"**Same concept** ({helpers.escape_markdown(str(view.concept))})")
+        st.markdown("**Same concept**")
+        st.text(str(view.concept))
         st.dataframe(view.same_concept, hide_index=True, height=min(36 * (len(view.same_concept) + 1), 250))
     st.markdown("**Nearest in the full space**")
     st.dataframe(view.neighbours[["item", "language", "cosine"]], hide_index=True,
@@ -532,7 +559,7 @@ def compare_panel(index) -> None:
     except Exception as exc:  # noqa: BLE001
         show_failure(exc)
         return
-    st.caption(f"Space `{space.id}`, {space.dim} dimensions, takes {' + '.join(space.modalities)}.")
+    st.text(f"Space {space.id}, {space.dim} dimensions, takes {' + '.join(space.modalities)}.")
     texts_column, image_column = st.columns([3, 2], gap="large")
     with texts_column:
         texts = compare_texts()
@@ -569,7 +596,7 @@ def compare_image(space) -> list:
     """The uploaded image, shown, as a list of zero or one; a bad file is reported and left out."""
     upload = st.file_uploader("Image (optional)", type=helpers.UPLOAD_TYPES, key="image_upload")
     if not space.supports_images:
-        st.caption(space.images_note)
+        st.text(space.images_note)
     if upload is None:
         return []
     try:
@@ -579,7 +606,8 @@ def compare_image(space) -> list:
         show_failure(exc)
         st.caption("Comparing the texts without it.")
         return []
-    st.image(image.image, caption=image.name, width=260)
+    st.image(image.image, width=260)
+    st.text(image.name)
     return [image]
 
 

@@ -55,15 +55,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None, app: Path = ROOT / "app.py"):
-    """Start `streamlit run app.py` headless on a free port; yield its URL; stop it afterwards."""
+def streamlit_server(env: dict | None = None, app: Path = ROOT / "app.py", address: str | None = "127.0.0.1"):
+    """Start `streamlit run app.py` headless on a free port; yield its URL; stop it afterwards.
+
+    address=None passes no address, as `make run` does, so the checkout's .streamlit/config.toml
+    decides; a None value in `env` unsets that variable.
+    """
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true",
+               *(["--server.address", address] if address else []), "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    environment = {name: value for name, value in {**os.environ, **(env or {})}.items() if value is not None}
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process, log)

@@ -3,6 +3,9 @@
 Every panel runs on index 'demo' built by the `app_index_dir` fixture (conftest.py: emoji, their
 names, countries, languages and words in en/es/de, ~1,500 items). The panels are tabs bound to
 the session-state key 'panel'; only the open one runs, so each test opens the one it checks.
+The last tests run every panel on index 'hostile' (hostile_items.py), whose items are Markdown,
+LaTeX, colour directives, emoji shortcodes and HTML, and check that none of it reaches a field
+Streamlit reads as Markdown and that each is shown as typed.
 """
 
 import base64
@@ -11,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+import hostile_items
 import numpy as np
 import pytest
 from PIL import Image
@@ -39,17 +43,47 @@ def run_app(panel: str = "Search", **state) -> AppTest:
     return at.run()
 
 
+def walk(node):
+    """Every element under a node (at._tree: the whole page), in the page's order."""
+    if getattr(node, "proto", None) is not None and not getattr(node, "children", None):
+        yield node
+    for child in getattr(node, "children", {}).values():
+        yield from walk(child)
+
+
 def errors(at) -> str:
-    return " | ".join(error.value for error in at.error)
+    """The failure messages: the plain text under each red box (app.py's show_failure)."""
+    elements = list(walk(at._tree))
+    return " | ".join(after.value for element, after in zip(elements, elements[1:])
+                      if type(element).__name__ == "Error" and type(after).__name__ == "Text")
 
 
-def markdown(at) -> list:
-    return [m.value for m in at.main.markdown]
+def texts(where) -> str:
+    """What st.text shows (the plain text of items, queries and messages) in at.main or at.sidebar."""
+    return " | ".join(text.value for text in walk(where) if type(text).__name__ == "Text")
+
+
+def cards(at) -> list:
+    """The gallery's cards in order, each as its plain texts: [title, language and label]."""
+    found = []
+
+    def visit(node):
+        if getattr(node, "children", None) and "_card_" in getattr(getattr(node, "proto", None), "id", ""):
+            found.append([child.value for child in node.children.values() if type(child).__name__ == "Text"])
+            return
+        for child in getattr(node, "children", {}).values():
+            visit(child)
+
+    visit(at.main)
+    return found
 
 
 def card_titles(at) -> list:
-    """Result titles in the gallery: bold markdown for texts, image captions for images."""
-    return [m.strip("*").replace("\\", "") for m in markdown(at) if m.startswith("**") and m.endswith("**")]
+    return [card[0] for card in cards(at)]
+
+
+def card_details(at) -> str:
+    return " | ".join(card[1] for card in cards(at) if len(card) > 1)
 
 
 def captions(at) -> str:
@@ -93,7 +127,7 @@ def test_sidebar_shows_the_index_and_its_space(app_index_dir):
     assert not at.exception
     assert at.sidebar.selectbox(key="index_name").value == "demo"
     assert "use-m3" in " ".join(code.value for code in at.sidebar.code)
-    sidebar_text = " ".join(m.value for m in at.sidebar.markdown) + " ".join(c.value for c in at.sidebar.caption)
+    sidebar_text = texts(at.sidebar)
     assert "texts" in sidebar_text and "images" in sidebar_text and "en" in sidebar_text
 
 
@@ -117,9 +151,9 @@ def test_index_whose_space_cannot_run_here(app_index_dir, tmp_path, monkeypatch)
     monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(tmp_path))
     at = run_app()
     assert not at.exception
-    warning = " ".join(w.value for w in at.sidebar.warning)
-    assert "can't run here" in warning and "not-on-this-machine" in warning
-    assert "the map and each item's neighbours still work" in " ".join(w.value for w in at.main.warning)
+    assert "can't run here" in " ".join(w.value for w in at.sidebar.warning)
+    assert "not-on-this-machine" in texts(at.sidebar)
+    assert at.main.warning and "the map and each item's neighbours still work" in texts(at.main)
     at = run_app("Map", map_method="pca")
     assert not at.exception and not at.error
     ids = np.concatenate([values(t["customdata"]) for t in figure_of(at)["data"] if t.get("customdata") is not None])
@@ -131,9 +165,9 @@ def test_search_for_perro_finds_dogs_in_every_language():
     at = run_app(search_text="perro")
     assert not at.exception and not at.error
     titles = card_titles(at)
-    assert len(titles) + len(at.main.image) == 12  # the default k: text cards, and emoji drawings (image map)
+    assert len(titles) == 12  # the default k: text cards, and emoji drawings (image map)
     assert {"perro", "dog", "hund"} <= set(titles[:4])
-    assert "🇪🇸 es" in captions(at)  # language flag and code beside each result
+    assert "🇪🇸 es" in card_details(at)  # language flag and code beside each result
 
 
 def test_search_filters_by_language_kind_and_k():
@@ -141,12 +175,11 @@ def test_search_filters_by_language_kind_and_k():
     assert not at.exception and not at.error
     titles = card_titles(at)
     assert len(titles) == 3 and titles[0] == "hund"
-    assert captions(at).count("🇩🇪 de") == 3
+    assert card_details(at).count("🇩🇪 de") == 3
     at = run_app(search_text="umbrella", search_kind="image", search_k=4)
     assert not at.exception and not at.error
     assert len(at.main.image) == 4, "image results are shown as images"
-    image_titles = [c.value for c in at.main.caption if ".png" in c.value]
-    assert "☂️" in image_titles[0]  # the umbrella emoji is the first image for "umbrella"
+    assert "☂️" in card_titles(at)[0]  # the umbrella emoji is the first image for "umbrella"
 
 
 def test_empty_search_shows_a_message():
@@ -162,7 +195,8 @@ def test_use_this_item_searches_with_the_item_and_leaves_it_out():
     at.button(key=f"search_use_{gato}").click().run()
     assert not at.exception and not at.error
     assert at.session_state["query_mode"] == "item"
-    assert any("Searching with item #" in i.value for i in at.main.info)
+    assert any("Searching with this item's stored vector" in i.value for i in at.main.info)
+    assert f"item #{gato}: gato" in texts(at.main)
     titles = card_titles(at)
     assert "gato" not in titles and "cat" in titles[:3]
 
@@ -193,7 +227,7 @@ def test_uploaded_photo_searches_by_image(cat_photo):
     at.run()
     assert not at.exception and not at.error
     assert at.session_state["query_mode"] == "image"
-    assert [image.captions for image in at.main.image][0] == ["image: chelsea.png"]
+    assert "image: chelsea.png" in texts(at.main)
     assert "cat" in card_titles(at)[:3]
 
 
@@ -202,13 +236,13 @@ def test_analogy_in_english_and_across_languages():
     at = run_app("Analogy", analogy_a="France", analogy_b="French", analogy_c="Germany", analogy_lang="en")
     assert not at.exception and not at.error
     assert card_titles(at)[0] == "German"
-    assert "3CosAdd" in " ".join(markdown(at))
+    assert "France : French :: Germany : ?   (3CosAdd)" in texts(at.main)
     # Spanish terms, German answers, the other method
     at = run_app("Analogy", analogy_a="Francia", analogy_b="francés", analogy_c="Alemania", analogy_lang="de",
                  analogy_method="mul")
     assert not at.exception and not at.error
     assert card_titles(at)[0] == "Deutsch"
-    assert "3CosMul" in " ".join(markdown(at))
+    assert "Francia : francés :: Alemania : ?   (3CosMul" in texts(at.main)
 
 
 def test_analogy_with_an_empty_term_shows_a_message():
@@ -275,8 +309,8 @@ def test_selected_point_is_shown_beside_the_map_with_its_concepts_image():
     perro = int(_items().query("text == 'perro'")["id"].iloc[0])
     at = run_app("Map", map_method="pca", map_item=perro)
     assert not at.exception and not at.error
-    assert "### perro" in markdown(at)
-    assert len(at.main.image) == 1 and "its concept" in at.main.image[0].captions[0]
+    assert f"perro | 🇪🇸 es · text · emoji · #{perro}" in texts(at.main)  # the title, then what it is
+    assert len(at.main.image) == 1 and "the image of its concept" in texts(at.main)
     same_concept = next(frame.value for frame in at.main.dataframe if "kind" in frame.value.columns)
     assert "dog" in same_concept["item"].tolist()
     assert trace(figure_of(at), "selected")  # the picked point is ringed on the map
@@ -382,3 +416,154 @@ def _items():
     from embedspace.index.store import Index
 
     return Index.open("demo", os.environ["EMBEDSPACE_INDEX_DIR"]).items
+
+
+# -- text from an index, a query or an upload is shown as typed --------------------------------------
+# Element fields that Streamlit shows as plain text. Every other string of an element (the body of
+# st.markdown, st.caption and the alerts, image captions, widget labels, help, radio options, tab
+# and expander labels) is read as Markdown, where hostile_items.HOSTILE would become an image
+# fetched from another host, a formula, coloured text, an emoji or a link.
+PLAIN_FIELDS = {
+    "Text": {"body"}, "Code": {"code_text"}, "Selectbox": {"options", "raw_value"},
+    "MultiSelect": {"options", "raw_values"}, "TextInput": {"value", "default"}, "TextArea": {"value", "default"},
+    "PlotlyChart": {"spec"},  # plotly reads HTML, not Markdown: map_figure escapes it (tests/explore)
+    "Dataframe": {"columns"},  # the column settings: their names are headers, plain text
+}
+
+
+def strings_of(message, element: str):
+    """(field name, string) of every string field of a proto message, nested messages included."""
+    for descriptor, value in message.ListFields():
+        repeated = hasattr(value, "__iter__") and not isinstance(value, (str, bytes)) and not hasattr(value, "ListFields")
+        values = value if repeated else [value]
+        for one in values:
+            if isinstance(one, str):
+                yield descriptor.name, one
+            elif hasattr(one, "ListFields"):
+                yield from strings_of(one, element)
+
+
+def markdown_strings(at) -> list:
+    """What the page gives Streamlit's Markdown, backslash escapes removed (an escaped '\\:smile\\:'
+    still becomes an emoji, and an escaper that misses one character is the bug this looks for)."""
+    found = []
+    for element in walk(at._tree):
+        kind = type(element.proto).__name__
+        for name, value in strings_of(element.proto, kind):
+            if name not in PLAIN_FIELDS.get(kind, ()) and name != "id":
+                found.append(value.replace("\\", ""))
+    return found
+
+
+def plain_strings(at) -> list:
+    return [value for element in walk(at._tree) for name, value in strings_of(element.proto, type(element.proto).__name__)
+            if name in PLAIN_FIELDS.get(type(element.proto).__name__, ())]
+
+
+def assert_no_hostile_markdown(at) -> None:
+    assert not at.exception
+    leaked = [value for value in markdown_strings(at) for hostile in hostile_items.HOSTILE + (hostile_items.IMAGE_NAME,)
+              if hostile in value]
+    assert not leaked, f"rendered as Markdown: {leaked}"
+
+
+def shown_as_text(at) -> str:
+    """Everything the page shows as plain text: st.text, select options, and the dataframes' cells."""
+    cells = [str(value) for frame in at.dataframe for value in frame.value.to_numpy().ravel()]
+    return "\n".join(plain_strings(at) + cells)
+
+
+@pytest.fixture(scope="module")
+def hostile_index(tmp_path_factory):
+    """A folder with only index 'hostile' (hostile_items.py), whose ids by text and the image's id."""
+    root = hostile_items.build_hostile_index(tmp_path_factory.mktemp("hostile-index"))
+    from embedspace.index.store import Index
+
+    items = Index.open(hostile_items.NAME, root).items
+    return root, items
+
+
+@pytest.fixture
+def hostile_app(hostile_index, monkeypatch):
+    root, items = hostile_index
+    monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(root))
+    return items
+
+
+def id_of(items, text: str, lang: str = "en") -> int:
+    return int(items[(items["text"] == text) & (items["lang"] == lang)]["id"].iloc[0])
+
+
+def test_search_results_show_hostile_texts_and_labels_as_typed(hostile_app):
+    at = run_app(search_text=hostile_items.HOSTILE[0], search_k=30)
+    assert_no_hostile_markdown(at)
+    assert not at.error
+    shown = shown_as_text(at)
+    for hostile in hostile_items.HOSTILE + (hostile_items.IMAGE_NAME,):
+        assert hostile in shown, hostile  # every text, label and the image's file name, as typed
+    # 'Use this item': the query names the item by its text
+    at = run_app(query_mode="item", query_item=id_of(hostile_app, hostile_items.HOSTILE[2]))
+    assert_no_hostile_markdown(at)
+    assert f"#{id_of(hostile_app, hostile_items.HOSTILE[2])}: {hostile_items.HOSTILE[2]}" in shown_as_text(at)
+
+
+def test_an_uploaded_file_name_is_shown_as_typed(hostile_app):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["panel"] = "Search"
+    at.run()
+    name = hostile_items.HOSTILE[0] + ".png"
+    at.get_by_key("search_upload").set_value((name, b"not pixels", "image/png")).run()
+    assert_no_hostile_markdown(at)  # the error quotes the name
+    assert f"'{name}' is not an image" in shown_as_text(at)
+    at.get_by_key("search_upload").set_value((name, png_bytes(np.full((32, 32, 3), 90, np.uint8)), "image/png"))
+    at.run()
+    assert_no_hostile_markdown(at)  # the uploaded image's caption
+    assert f"image: {name}" in shown_as_text(at)
+
+
+def test_analogy_and_translation_show_hostile_terms_and_results_as_typed(hostile_app):
+    a, b, c = hostile_items.HOSTILE[1:4]
+    at = run_app("Analogy", analogy_a=a, analogy_b=b, analogy_c=c, analogy_lang="en", analogy_k=30)
+    assert_no_hostile_markdown(at)
+    assert not at.error
+    shown = shown_as_text(at)
+    assert f"{a} : {b} :: {c} : ?" in shown
+    assert all(hostile in shown for hostile in hostile_items.HOSTILE[4:])  # the results, not A, B or C
+    at = run_app("Translate", tr_text=hostile_items.HOSTILE[0], tr_to="es", tr_k=20)
+    assert_no_hostile_markdown(at)
+    assert not at.error
+    assert set(at.main.dataframe[0].value["NN"].str.rstrip(" ✱")) == set(hostile_items.TRANSLATED)
+
+
+def test_map_and_its_item_panel_show_hostile_items_as_typed(hostile_app):
+    first = id_of(hostile_app, hostile_items.HOSTILE[0])  # its concept has an image
+    at = run_app("Map", map_method="pca", map_color="label", map_item=first, search_text=hostile_items.HOSTILE[3],
+                 search_k=5)
+    assert_no_hostile_markdown(at)
+    assert not at.error
+    shown = shown_as_text(at)
+    assert hostile_items.HOSTILE[0] in shown  # the item's title, its concept, its image's caption
+    assert hostile_items.IMAGE_NAME in shown  # among the item's neighbours and its concept's items
+    assert hostile_items.HOSTILE[3] in shown  # among the highlighted items to pick from
+    figure = figure_of(at)
+    legend = " ".join(t.get("name") or "" for t in figure["data"])
+    assert "<img" not in legend and "&lt;img src=x onerror=alert(1)&gt;" in legend  # plotly reads HTML in names
+    image = next(frame for frame in walk(at._tree) if type(frame.proto).__name__ == "ImageList")
+    assert not [img.caption for img in image.proto.imgs if img.caption]  # captions are st.text, not Markdown
+
+
+def test_tokens_and_compare_show_hostile_texts_as_typed(hostile_app):
+    at = run_app("Tokens", search_text=hostile_items.HOSTILE[4], tr_text=hostile_items.HOSTILE[5])
+    assert_no_hostile_markdown(at)
+    assert hostile_items.HOSTILE[4] in shown_as_text(at)
+    at = run_app("Compare", text_1=hostile_items.HOSTILE[0], text_2=hostile_items.HOSTILE[1],
+                 more_texts="\n".join(hostile_items.HOSTILE[2:]))
+    assert_no_hostile_markdown(at)
+    assert not at.error
+    # errors quote what was typed: an unknown space, a word GloVe lacks
+    at = run_app("Compare", space_spec=hostile_items.HOSTILE[2])
+    assert_no_hostile_markdown(at)
+    assert hostile_items.HOSTILE[2] in shown_as_text(at)
+    at = run_app("Compare", space_choice="glove-6b-50d", text_1=hostile_items.HOSTILE[3])
+    assert_no_hostile_markdown(at)
+    assert hostile_items.HOSTILE[3] in shown_as_text(at)

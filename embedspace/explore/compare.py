@@ -9,7 +9,6 @@ page shows as it is. pandas and plotly are imported here because only the app us
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,8 +29,6 @@ UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif"]
 # Labels name the rows and columns of the matrix: long texts would push the numbers off screen.
 MAX_LABEL_CHARS = 32
 WORD_START = "▁"  # SentencePiece writes a leading space as this character
-# Characters that Streamlit's markdown reads as formatting (':' starts emoji shortcodes like :dog:)
-MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|<>~$:]")
 
 
 # -- choosing a space ----------------------------------------------------------------------
@@ -73,11 +70,6 @@ def describe_failure(exc: BaseException) -> str:
         f"Something failed inside embedspace ({type(exc).__name__}: {exc}). This is a bug, not a "
         "problem with your input; the full traceback is in the server's log."
     )
-
-
-def escape_markdown(text: str) -> str:
-    """Text shown as typed inside Streamlit markdown: '*dog*' or '# 1' must not become formatting."""
-    return MARKDOWN_SPECIAL.sub(r"\\\g<0>", str(text))
 
 
 # -- what a person typed and uploaded ------------------------------------------------------

@@ -113,7 +113,8 @@ def map_figure(frame: pd.DataFrame, dims: int, overlay: Overlay | None = None, t
     size = marker_size(len(frame), three_d)
     for group in frame["group"].value_counts().index:
         part = frame[frame["group"] == group]
-        figure.add_trace(_scatter(three_d, part, name=f"{group} ({len(part):,})", legendgroup=str(group),
+        # Plotly reads HTML in legend names (a label '<a href=...>' would be a link): escaped.
+        figure.add_trace(_scatter(three_d, part, name=f"{html.escape(str(group))} ({len(part):,})", legendgroup=str(group),
                                   marker={"size": size, "color": colours[group], "opacity": 0.75},
                                   customdata=part["id"].to_numpy(), hovertext=part["hover"].to_numpy(),
                                   hovertemplate="%{hovertext}<extra></extra>", mode="markers"))

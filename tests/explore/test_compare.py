@@ -81,7 +81,3 @@ def test_heatmap_shows_labels_as_typed_not_as_html(use_space):
     figure = helpers.heatmap_figure(comparison)
     assert list(figure.data[0].x) == ["&lt;b&gt;dog&lt;/b&gt;", "perro"]
     assert list(comparison.table().index) == ["<b>dog</b>", "perro"]  # the table shows plain text
-
-
-def test_escape_markdown_shows_text_as_typed():
-    assert helpers.escape_markdown("*dog* #1 [a](b) :dog:") == r"\*dog\* \#1 \[a\]\(b\) \:dog\:"

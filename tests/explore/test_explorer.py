@@ -144,6 +144,16 @@ def test_hover_text_is_escaped():
     assert "&lt;b&gt;x&lt;/b&gt;" in hover
 
 
+def test_legend_names_are_escaped():
+    """Colour by label: the labels are legend names, which plotly reads as HTML (a link, here)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0], "id": [1, 2], "kind": ["text", "text"], "path": None,
+                          "group": ['<a href="http://example.com">x</a>', "plain"], "hover": ["a", "b"]})
+    names = [trace.name for trace in map_figure.map_figure(frame, 2).data]
+    assert names == ['&lt;a href=&quot;http://example.com&quot;&gt;x&lt;/a&gt; (1)', "plain (1)"]
+
+
 def test_palette_is_stable_and_images_are_grey():
     first = map_figure.palette(["es", "en", map_figure.NO_LANGUAGE])
     second = map_figure.palette(["en", "es", "de", map_figure.NO_LANGUAGE])
