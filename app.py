@@ -626,8 +626,20 @@ def show_similarity(comparison) -> None:
     st.dataframe(comparison.pairs(), column_config={"cosine": number}, hide_index=True)
 
 
+def open_to_the_network() -> bool:
+    """Streamlit without server.address listens on every interface. The checkout's
+    .streamlit/config.toml sets 127.0.0.1; a server started elsewhere without it would not."""
+    return not st.get_option("server.address")
+
+
 def main() -> None:
     st.set_page_config(page_title="embedspace", layout="wide")
+    if open_to_the_network():  # closed by default: say so and show nothing rather than serve the network
+        alert("error", "This app is listening on every network interface, so it shows nothing.",
+              "Start it from the embedspace folder (make run, or streamlit run app.py there: its .streamlit/config.toml "
+              "keeps it on 127.0.0.1), or pass --server.address 127.0.0.1. To open it to the network on purpose, "
+              "pass --server.address 0.0.0.0 (docs/app.md, 'Who can connect').")
+        st.stop()
     keep_widget_state()
     index, space, problem = index_sidebar()
     tabs = dict(zip(PANELS, st.tabs(PANELS, key="panel", bind="query-params")))

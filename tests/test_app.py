@@ -567,3 +567,19 @@ def test_tokens_and_compare_show_hostile_texts_as_typed(hostile_app):
     at = run_app("Compare", space_choice="glove-6b-50d", text_1=hostile_items.HOSTILE[3])
     assert_no_hostile_markdown(at)
     assert hostile_items.HOSTILE[3] in shown_as_text(at)
+
+
+def test_an_app_open_to_the_network_by_default_shows_nothing():
+    """Closed by default, wherever it is started: without .streamlit/config.toml (streamlit run from
+    another folder) Streamlit listens on every interface, so the app refuses to show the indexes."""
+    from streamlit import config
+
+    configured = config.get_option("server.address")
+    assert configured == "127.0.0.1"  # the checkout's .streamlit/config.toml, as `make run` reads it
+    config.set_option("server.address", "")
+    try:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    finally:
+        config.set_option("server.address", configured)
+    assert [e.value for e in at.error] == ["This app is listening on every network interface, so it shows nothing."]
+    assert "--server.address 127.0.0.1" in at.text[0].value and not at.tabs and not at.sidebar.selectbox
