@@ -285,7 +285,7 @@ def _fingerprint(path: Path) -> dict:
 
 def _prepare_staging(staging: Path, state: dict, resume: bool, restart: bool, name: str) -> None:
     state_file = staging / "state.json"
-    if staging.exists() and restart:
+    if staging.exists() and (restart or _never_started(staging)):
         shutil.rmtree(staging)
     if staging.exists():
         previous = json.loads(state_file.read_text()) if state_file.exists() else None
@@ -304,6 +304,11 @@ def _prepare_staging(staging: Path, state: dict, resume: bool, restart: bool, na
         return
     staging.mkdir(parents=True)
     save_json(state_file, state)
+
+
+def _never_started(staging: Path) -> bool:
+    """A build killed between creating its staging folder and writing state.json: nothing to resume."""
+    return not (staging / "state.json").exists() and not any(staging.glob("chunk-*"))
 
 
 def assemble(name, path, space, store, base, sources, read_options, index_type, max_memory, add,
