@@ -177,13 +177,23 @@ def _busy(name: str) -> IndexStateError:
 
 
 def _missing(snapshot: Snapshot, file: str, exc: OSError) -> Exception:
-    """A file that cannot be opened: superseded if its generation is gone, else the index is damaged."""
-    if snapshot.manifest_sha256 is not None and not snapshot.folder.is_dir():
+    """A file that cannot be opened: superseded if CURRENT moved on, else the index is damaged."""
+    if _superseded(snapshot):
         return _Superseded()
-    if snapshot.manifest_sha256 is None and (snapshot.folder / POINTER).is_file():
-        return _Superseded()  # format 1 being turned into format 2 right now
     return IndexStateError(f"Index '{snapshot.folder.parent.name if snapshot.manifest_sha256 else snapshot.folder.name}' "
                            f"is missing {file} ({exc.strerror}). Rebuild the index.")
+
+
+def _superseded(snapshot: Snapshot) -> bool:
+    """Whether a writer has committed past this snapshot, so its files may be going: a writer removes
+    a generation file by file, so its folder can still be there half-empty. A generation CURRENT still
+    names is never removed: a file missing from it is damage."""
+    if snapshot.manifest_sha256 is None:
+        return (snapshot.folder / POINTER).is_file()  # format 1 being turned into format 2 right now
+    try:
+        return current_snapshot(snapshot.folder.parent) != snapshot
+    except IndexStateError:
+        return False
 
 
 def _read_manifest(name: str, snapshot: Snapshot) -> dict:
@@ -440,7 +450,7 @@ class Index:
         except FileNotFoundError as exc:
             raise _missing(snapshot, file, exc) from None
         except Exception as exc:  # unreadable files that still matched (verify=False)
-            if snapshot.manifest_sha256 and not snapshot.folder.is_dir():
+            if snapshot.manifest_sha256 and _superseded(snapshot):
                 raise _Superseded() from None
             raise IndexStateError(f"Index '{name}' cannot be read ({file}: {exc}). Rebuild the index.") from None
         if not (len(items) == len(vectors) == faiss_index.ntotal) or vectors.shape[1:] != (manifest["dim"],):
