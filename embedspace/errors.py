@@ -49,3 +49,19 @@ class IndexStateError(EmbedspaceError):
 
 class MissingDataError(EmbedspaceError):
     """Data an evaluation needs (a test set, a language's names) is not on this machine."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write that failed for want of space or quota. Python says so by errno (ENOSPC, EDQUOT); FAISS
+    only in its RuntimeError's text ('... (No space left on device)'); numpy's np.save to a file only
+    as a short write ('34000 requested and 8128 written'), which on a local file means the same."""
+    import errno
+    import os
+    import re
+
+    codes = (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, OSError) and exc.errno in codes:
+        return True
+    if isinstance(exc, OSError) and exc.errno is None and re.fullmatch(r"\d+ requested and \d+ written", str(exc)):
+        return True
+    return isinstance(exc, RuntimeError) and any(os.strerror(code) in str(exc) for code in codes)
