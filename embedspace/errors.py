@@ -4,7 +4,10 @@ Every error raised for bad input or a missing model derives from EmbedspaceError
 CLI and the app print its message instead of a stack trace.
 """
 
+import errno
 import importlib
+import os
+import re
 
 
 class EmbedspaceError(Exception):
@@ -49,3 +52,15 @@ class IndexStateError(EmbedspaceError):
 
 class MissingDataError(EmbedspaceError):
     """Data an evaluation needs (a test set, a language's names) is not on this machine."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write that failed for want of space or quota. Python says so by errno (ENOSPC, EDQUOT); FAISS
+    only in its RuntimeError's text ('... (No space left on device)'); numpy's np.save to a file only
+    as a short write ('34000 requested and 8128 written'), which on a local file means the same."""
+    codes = (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, OSError) and exc.errno in codes:
+        return True
+    if isinstance(exc, OSError) and exc.errno is None and re.fullmatch(r"\d+ requested and \d+ written", str(exc)):
+        return True
+    return isinstance(exc, RuntimeError) and any(os.strerror(code) in str(exc) for code in codes)

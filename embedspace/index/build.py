@@ -21,6 +21,7 @@ import json
 import shutil
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import atomic_write_bytes, save_json
-from ..errors import IndexStateError, InputError
+from ..errors import IndexStateError, InputError, is_disk_full
 from ..images import load_images
 from ..paths import index_path
 from ..progress import Tracker
@@ -228,7 +229,8 @@ def build_index(
     if partitions is not None:
         check_partitions(partitions)  # before minutes of embedding, not after
     sources = check_sources(sources)
-    with IndexLock(name, index_dir):
+    with _disk_full_explained(path, "run the same command with --resume (what was embedded is kept)"), \
+            IndexLock(name, index_dir):
         tidy(path)
         base = Index.open(name, index_dir) if add else None
         if not add and index_exists(path) and not overwrite and not resume:
@@ -254,6 +256,19 @@ def build_index(
         shutil.rmtree(staging, ignore_errors=True)
         report.runner_note = runner.summary()
         return report
+
+
+@contextmanager
+def _disk_full_explained(path: Path, retry: str):
+    """A full disk while writing says so in one sentence, not a traceback. Nothing was changed: a
+    write fails only before CURRENT is replaced, and write_index removes its unfinished generation."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise IndexStateError(f"Disk full while writing index '{path.name}' in {path.parent}: nothing was changed, "
+                              f"the index is as it was. Free some space, then {retry}.") from None
 
 
 def _space_for(base: Index | None, spec: str | None):
@@ -285,7 +300,7 @@ def _fingerprint(path: Path) -> dict:
 
 def _prepare_staging(staging: Path, state: dict, resume: bool, restart: bool, name: str) -> None:
     state_file = staging / "state.json"
-    if staging.exists() and restart:
+    if staging.exists() and (restart or _never_started(staging)):
         shutil.rmtree(staging)
     if staging.exists():
         previous = json.loads(state_file.read_text()) if state_file.exists() else None
@@ -304,6 +319,11 @@ def _prepare_staging(staging: Path, state: dict, resume: bool, restart: bool, na
         return
     staging.mkdir(parents=True)
     save_json(state_file, state)
+
+
+def _never_started(staging: Path) -> bool:
+    """A build killed between creating its staging folder and writing state.json: nothing to resume."""
+    return not (staging / "state.json").exists() and not any(staging.glob("chunk-*"))
 
 
 def assemble(name, path, space, store, base, sources, read_options, index_type, max_memory, add,
@@ -401,7 +421,7 @@ def remove_items(name: str, ids=None, source: str | None = None, filters: dict |
     """Remove items by ids, source and/or column filters; returns how many were removed."""
     if not ids and not source and not filters:
         raise InputError("Say what to remove: --ids, --source or --where COLUMN=VALUE.")
-    with IndexLock(name, index_dir):
+    with _disk_full_explained(index_path(name, index_dir), "run the command again"), IndexLock(name, index_dir):
         tidy(index_path(name, index_dir))
         index = Index.open(name, index_dir)
         mask = np.zeros(len(index), dtype=bool)

@@ -69,3 +69,15 @@ def test_restart_discards_an_interrupted_build(tmp_path):
                          index_dir=tmp_path, restart=True)
     assert report.added == 2 and report.resumed_chunks == 0
     assert not staging.exists()
+
+
+def test_resume_after_a_kill_before_the_build_state_was_written(tmp_path):
+    """Killed between creating .NAME.build and writing its state.json: no chunk can be there yet, so
+    --resume starts the build afresh (it used to refuse: 'used other chunk_size, index_type, ...')."""
+    source = tmp_path / "words.txt"
+    source.write_text("dog\ncat\nhouse\n")
+    root = tmp_path / "indexes"
+    (root / ".w.build").mkdir(parents=True)  # what the kill left
+    build_index("w", [source], space="glove-6b-50d", index_dir=root, resume=True)
+    assert Index.open("w", root).items["text"].tolist() == ["dog", "cat", "house"]
+    assert not (root / ".w.build").exists()
