@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 import shutil
 import time
 from collections import Counter
@@ -44,7 +45,7 @@ from .faiss_index import (
     tune,
 )
 from .sources import DEFAULT_CHUNK_SIZE, ReadOptions, check_sources, read_chunks
-from .store import Index, IndexLock, index_exists, partition_count, tidy, write_index
+from .store import Index, IndexLock, index_exists, partition_count, read_manifest, tidy, write_index
 
 STORED_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path", "source", "meta", "key")
 
@@ -240,7 +241,8 @@ def build_index(
         space_obj = _space_for(base, space)
         staging = path.parent / f".{name}.build"
         state = _build_state(add, space_obj, sources, read_options, chunk_size, base, index_type, max_memory)
-        _prepare_staging(staging, state, resume, restart, name)
+        current = base.manifest if base is not None else read_manifest(name, index_dir)
+        build_id = _prepare_staging(staging, state, resume, restart, name, _committed_builds(current))
         store = ChunkStore(staging)
         first_id = base.manifest["next_id"] if base else 0
         known = set(base.items["key"]) if base is not None else set()
@@ -249,7 +251,8 @@ def build_index(
         resumed = runner.run(chunks, space_obj, store, progress=progress)
         try:
             report = assemble(name, path, space_obj, store, base, sources, read_options, index_type, max_memory,
-                              add, started, resumed, progress, runner=runner.describe(), partitions=partitions)
+                              add, started, resumed, progress, runner=runner.describe(), partitions=partitions,
+                              build_id=build_id)
         except InputError:  # nothing to index, or a bad option: the staged chunks cannot help a rerun
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -298,10 +301,11 @@ def _fingerprint(path: Path) -> dict:
             "mtime_ns": max((p.stat().st_mtime_ns for p in files), default=0)}
 
 
-def _prepare_staging(staging: Path, state: dict, resume: bool, restart: bool, name: str) -> None:
-    state_file = staging / "state.json"
-    if staging.exists() and (restart or _never_started(staging)):
-        shutil.rmtree(staging)
+def _prepare_staging(staging: Path, state: dict, resume: bool, restart: bool, name: str, committed: set) -> str:
+    """Make or check the staging folder of a build; returns the build's id (kept in the folder)."""
+    state_file, id_file = staging / "state.json", staging / "build-id"
+    if staging.exists() and (restart or _never_started(staging) or _read_text(id_file) in committed):
+        shutil.rmtree(staging)  # discarded, never started, or killed after its commit: nothing to resume
     if staging.exists():
         previous = json.loads(state_file.read_text()) if state_file.exists() else None
         done = len(list(staging.glob("chunk-*.json")))
@@ -316,9 +320,24 @@ def _prepare_staging(staging: Path, state: dict, resume: bool, restart: bool, na
                 f"Cannot resume '{name}': the interrupted build used other {', '.join(changed)}. Run the same "
                 "command as before, or use --restart to discard the interrupted build."
             )
-        return
+        return _read_text(id_file) or secrets.token_hex(8)
     staging.mkdir(parents=True)
+    build_id = secrets.token_hex(8)
+    atomic_write_bytes(id_file, build_id.encode())
     save_json(state_file, state)
+    return build_id
+
+
+def _committed_builds(manifest: dict | None) -> set:
+    """Ids of the builds an index's current generation holds: a staging folder with one of these was committed."""
+    return {b["build_id"] for b in (manifest or {}).get("builds", []) if b.get("build_id")}
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _never_started(staging: Path) -> bool:
@@ -327,7 +346,7 @@ def _never_started(staging: Path) -> bool:
 
 
 def assemble(name, path, space, store, base, sources, read_options, index_type, max_memory, add,
-             started, resumed, progress=False, runner=None, partitions=None) -> BuildReport:
+             started, resumed, progress=False, runner=None, partitions=None, build_id=None) -> BuildReport:
     new_items, new_vectors, new_skipped = store.read_all(space.dim)
     skipped = new_skipped
     if base is not None:
@@ -348,7 +367,7 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
     builds = (base.manifest.get("builds", []) if base else []) + [{
         "mode": "add" if add else "build", "at": _now(), "added": len(new_items), "skipped": len(new_skipped),
         "seconds": round(seconds, 2), "items_per_second": round(len(new_items) / max(seconds, 1e-9), 1),
-        "sources": [str(Path(s).resolve()) for s in sources], "resumed_chunks": resumed,
+        "sources": [str(Path(s).resolve()) for s in sources], "resumed_chunks": resumed, "build_id": build_id,
         **({"runner": runner} if runner else {}),
     }]
     manifest = {

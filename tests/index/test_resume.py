@@ -81,3 +81,27 @@ def test_resume_after_a_kill_before_the_build_state_was_written(tmp_path):
     build_index("w", [source], space="glove-6b-50d", index_dir=root, resume=True)
     assert Index.open("w", root).items["text"].tolist() == ["dog", "cat", "house"]
     assert not (root / ".w.build").exists()
+
+
+def test_a_build_killed_after_its_commit_leaves_nothing_to_resume(tmp_path, monkeypatch):
+    """Killed after replacing CURRENT but before removing .NAME.build: the staged chunks are in the
+    index already, so the next add neither asks for --resume nor refuses it for 'other base'."""
+    from embedspace.index import build as build_module
+
+    root, first, second = tmp_path / "indexes", tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("dog\ncat\n")
+    second.write_text("house\ntree\n")
+    options = ReadOptions(lang="en")
+    build_index("w", [first], space="glove-6b-50d", read_options=options, index_dir=root)
+    real_rmtree = build_module.shutil.rmtree
+    monkeypatch.setattr(build_module.shutil, "rmtree", lambda path, **kw: None if str(path).endswith(".w.build")
+                        else real_rmtree(path, **kw))
+    build_index("w", [second], read_options=options, index_dir=root, add=True)  # "killed" before the clean-up
+    monkeypatch.undo()
+    assert (root / ".w.build").exists()
+    third = tmp_path / "c.txt"
+    third.write_text("river\n")
+    build_index("w", [third], read_options=options, index_dir=root, add=True)  # used to ask for --resume
+    build_index("w", [second], read_options=options, index_dir=root, add=True, resume=True)  # used to refuse
+    assert Index.open("w", root).items["text"].tolist() == ["dog", "cat", "house", "tree", "river"]
+    assert not (root / ".w.build").exists()
