@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -70,8 +71,9 @@ def fsync_dir(path) -> None:
         return
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):  # filesystems without folder fsync
+            raise  # EIO and the like: the commit must not go ahead as if durable
     finally:
         os.close(fd)
 

@@ -98,7 +98,11 @@ class IndexLock:
             except OSError:
                 holder = "another process"
             raise IndexStateError(f"Index '{self.name}' is being written by {holder}; wait for it to finish.") from None
-        self.path.write_text(f"process {os.getpid()}")
+        try:
+            self.path.write_text(f"process {os.getpid()}")
+        except BaseException:  # e.g. a full disk: never keep the lock of a write that will not happen
+            self.lock.release()
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -257,7 +261,10 @@ def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manif
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(final, ignore_errors=True)
         raise
-    fsync_dir(path)
+    try:
+        fsync_dir(path)  # committed already, readers see it: a failure now must not be reported as "nothing changed"
+    except OSError:
+        pass
     if previous is not None and previous.manifest_sha256 is None:
         _remove_format1_files(path)
     tidy(path)
