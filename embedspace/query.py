@@ -18,6 +18,7 @@ from .artifacts import load_checked_array, save_checked_array
 from .errors import InputError
 from .images import describe
 from .index.faiss_index import faiss_search
+from .index.sources import describe_lone_surrogate, excerpt
 from .languages import normalize_lang
 from .maps.text_map import find_text_map
 from .paths import cache_dir
@@ -92,6 +93,27 @@ def _check_k(k: int) -> int:
     return k
 
 
+def check_query_texts(texts, what: str = "query") -> None:
+    """Refuse a query text that is not Unicode text, before any model sees it.
+
+    A lone surrogate (a command-line byte that is not UTF-8, a JSON "\\ud800" escape) cannot be
+    encoded, so a model's tokenizer would fail with a UnicodeEncodeError instead of this message.
+    Everything else about a text (empty, too long, not a string) is the space's check_text.
+    """
+    if isinstance(texts, str) or texts is None:
+        return  # not a list of texts: embed_texts says so
+    texts = list(texts)
+    for number, text in enumerate(texts, start=1):
+        problem = describe_lone_surrogate(text) if isinstance(text, str) else None
+        if problem:
+            which = f"The {what}" if len(texts) == 1 else f"{what.capitalize()} {number} of {len(texts)}"
+            raise InputError(
+                f"{which} '{excerpt(text, 60)}' contains {problem}: it is not Unicode text, so no model can read "
+                "it. Such a character comes from bytes in another encoding (a terminal or file that is not UTF-8): "
+                "retype the text, or save it as UTF-8."
+            )
+
+
 # -- search ------------------------------------------------------------------------------------
 def search(index, space, text: str | None = None, image=None, vector=None, k: int = 10,
            lang: str | None = None, kind: str | None = None, image_via: str | None = None) -> dict:
@@ -113,6 +135,7 @@ def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10
     if sum(given) != 1:
         raise InputError("Search needs exactly one of: a text, an image, or a vector.")
     if texts is not None:
+        check_query_texts(texts)
         queries, labels = space.embed_texts(texts, role="query"), list(texts)
     elif images is not None:
         queries = space.embed_images(images, via=image_via)
@@ -152,6 +175,7 @@ def analogy_many(index, space, triples, k=10, method="add", lang=None, kind=None
         if len(triple) != 3:
             raise InputError(f"An analogy needs three terms A B C, got {list(triple)}.")
     flat = [term for triple in triples for term in triple]
+    check_query_texts(flat, "analogy term")
     vectors = space.embed_texts(flat, role="item").reshape(len(triples), 3, space.dim)
     texts = index.items["text"].fillna("").str.casefold().to_numpy()
     out = []
@@ -188,6 +212,7 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
     to = normalize_lang(to)
     from_ = normalize_lang(from_) if from_ else None
     target = _target_mask(index, to)
+    check_query_texts(texts, "text to translate")
     queries = space.embed_texts(texts, role="item")
     text_map = find_text_map(space, from_, to) if use_text_map else None
     if text_map is not None:

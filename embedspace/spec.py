@@ -76,9 +76,10 @@ def parse_spec(text: str) -> SingleSpec | CompositeSpec:
     return _Parser(text.strip()).parse()
 
 
-def quote(value: str) -> str:
-    """Quote a REF or option value if it holds a character the grammar reserves."""
-    if value and not any(c in SPECIAL for c in value):
+def quote(value: str, reserved=SPECIAL, force: bool = False) -> str:
+    """Quote a name, REF, option key or value if it is empty or holds a character the grammar
+    reserves (whitespace of any kind included), so that parse_spec reads it back unchanged."""
+    if value and not force and not any(c in reserved or c.isspace() for c in value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -87,24 +88,32 @@ def format_spec(spec) -> str:
     """Canonical text of a parsed spec; parse_spec(format_spec(s)) == s."""
     if isinstance(spec, CompositeSpec):
         parts = "+".join(
-            format_spec(p.spec) + ("" if p.weight == 1.0 else f"*{p.weight:g}") for p in spec.parts
+            format_spec(p.spec) + ("" if p.weight == 1.0 else f"*{_format_weight(p.weight)}") for p in spec.parts
         )
         return "concat:" + parts + _format_options(spec.options)
     if spec.kind == "named":
-        base = spec.name
+        base = quote(spec.name)
     elif spec.kind == "st":
         base = "st:" + quote(spec.name)
     elif spec.ref is None:
         base = "open_clip:" + quote(spec.name)
     else:
-        base = "open_clip:" + quote(spec.name) + "/" + quote(spec.ref)
+        # an architecture holding '/' or starting "hf-hub:" unquoted would read back as something else
+        arch = quote(spec.name, SPECIAL | {"/"}, force=spec.name.startswith("hf-hub:"))
+        base = "open_clip:" + arch + "/" + quote(spec.ref)
     return base + _format_options(spec.options)
+
+
+def _format_weight(weight: float) -> str:
+    """0.7, 2: short, but never rounded (':g' alone made 0.1234567 into 0.123457, another space)."""
+    short = f"{weight:g}"
+    return short if float(short) == weight else repr(weight)
 
 
 def _format_options(options) -> str:
     if not options:
         return ""
-    return "[" + ",".join(f"{k}={quote(v)}" for k, v in options) + "]"
+    return "[" + ",".join(f"{quote(k)}={quote(v)}" for k, v in options) + "]"
 
 
 class _Parser:
@@ -133,7 +142,7 @@ class _Parser:
         if self.peek() == '"':
             return self.quoted()
         start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] not in stop:
+        while self.pos < len(self.text) and self.text[self.pos] not in stop and not self.text[self.pos].isspace():
             self.pos += 1
         if self.pos == start:
             raise self.error(f"expected {what}")

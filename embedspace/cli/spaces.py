@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..query import check_query_texts
 from ..spaces.registry import list_spaces, load_space
 
 
@@ -31,6 +32,7 @@ def cmd_spaces(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    check_query_texts(args.texts, "text")
     space = load_space(args.space)
     labels, matrix = space.compare(texts=args.texts, images=args.image)
     if args.json:
@@ -48,6 +50,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_tokens(args) -> int:
+    check_query_texts([args.text], "text")
     space = load_space(args.space)
     tokens = space.tokenize(args.text)
     if args.json:

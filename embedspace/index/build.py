@@ -44,7 +44,7 @@ from .faiss_index import (
     plan_index,
     tune,
 )
-from .sources import DEFAULT_CHUNK_SIZE, ReadOptions, check_sources, read_chunks
+from .sources import DEFAULT_CHUNK_SIZE, REASON_CHARS, ReadOptions, check_sources, excerpt, read_chunks
 from .store import Index, IndexLock, index_exists, partition_count, read_manifest, tidy, write_index
 
 STORED_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path", "source", "meta", "key")
@@ -98,7 +98,10 @@ def embed_chunk(space, chunk) -> tuple[list, np.ndarray, list]:
 
 
 def _skip(item, reason, skipped):
-    skipped.append({"source": item["source"], "where": item.get("path") or item.get("text"), "id": item["id"], "reason": reason})
+    """Record an item the embedder refused. Only an excerpt of its text: a rejected 5 MB line copied
+    whole would live on in skipped.jsonl, which every later add writes again."""
+    skipped.append({"source": item["source"], "where": excerpt(item.get("path") or item.get("text")),
+                    "id": item["id"], "reason": excerpt(reason, REASON_CHARS)})
 
 
 def _embed_texts_skipping(space, items, skipped):

@@ -10,8 +10,11 @@ travels with it to the embedder and is not stored.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +27,9 @@ TEXT_SUFFIXES = {".txt", ".text", ".lst"}
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".jsonl", ".ndjson"}
 ITEM_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path", "source", "meta", "key")
 DEFAULT_CHUNK_SIZE = 512
+EXCERPT_CHARS = 200  # of an offending text, in a skip record
+REASON_CHARS = 500  # of a reason (some quote the text they refuse)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -91,6 +97,42 @@ def read_chunks(
         yield Chunk(seq, items, skipped)
 
 
+def lone_surrogate(text: str) -> tuple[int, str] | None:
+    """(position from 0, character) of the first lone surrogate in text, or None.
+
+    A Python string can hold one (a JSON "\\ud800" escape, a command-line byte that is not UTF-8)
+    but UTF-8 cannot: no model, index file or skip record could take the text.
+    """
+    match = LONE_SURROGATE.search(text)
+    return (match.start(), match.group()) if match else None
+
+
+def describe_lone_surrogate(text: str) -> str | None:
+    """'an invalid character (a lone surrogate U+D800 at character 3)', or None if text has none."""
+    found = lone_surrogate(text)
+    if found is None:
+        return None
+    position, char = found
+    return f"an invalid character (a lone surrogate U+{ord(char):04X} at character {position + 1})"
+
+
+def excerpt(text, limit: int = EXCERPT_CHARS) -> str:
+    """At most `limit` characters of text, with its length when cut ("aaa… (5,242,880 characters)"),
+    lone surrogates written as escapes: what a skip record or a message keeps of a text."""
+    text = str(text)
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text):,} characters)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _skip_record(skipped: list, source: str, where: str, reason: str, text=None) -> None:
+    """One read-time skip: the source, where in it (line N, row N), why, and an excerpt of the text."""
+    record = {"source": source, "where": where, "reason": excerpt(reason, REASON_CHARS)}
+    if text is not None:
+        record["text"] = excerpt(text)
+    skipped.append(record)
+
+
 def check_sources(sources) -> list:
     """Refuse up front a source that does not exist or has a type no reader takes."""
     checked = []
@@ -98,6 +140,9 @@ def check_sources(sources) -> list:
         path = Path(source)
         if not path.exists():
             raise InputError(f"Source {source}: no such file or folder.")
+        if lone_surrogate(describe_source(path)):  # a byte that is not UTF-8 in its name: no index file could hold it
+            raise InputError(f"Source {excerpt(source)}: its name is not UTF-8, so the index could not record where "
+                             "its items came from; rename it.")
         if path.is_file() and path.suffix.lower() not in TEXT_SUFFIXES | TABLE_SUFFIXES | IMAGE_SUFFIXES:
             raise InputError(
                 f"Source {source}: unknown file type '{path.suffix}'. Give text files (.txt, one item a line), "
@@ -110,7 +155,7 @@ def check_sources(sources) -> list:
 def _read_source(path: Path, options: ReadOptions, skipped: list) -> Iterator[dict]:
     suffix = path.suffix.lower()
     if path.is_dir():
-        yield from _read_image_folder(path)
+        yield from _read_image_folder(path, skipped)
     elif suffix in IMAGE_SUFFIXES:
         yield _image_item(path, path.parent, describe_source(path), str(path.name))
     elif suffix in TABLE_SUFFIXES:
@@ -139,20 +184,202 @@ def _text_item(text: str, lang, source: str, where: str, label=None, concept=Non
 def _read_text_file(path: Path, options: ReadOptions, skipped: list) -> Iterator[dict]:
     source = describe_source(path)
     lang = _lang(options.lang, f"--lang for {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"Source {path} is not UTF-8 text ({exc}); convert it or use a table format.") from None
-    for number, line in enumerate(lines, start=1):
-        text = line.strip()
-        if not text:
-            skipped.append({"source": source, "where": f"line {number}", "reason": "empty line"})
+    for number, raw in _lines(path):
+        where = f"line {number}"
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            _skip_not_utf8(skipped, source, number, raw, exc)
             continue
-        yield _text_item(text, lang, source, f"line {number}")
+        if not text:
+            _skip_record(skipped, source, where, "empty line")
+            continue
+        yield _text_item(text, lang, source, where)
+
+
+def _lines(path: Path, keepends: bool = False) -> Iterator[tuple[int, bytes]]:
+    """(number from 1, bytes) of each line, read one at a time.
+
+    Lines end at \\n, \\r\\n or \\r, as an editor numbers them; a UTF-8 byte order mark before the
+    first line is dropped. Bytes, not text: one line that is not UTF-8 is that line's problem.
+    """
+    number = 0
+    with open(path, "rb") as f:
+        for block in f:  # ends at \n only; splitlines also ends a line at a lone \r
+            for line in block.splitlines(keepends=keepends):
+                number += 1
+                yield number, line.removeprefix(codecs.BOM_UTF8) if number == 1 else line
+
+
+def _skip_not_utf8(skipped: list, source: str, number: int, raw: bytes, exc: UnicodeDecodeError) -> None:
+    # the position goes with `where`, so that the summary counts such lines under one reason per byte
+    _skip_record(skipped, source, f"line {number}, byte {exc.start + 1}",
+                 f"not UTF-8 (byte 0x{raw[exc.start]:02X}); save the file as UTF-8", raw.decode("utf-8", "replace"))
+
+
+class _Skip(Exception):
+    """A row that cannot become an item: why, and what it held (kept as an excerpt)."""
+
+    def __init__(self, reason: str, text=None):
+        super().__init__(reason)
+        self.reason, self.text = reason, text
+
+
+@dataclass
+class _Table:
+    """A table being read: its columns, and its rows as (where, {column: value}), one at a time.
+
+    escaped_bytes: the rows were decoded with surrogateescape (CSV, TSV), so a lone surrogate in a
+    cell stands for a byte that is not UTF-8; elsewhere (JSONL) it came from a JSON escape.
+    """
+
+    columns: list
+    rows: Iterator
+    escaped_bytes: bool = False
+
+
+def _open_table(path: Path, source: str, skipped: list) -> _Table:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _parquet_table(path, source, skipped)
+    if suffix in (".jsonl", ".ndjson"):
+        return _Table(_jsonl_columns(path), _jsonl_records(path, source, skipped))
+    return _csv_table(path, "\t" if suffix == ".tsv" else ",", source, skipped)
+
+
+# -- CSV and TSV: row by row, a row that does not fit the header is skipped by its line ---------
+class _CountedLines:
+    """Lines decoded for the csv module (bytes that are not UTF-8 kept as surrogates, found per row
+    later), counting how many it has taken, so that a row is named by the line it starts on."""
+
+    def __init__(self, path: Path):
+        self.taken = 0
+        self._lines = _lines(path, keepends=True)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        number, line = next(self._lines)
+        self.taken = number
+        return line.decode("utf-8", "surrogateescape")
+
+
+def _csv_table(path: Path, delimiter: str, source: str, skipped: list) -> _Table:
+    lines = _CountedLines(path)
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        header = next((row for row in reader if row), [])  # blank lines before the header are no rows
+    except csv.Error as exc:
+        raise InputError(f"Source {path}: its first line is not a table header ({exc}).") from None
+    if any(lone_surrogate(name) for name in header):
+        raise InputError(f"Source {path}: its header line is not UTF-8; save the file as UTF-8.")
+    columns = _unique_names(header)
+    return _Table(columns, _csv_rows(reader, lines, columns, delimiter, source, skipped), escaped_bytes=True)
+
+
+def _unique_names(header: list) -> list:
+    """Header names, a repeated one numbered as pandas does (a, a.1, a.2), so no column is lost."""
+    names = []
+    for name in header:
+        unique, number = name, 0
+        while unique in names:
+            number += 1
+            unique = f"{name}.{number}"
+        names.append(unique)
+    return names
+
+
+def _csv_rows(reader, lines: _CountedLines, columns: list, delimiter: str, source: str, skipped: list) -> Iterator:
+    while True:
+        start = lines.taken + 1  # the line the next row starts on (a quoted cell may span lines)
+        where = f"line {start}"
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a cell over the csv module's 131,072 characters (an unclosed quote)
+            lost = where if lines.taken <= start else f"lines {start}-{lines.taken}"
+            _skip_record(skipped, source, lost, f"not a readable row ({exc})")
+            continue
+        if not fields:
+            continue  # a blank line is no row
+        if len(fields) != len(columns):
+            count = f"{len(fields)} field" + ("s" if len(fields) != 1 else "")
+            _skip_record(skipped, source, where, f"{count} where the header has {len(columns)}",
+                         delimiter.join(fields))
+            continue
+        yield where, dict(zip(columns, fields))
+
+
+# -- JSONL: line by line, a line that is not a JSON object is skipped by its number -------------
+def _jsonl_records(path: Path, source: str, skipped: list) -> Iterator[tuple[str, dict]]:
+    for number, raw in _lines(path):
+        where = f"line {number}"
+        if not raw.strip():
+            continue  # a blank line is no row
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            _skip_not_utf8(skipped, source, number, raw, exc)
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            _skip_record(skipped, source, f"{where}, character {exc.colno}", f"not valid JSON ({exc.msg})", line)
+            continue
+        except (ValueError, RecursionError) as exc:  # an integer of over 4,300 digits; nesting too deep
+            _skip_record(skipped, source, where, f"not valid JSON ({type(exc).__name__}: {exc})", line)
+            continue
+        if not isinstance(record, dict):
+            _skip_record(skipped, source, where, f"not a JSON object but {_a_type(record)}", line)
+            continue
+        yield where, record
+
+
+def _jsonl_columns(path: Path) -> list:
+    """Every key of every line, in the order first seen: a first pass, so that the rows can then
+    be read one at a time (its skips are the second pass's too, so it keeps none)."""
+    columns = {}
+    for _, record in _jsonl_records(path, "", []):
+        columns.update(dict.fromkeys(record))
+    return list(columns)
+
+
+# -- Parquet: row group by row group; one that cannot be read is skipped, the others kept -------
+def _parquet_table(path: Path, source: str, skipped: list) -> _Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        names = parquet.schema_arrow.names
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"Source {path} could not be read as a Parquet table: {exc}") from None
+    columns = [name for name in names if not name.startswith("__index_level_")]  # pandas' saved index
+    return _Table(columns, _parquet_rows(parquet, columns, source, skipped))
+
+
+def _parquet_rows(parquet, columns: list, source: str, skipped: list) -> Iterator:
+    import pyarrow as pa
+
+    first = 1
+    for group in range(parquet.num_row_groups):
+        size = parquet.metadata.row_group(group).num_rows
+        number = first
+        try:
+            for batch in parquet.iter_batches(batch_size=4096, row_groups=[group]):
+                for row in batch.to_pylist():
+                    yield f"row {number}", {column: row.get(column) for column in columns}
+                    number += 1
+        except (pa.ArrowException, OSError, ValueError, OverflowError) as exc:
+            _skip_record(skipped, source, f"rows {number}-{first + size - 1}", f"could not be read ({exc})")
+        first += size
 
 
 def _load_table(path: Path):
+    """The whole table as a DataFrame, or an InputError: what maps/alignment.py reads its captioned
+    images with (a build reads tables row by row, above, so that a bad row costs only itself)."""
     import pandas as pd
 
     suffix = path.suffix.lower()
@@ -166,6 +393,7 @@ def _load_table(path: Path):
         raise InputError(f"Source {path} could not be read as a {suffix[1:]} table: {exc}") from None
 
 
+# -- a row -> an item ----------------------------------------------------------------------------
 def _pick_text_column(columns, options: ReadOptions, path: Path) -> str | None:
     if options.text_column:
         if options.text_column not in columns:
@@ -182,9 +410,13 @@ def _pick_text_column(columns, options: ReadOptions, path: Path) -> str | None:
 
 
 def _read_table(path: Path, options: ReadOptions, skipped: list) -> Iterator[dict]:
-    table = _load_table(path)
-    columns = [str(c) for c in table.columns]
-    table.columns = columns
+    source = describe_source(path)
+    table = _open_table(path, source, skipped)
+    columns = table.columns
+    if not columns:  # an empty file, or no line that reads: nothing to take a text from
+        for _ in table.rows:
+            pass  # each line that did not read is still reported
+        return
     for name in ("lang_column", "label_column", "concept_column", "image_column"):
         column = getattr(options, name)
         if column and column not in columns:
@@ -192,32 +424,111 @@ def _read_table(path: Path, options: ReadOptions, skipped: list) -> Iterator[dic
                              f"its columns: {', '.join(columns)}.")
     text_column = _pick_text_column(columns, options, path)
     image_column = options.image_column or next((c for c in ("image", "path") if c in columns and not text_column), None)
-    used = {text_column, image_column, options.lang_column, options.label_column, options.concept_column}
-    source = describe_source(path)
-    default_lang = _lang(options.lang, f"--lang for {path}")
-    for number, row in enumerate(table.to_dict("records"), start=1):
-        where = f"row {number}"
-        meta = {k: v for k, v in row.items() if k not in used and not _missing(v)} or None
-        label = _cell(row, options.label_column)
-        concept = _cell(row, options.concept_column)
-        lang = _lang(row.get(options.lang_column), f"{path} {where}") if options.lang_column else default_lang
-        lang = lang or default_lang
-        if image_column:
-            value = _cell(row, image_column)
-            if value is None:
-                skipped.append({"source": source, "where": where, "reason": f"empty '{image_column}' cell"})
+    plan = _RowPlan(path, source, text_column, image_column, options, _lang(options.lang, f"--lang for {path}"))
+    for where, row in table.rows:
+        try:
+            _check_encodable(row, table.escaped_bytes)
+            yield _row_item(row, where, plan)
+        except _Skip as skip:
+            _skip_record(skipped, source, where, skip.reason, skip.text)
+
+
+@dataclass
+class _RowPlan:
+    """What every row of one table becomes: which column is the text, the image, the language..."""
+
+    path: Path
+    source: str
+    text_column: str | None
+    image_column: str | None
+    options: ReadOptions
+    default_lang: str | None
+
+    @property
+    def used(self) -> set:
+        o = self.options
+        return {self.text_column, self.image_column, o.lang_column, o.label_column, o.concept_column}
+
+
+def _row_item(row: dict, where: str, plan: _RowPlan) -> dict:
+    options = plan.options
+    meta = {k: v for k, v in row.items() if k not in plan.used and not _missing(v)} or None
+    label, concept = _cell(row, options.label_column), _cell(row, options.concept_column)
+    lang = _row_lang(row, options.lang_column) or plan.default_lang
+    if plan.image_column:
+        value = _image_cell(row, plan.image_column)
+        image_path = (plan.path.parent / value) if not Path(value).is_absolute() else Path(value)
+        item = _image_item(image_path, plan.path.parent, plan.source, where, label=label, concept=concept, meta=meta)
+        caption = _cell(row, plan.text_column) if plan.text_column else None
+        item["text"], item["lang"] = caption, lang if caption else None
+        return item
+    return _text_item(_text_cell(row, plan.text_column), lang, plan.source, where, label=label, concept=concept,
+                      meta=meta)
+
+
+def _text_cell(row: dict, column: str) -> str:
+    value = row.get(column)
+    if _missing(value):
+        raise _Skip(f"empty '{column}' cell")
+    if not isinstance(value, str):  # a number is not text: 1.0 would be embedded as "1.0"
+        raise _Skip(f"text column '{column}' holds {_a_type(value)}, not text", repr(value))
+    return value.strip()
+
+
+def _image_cell(row: dict, column: str) -> str:
+    value = row.get(column)
+    if _missing(value):
+        raise _Skip(f"empty '{column}' cell")
+    if not isinstance(value, str):
+        raise _Skip(f"image column '{column}' holds {_a_type(value)}, not a path", repr(value))
+    if "\0" in value:
+        raise _Skip(f"image column '{column}' holds a path with a NUL character", value)
+    return value.strip()
+
+
+def _row_lang(row: dict, column: str | None) -> str | None:
+    if not column or _missing(row.get(column)):
+        return None
+    try:
+        return normalize_lang(str(row[column]))
+    except InputError as exc:  # one row's bad code costs that row, not the file
+        raise _Skip(f"column '{column}': {exc}") from None
+
+
+def _check_encodable(row: dict, escaped_bytes: bool) -> None:
+    """Refuse a row with a lone surrogate in any name or value: UTF-8 cannot hold one, so neither
+    the model nor the index files could take it (in CSV it stands for a byte that is not UTF-8)."""
+    for column, value in row.items():
+        for text in _strings(column, value):
+            found = lone_surrogate(text)
+            if found is None:
                 continue
-            image_path = (path.parent / value) if not Path(value).is_absolute() else Path(value)
-            item = _image_item(image_path, path.parent, source, where, label=label, concept=concept, meta=meta)
-            caption = _cell(row, text_column) if text_column else None
-            item["text"], item["lang"] = caption, lang if caption else None
-            yield item
-            continue
-        text = _cell(row, text_column)
-        if text is None:
-            skipped.append({"source": source, "where": where, "reason": f"empty '{text_column}' cell"})
-            continue
-        yield _text_item(text, lang, source, where, label=label, concept=concept, meta=meta)
+            position, char = found
+            if escaped_bytes:
+                raise _Skip(f"not UTF-8 (byte 0x{ord(char) - 0xDC00:02X} in column '{excerpt(column, 40)}'); "
+                            "save the file as UTF-8", text)
+            raise _Skip(f"column '{excerpt(column, 40)}' holds {describe_lone_surrogate(text)}", text)
+
+
+def _strings(key: str, value) -> Iterator[str]:
+    """key and every string inside value (JSON values nest lists and objects)."""
+    yield key
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(str(k), v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings("", v)
+
+
+def _a_type(value) -> str:
+    name = {"bytes": "binary data", "dict": "an object", "NoneType": "null"}.get(type(value).__name__)
+    if name:
+        return name
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _missing(value) -> bool:
@@ -230,12 +541,16 @@ def _cell(row: dict, column: str | None):
     return str(row[column]).strip()
 
 
-def _read_image_folder(root: Path) -> Iterator[dict]:
+def _read_image_folder(root: Path, skipped: list) -> Iterator[dict]:
     source = describe_source(root)
     for path in find_images(root):
+        where = str(path.relative_to(root))
+        if lone_surrogate(where):  # a byte that is not UTF-8 in its name: no index file could hold it
+            _skip_record(skipped, source, excerpt(where), "file name is not UTF-8 (rename the file)")
+            continue
         # a folder per class: the image's folder (below the root) is its label
         label = path.parent.name if path.parent != root else None
-        yield _image_item(path, root, source, str(path.relative_to(root)), label=label)
+        yield _image_item(path, root, source, where, label=label)
 
 
 def _image_item(path: Path, root: Path, source: str, where: str, label=None, concept=None, meta=None) -> dict:

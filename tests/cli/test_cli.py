@@ -67,3 +67,25 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "embedspace"
     result = subprocess.run([str(script), "spaces", "--no-check"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "use-m3" in result.stdout
+
+
+def test_a_lone_surrogate_is_a_one_line_error_in_every_text_command(capsys, tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("perro\nHund\ngato\n")
+    assert run(capsys, "build", "w", str(words), "--lang", "es", "--index-dir", str(tmp_path), "--quiet")[0] == 0
+    bad = "ga\udcfft"  # what Python makes of the byte 0xff in an argument
+    for argv in (("search", "w", bad), ("translate", "w", bad, "--to", "es"), ("analogy", "w", "perro", bad, "gato"),
+                 ("compare", "perro", bad), ("tokens", bad)):
+        if argv[0] not in ("compare", "tokens"):
+            argv += ("--index-dir", str(tmp_path))
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and "lone surrogate U+DCFF at character 3" in err and "Traceback" not in err, argv
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`embedspace spaces | head -1`: the reader goes away; no BrokenPipeError traceback."""
+    command = [sys.executable, "-m", "embedspace.cli", "spaces", "--no-check"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the first line is written
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 141 and err.decode() == ""  # 128 + SIGPIPE, as a shell shows for `yes | head`
