@@ -42,7 +42,8 @@ def load_image(source) -> Image.Image:
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
-            raise InputError(f"Image {name}: no such file.")
+            raise InputError(f"Image {name}: " + ("not a regular file (a folder, a device or a pipe)." if path.exists()
+                                                  else "no such file."))
         if path.stat().st_size > MAX_FILE_BYTES:
             raise InputError(f"Image {name} is {path.stat().st_size:,} bytes; the limit is {MAX_FILE_BYTES:,}.")
         data = path.read_bytes()

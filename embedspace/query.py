@@ -18,10 +18,10 @@ from .artifacts import load_checked_array, save_checked_array
 from .errors import InputError
 from .images import describe
 from .index.faiss_index import faiss_search
-from .index.sources import describe_lone_surrogate, excerpt
 from .languages import normalize_lang
 from .maps.text_map import find_text_map
 from .paths import cache_dir
+from .text import describe_lone_surrogate, excerpt
 from .vectors import (
     CSLS_K,
     analogy_scores,

@@ -36,6 +36,7 @@ from ..paths import index_path
 from ..progress import Tracker
 from ..spaces.registry import DEFAULT_SPACE, load_space
 from ..spaces.space import check_text
+from ..text import EXCERPT_CHARS, excerpt
 from .faiss_index import (
     build_partitions,
     check_partitions,
@@ -44,9 +45,10 @@ from .faiss_index import (
     plan_index,
     tune,
 )
-from .sources import DEFAULT_CHUNK_SIZE, REASON_CHARS, ReadOptions, check_sources, excerpt, read_chunks
+from .sources import DEFAULT_CHUNK_SIZE, REASON_CHARS, ReadOptions, check_sources, read_chunks
 from .store import Index, IndexLock, index_exists, partition_count, read_manifest, tidy, write_index
 
+SUMMARY_REASONS = 10  # reasons listed in a build summary: GloVe gives each unknown word a reason of its own
 STORED_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path", "source", "meta", "key")
 
 
@@ -74,7 +76,10 @@ class BuildReport:
             lines.append(self.runner_note)
         if self.skipped:
             lines.append(f"Skipped {len(self.skipped):,} (listed in skipped.jsonl):")
-            lines += [f"  {count:,} x {reason}" for reason, count in reasons.most_common()]
+            lines += [f"  {count:,} x {reason}" for reason, count in reasons.most_common(SUMMARY_REASONS)]
+            if len(reasons) > SUMMARY_REASONS:
+                rest = sum(count for _, count in reasons.most_common()[SUMMARY_REASONS:])
+                lines.append(f"  {rest:,} more, for {len(reasons) - SUMMARY_REASONS:,} other reasons (see skipped.jsonl)")
         if self.index:
             lines.append(f"Index: {self.index['reason']}.")
             tuning = self.index.get("tuning") or {}
@@ -95,6 +100,12 @@ def embed_chunk(space, chunk) -> tuple[list, np.ndarray, list]:
     vectors = np.concatenate([text_vectors, image_vectors]) if kept else np.zeros((0, space.dim), np.float32)
     order = np.argsort([item["id"] for item in kept], kind="stable")
     return [kept[i] for i in order], vectors[order], skipped
+
+
+def _carried(record: dict) -> dict:
+    """A skip record of an earlier build, shortened as new ones are (indexes written before that keep long ones)."""
+    return {**record, **{key: excerpt(record[key], REASON_CHARS if key == "reason" else EXCERPT_CHARS)
+                         for key in ("where", "reason") if isinstance(record.get(key), str)}}
 
 
 def _skip(item, reason, skipped):
@@ -357,7 +368,7 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
 
         items = pd.concat([base.items[list(STORED_COLUMNS)], new_items], ignore_index=True)
         vectors = np.concatenate([np.asarray(base.vectors), new_vectors])
-        skipped = base.skipped() + new_skipped
+        skipped = [_carried(s) for s in base.skipped()] + new_skipped
         index_type = index_type if index_type != "auto" or not base else base.manifest["index"]["requested"]
         max_memory = max_memory or base.manifest["index"].get("max_memory")
         partitions = partitions or partition_count(base.manifest)
@@ -468,5 +479,5 @@ def remove_items(name: str, ids=None, source: str | None = None, filters: dict |
         manifest["builds"] = manifest.get("builds", []) + [{"mode": "remove", "at": _now(), "removed": removed}]
         rebuild_and_write(index.path, index.items[keep].reset_index(drop=True), np.asarray(index.vectors)[keep],
                           manifest, index.manifest["index"]["requested"], index.manifest["index"].get("max_memory"),
-                          index.skipped(), partitions=partition_count(index.manifest))
+                          [_carried(s) for s in index.skipped()], partitions=partition_count(index.manifest))
         return removed

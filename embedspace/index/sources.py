@@ -14,22 +14,20 @@ import codecs
 import csv
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..images import IMAGE_SUFFIXES, find_images
+from ..images import IMAGE_SUFFIXES, MAX_FILE_BYTES, find_images
 from ..languages import normalize_lang
+from ..text import describe_lone_surrogate, excerpt, lone_surrogate
 
 TEXT_SUFFIXES = {".txt", ".text", ".lst"}
 TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".jsonl", ".ndjson"}
 ITEM_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path", "source", "meta", "key")
 DEFAULT_CHUNK_SIZE = 512
-EXCERPT_CHARS = 200  # of an offending text, in a skip record
 REASON_CHARS = 500  # of a reason (some quote the text they refuse)
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -95,34 +93,6 @@ def read_chunks(
                 seq, items, skipped = seq + 1, [], []
     if items or skipped:
         yield Chunk(seq, items, skipped)
-
-
-def lone_surrogate(text: str) -> tuple[int, str] | None:
-    """(position from 0, character) of the first lone surrogate in text, or None.
-
-    A Python string can hold one (a JSON "\\ud800" escape, a command-line byte that is not UTF-8)
-    but UTF-8 cannot: no model, index file or skip record could take the text.
-    """
-    match = LONE_SURROGATE.search(text)
-    return (match.start(), match.group()) if match else None
-
-
-def describe_lone_surrogate(text: str) -> str | None:
-    """'an invalid character (a lone surrogate U+D800 at character 3)', or None if text has none."""
-    found = lone_surrogate(text)
-    if found is None:
-        return None
-    position, char = found
-    return f"an invalid character (a lone surrogate U+{ord(char):04X} at character {position + 1})"
-
-
-def excerpt(text, limit: int = EXCERPT_CHARS) -> str:
-    """At most `limit` characters of text, with its length when cut ("aaa… (5,242,880 characters)"),
-    lone surrogates written as escapes: what a skip record or a message keeps of a text."""
-    text = str(text)
-    if len(text) > limit:
-        text = f"{text[:limit]}… ({len(text):,} characters)"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _skip_record(skipped: list, source: str, where: str, reason: str, text=None) -> None:
@@ -555,8 +525,9 @@ def _read_image_folder(root: Path, skipped: list) -> Iterator[dict]:
 
 def _image_item(path: Path, root: Path, source: str, where: str, label=None, concept=None, meta=None) -> dict:
     resolved = path.resolve()
-    try:
-        key = file_key(resolved)
+    try:  # only a regular file of an image's size is read: /dev/zero or a FIFO named in a table would never end
+        readable = resolved.is_file() and resolved.stat().st_size <= MAX_FILE_BYTES
+        key = file_key(resolved) if readable else "missing:" + str(resolved)  # the embedder says why it is skipped
     except OSError:
         key = "missing:" + str(resolved)  # reported as skipped when the embedder cannot open it
     return {

@@ -18,6 +18,7 @@ from ..errors import InputError, SpecError, UnsupportedError
 from ..images import load_images
 from ..progress import Tracker
 from ..spec import format_spec
+from ..text import describe_lone_surrogate
 from ..vectors import l2_normalize
 
 # Longer texts are refused rather than silently cut: no model here reads more than 512
@@ -238,6 +239,9 @@ def check_text(text) -> None:
         raise InputError(f"is a {type(text).__name__}, not a string: {text!r:.60}")
     if not text.strip():
         raise InputError("is empty; remove empty lines or give it some text.")
+    problem = describe_lone_surrogate(text)
+    if problem:  # a tokenizer would fail on it with a UnicodeEncodeError
+        raise InputError(f"holds {problem}: it is not Unicode text (bytes in another encoding?); save it as UTF-8.")
     if len(text) > MAX_TEXT_CHARS:
         raise InputError(
             f"is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,}. "

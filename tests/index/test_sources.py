@@ -180,3 +180,16 @@ def test_an_image_whose_file_name_is_not_utf8_is_skipped_not_a_crash(tmp_path, c
     assert "not UTF-8" in report.skipped[0]["reason"] and report.skipped[0]["where"] == "g\\udcffto.png"
     with pytest.raises(InputError, match="name is not UTF-8"):
         build_index("one", [os.fsdecode(bytes(folder) + b"/g\xffto.png")], space="use-m3", index_dir=tmp_path / "idx")
+
+
+def test_a_table_naming_a_device_or_a_fifo_as_an_image_skips_it_and_ends(tmp_path, cat_photo):
+    """Only regular files are read: hashing /dev/zero or a FIFO named in a table never ended."""
+    import os
+
+    Image.fromarray(cat_photo).save(tmp_path / "cat.jpg")
+    os.mkfifo(tmp_path / "pipe.png")
+    table = write(pd.DataFrame([{"image": "cat.jpg"}, {"image": "/dev/zero"}, {"image": "pipe.png"}]), tmp_path / "t.csv")
+    report = build_index("pics", [table], space="use-m3", index_dir=tmp_path / "idx",
+                         read_options=ReadOptions(image_column="image"))
+    assert report.added == 1 and len(report.skipped) == 2
+    assert all("not a regular file" in s["reason"] for s in report.skipped)

@@ -242,3 +242,21 @@ def test_a_damaged_pointer_or_manifest_is_refused(built, damage):
         manifest.write_text(manifest.read_text().replace('"dim": 50', '"dim": 51'))
     with pytest.raises(IndexStateError, match="Index 'w'"):
         Index.open("w", built)
+
+
+def test_long_skip_records_of_an_older_build_are_shortened_when_carried(built, tmp_path):
+    """Skip records written before excerpts (a 5 MB line kept whole) are not carried whole into every add."""
+    folder = Index.open("w", built).folder
+    huge = {"source": "old.txt", "where": "x" * 5_000_000, "id": 7, "reason": "y" * 100_000}
+    raw = (folder / "skipped.jsonl").read_text() + json.dumps(huge) + "\n"
+    (folder / "skipped.jsonl").write_text(raw)  # as an older embedspace wrote it (checksums aside)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["skipped.jsonl"] = store_module.hash_file(folder / "skipped.jsonl")
+    manifest["file_stats"]["skipped.jsonl"] = store_module.file_stat(folder / "skipped.jsonl")
+    data = json.dumps(manifest).encode()
+    (folder / "manifest.json").write_bytes(data)
+    (built / "w" / POINTER).write_text(f"{folder.name}\n{hashlib.sha256(data).hexdigest()}\n")
+    _build(built, "w", _words(tmp_path, ["lantern"], "new.txt"), add=True)
+    carried = [s for s in Index.open("w", built).skipped() if s["source"] == "old.txt"]
+    assert len(carried) == 1 and len(carried[0]["where"]) < 300 and "5,000,000 characters" in carried[0]["where"]
+    assert len(carried[0]["reason"]) < 600

@@ -135,3 +135,11 @@ def test_empty_list_gives_empty_matrix(use_space):
 def test_languages_are_canonical(use_space, e5_space):
     assert len(use_space.languages) == 16 and {"zh-Hans", "zh-Hant", "es"} <= set(use_space.languages)
     assert len(e5_space.languages) >= 90 and "sw" in e5_space.languages
+
+
+@pytest.mark.parametrize("spec", ["use-m3", "glove-6b-50d"])
+def test_a_lone_surrogate_is_refused_by_every_space_not_a_unicode_traceback(spec):
+    """Issue 15 item 7: the CLI and the query path check for it; a direct embed_texts (the app's
+    Compare panel, a user's script) reached the tokenizer and ended in a UnicodeEncodeError."""
+    with pytest.raises(InputError, match=r"Text 2 of 2 holds an invalid character \(a lone surrogate U\+D800"):
+        load_space(spec).embed_texts(["dog", "ga\ud800to"])
