@@ -41,26 +41,41 @@ def hash_file(path) -> str:
 def file_checksum(path, expected: str | None = None) -> str:
     """sha256 of a file, remembered in the cache by (path, size, inode, mtime, ctime) so big files are hashed once.
 
-    The memo can only save work, never decide: one that is unreadable, malformed, or (given
-    `expected`) disagrees is ignored and the file is hashed again, so a damaged memo never makes a
-    good file look bad. It cannot make a changed file look good: any write changes ctime.
+    The memo can only save work, never decide. It holds the sha256 and a check of it tied to its
+    key, so a memo that is damaged (truncated, zeroed, garbage, another file's) fails the check and
+    the file is hashed again; with `expected`, a memo that disagrees is not believed either. So a
+    damaged memo never makes a good file look bad, or a model's weights look like other weights
+    (their checksum is part of a space's id). It cannot make a changed file look good: any write
+    changes ctime, so the key.
     """
     path = Path(path).resolve()
     stat = file_stat(path)
-    key = sha256_bytes(f"{path}|{stat['size']}|{stat['inode']}|{stat['mtime_ns']}|{stat['ctime_ns']}".encode())[:32]
-    memo = cache_dir("checksums") / f"{key}.txt"
-    try:
-        remembered = memo.read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        remembered = None
-    if remembered and re.fullmatch(r"[0-9a-f]{64}", remembered) and (expected is None or remembered == expected):
+    key = f"{path}|{stat['size']}|{stat['inode']}|{stat['mtime_ns']}|{stat['ctime_ns']}"
+    memo = cache_dir("checksums") / f"{sha256_bytes(key.encode())[:32]}.txt"
+    remembered = _read_memo(memo, key)
+    if remembered and (expected is None or remembered == expected):
         return remembered
     value = hash_file(path)
     try:
-        atomic_write_bytes(memo, value.encode())
+        atomic_write_bytes(memo, f"{value} {_memo_check(key, value)}".encode())
     except OSError:  # a read-only or full cache costs time, not correctness
         pass
     return value
+
+
+def _memo_check(key: str, value: str) -> str:
+    return sha256_bytes(f"checksum memo|{key}|{value}".encode())[:16]
+
+
+def _read_memo(memo: Path, key: str) -> str | None:
+    """The sha256 a memo remembers, if it is whole and was written for this key; else None."""
+    try:
+        value, check = memo.read_text().split()
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if re.fullmatch(r"[0-9a-f]{64}", value) and check == _memo_check(key, value):
+        return value
+    return None
 
 
 def fsync_dir(path) -> None:

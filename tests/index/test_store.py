@@ -183,11 +183,12 @@ def test_an_unchanged_index_opens_without_reading_its_files(built, tmp_path, mon
     assert sorted(hashed) == sorted(Index.open("w", built).manifest["files"])
 
 
-def test_a_damaged_checksum_memo_never_refuses_a_healthy_index(built, tmp_path):
+def test_a_damaged_checksum_memo_never_refuses_a_healthy_index(built, tmp_path, monkeypatch):
     """Issue 15 item 5: a damaged memo in the cache made a healthy index refuse to open."""
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(tmp_path / "cache"))  # the session's memos stay whole
     shutil.copytree(built / "w", tmp_path / "copy" / "w")  # a copy is checked through the memo
     Index.open("w", tmp_path / "copy")
-    memos = sorted((Path(os.environ["EMBEDSPACE_CACHE_DIR"]) / "checksums").glob("*.txt"))
+    memos = sorted((tmp_path / "cache" / "checksums").glob("*.txt"))
     assert memos
     for number, memo in enumerate(memos):
         memo.write_text(["", "garbage", "0" * 64, "\x00\xff"][number % 4])
