@@ -1,7 +1,10 @@
 """Tests run offline, on CPU, with a cache folder of their own."""
 
+import hashlib
+import json
 import os
 import tempfile
+from pathlib import Path
 
 # Set before anything imports huggingface_hub or embedspace: no test may reach a hub, and
 # cached class-name embeddings from a user's runs must not hide a bug in computing them.
@@ -83,3 +86,19 @@ def app_index_dir(tmp_path_factory):
                           words=150, images="conse")
     build_demo(options, index_dir=root)
     return root
+
+
+def rewrite_manifest(index_folder, change) -> dict:
+    """Edit the manifest of an index's current generation as a person or another version might, and
+    record its new sha256 in CURRENT so that the index still opens: change(manifest) edits in place."""
+    from embedspace.index.store import POINTER, current_snapshot
+
+    snapshot = current_snapshot(Path(index_folder))
+    manifest_file = snapshot.folder / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    change(manifest)
+    data = json.dumps(manifest).encode()
+    manifest_file.write_bytes(data)
+    if snapshot.manifest_sha256:
+        (Path(index_folder) / POINTER).write_text(f"{snapshot.generation}\n{hashlib.sha256(data).hexdigest()}\n")
+    return manifest

@@ -17,6 +17,7 @@ from pathlib import Path
 import hostile_items
 import numpy as np
 import pytest
+from conftest import rewrite_manifest
 from PIL import Image
 
 pytest.importorskip("streamlit")
@@ -143,11 +144,8 @@ def test_no_index_says_how_to_build_one(tmp_path, monkeypatch):
 def test_index_whose_space_cannot_run_here(app_index_dir, tmp_path, monkeypatch):
     """Another machine's space: a message, no traceback; the map still works from stored vectors."""
     shutil.copytree(app_index_dir / "demo", tmp_path / "elsewhere")
-    manifest_file = tmp_path / "elsewhere" / "manifest.json"
-    manifest = json.loads(manifest_file.read_text())
-    manifest["space_spec"] = "st:/models/not-on-this-machine"
-    manifest["space_id"] = "st:/models/not-on-this-machine#000000000000"
-    manifest_file.write_text(json.dumps(manifest))
+    manifest = rewrite_manifest(tmp_path / "elsewhere", lambda m: m.update(
+        space_spec="st:/models/not-on-this-machine", space_id="st:/models/not-on-this-machine#000000000000"))
     monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(tmp_path))
     at = run_app()
     assert not at.exception

@@ -4,7 +4,6 @@ Each test here names the defect it guards against (issue 15); the process-level 
 beside a writer, SIGKILL, a full disk) are in tests/test_faults.py.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import rewrite_manifest
 
 from embedspace import query
 from embedspace.errors import IndexStateError, InputError
@@ -202,11 +202,7 @@ def test_verify_rereads_every_byte_and_finds_what_open_trusts(built):
     assert report["bytes"] == sum((folder / f).stat().st_size for f in report_files(report))
     vectors = folder / "vectors.npy"
     _swap_rows_keep_mtime(vectors)
-    manifest = json.loads((folder / "manifest.json").read_text())  # pretend the stat never changed
-    manifest["file_stats"]["vectors.npy"] = store_module.file_stat(vectors)
-    raw = json.dumps(manifest).encode()
-    (folder / "manifest.json").write_bytes(raw)
-    (built / "w" / POINTER).write_text(f"{folder.name}\n{hashlib.sha256(raw).hexdigest()}\n")
+    rewrite_manifest(built / "w", lambda m: m["file_stats"].update({"vectors.npy": store_module.file_stat(vectors)}))
     Index.open("w", built)  # trusted: the documented limit of the fast check
     with pytest.raises(IndexStateError, match="vectors.npy does not match its checksum"):
         verify_index("w", built)
@@ -251,12 +247,9 @@ def test_long_skip_records_of_an_older_build_are_shortened_when_carried(built, t
     huge = {"source": "old.txt", "where": "x" * 5_000_000, "id": 7, "reason": "y" * 100_000}
     raw = (folder / "skipped.jsonl").read_text() + json.dumps(huge) + "\n"
     (folder / "skipped.jsonl").write_text(raw)  # as an older embedspace wrote it (checksums aside)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"]["skipped.jsonl"] = store_module.hash_file(folder / "skipped.jsonl")
-    manifest["file_stats"]["skipped.jsonl"] = store_module.file_stat(folder / "skipped.jsonl")
-    data = json.dumps(manifest).encode()
-    (folder / "manifest.json").write_bytes(data)
-    (built / "w" / POINTER).write_text(f"{folder.name}\n{hashlib.sha256(data).hexdigest()}\n")
+    skipped = folder / "skipped.jsonl"
+    rewrite_manifest(built / "w", lambda m: (m["files"].update({"skipped.jsonl": store_module.hash_file(skipped)}),
+                                             m["file_stats"].update({"skipped.jsonl": store_module.file_stat(skipped)})))
     _build(built, "w", _words(tmp_path, ["lantern"], "new.txt"), add=True)
     carried = [s for s in Index.open("w", built).skipped() if s["source"] == "old.txt"]
     assert len(carried) == 1 and len(carried[0]["where"]) < 300 and "5,000,000 characters" in carried[0]["where"]
