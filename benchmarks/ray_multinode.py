@@ -269,8 +269,16 @@ def run_ray_build(source: Path, root: Path, args, env: dict, second: set, raylet
 
 
 def runner_stats(root: Path) -> dict:
-    manifest = json.loads((root / NAME / "manifest.json").read_text())
-    return manifest["builds"][-1].get("runner", {})
+    from embedspace.index import read_manifest
+
+    return read_manifest(NAME, root)["builds"][-1].get("runner", {})
+
+
+def current_folder(root: Path) -> Path:
+    """The folder of the index's current generation (docs/indexes.md, "On disk")."""
+    from embedspace.index.store import Index
+
+    return Index.open(NAME, root).folder
 
 
 # -- the comparison -------------------------------------------------------------------------------
@@ -284,10 +292,11 @@ def compare(ref_root: Path, ray_root: Path) -> dict:
         assert_same_index(ref_root, NAME, ray_root, NAME)
     except AssertionError as exc:
         out["failures"].append(f"index: {exc}")
-    a, b = np.load(ref_root / NAME / "vectors.npy"), np.load(ray_root / NAME / "vectors.npy")
+    ref_folder, ray_folder = current_folder(ref_root), current_folder(ray_root)
+    a, b = np.load(ref_folder / "vectors.npy"), np.load(ray_folder / "vectors.npy")
     out["items"] = [len(a), len(b)]
     for file in EXACT_FILES:
-        out[f"{file} identical"] = (ref_root / NAME / file).read_bytes() == (ray_root / NAME / file).read_bytes()
+        out[f"{file} identical"] = (ref_folder / file).read_bytes() == (ray_folder / file).read_bytes()
     if a.shape == b.shape:
         diff = np.abs(a.astype(np.float32) - b.astype(np.float32))
         out.update({"vectors_max_abs_diff": float(diff.max()), "vector_values_differing": int((diff > 0).sum()),
@@ -323,7 +332,7 @@ def check(args, work: Path, record: dict) -> list:
     done = subprocess.run(build_command(source, work / "seq", args), env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the sequential build failed:\n{done.stderr[-3000:]}")
-    items = len(np.load(work / "seq" / NAME / "vectors.npy", mmap_mode="r"))
+    items = len(np.load(current_folder(work / "seq") / "vectors.npy", mmap_mode="r"))
     chunks_expected = -(-items // args.chunk_size)  # about: read-time skips take chunk places too
     record["reference"] = {"seconds": round(time.perf_counter() - started, 2), "items": items,
                            "load_after": load_now()}
