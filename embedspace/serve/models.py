@@ -160,7 +160,8 @@ class Result(BaseModel):
 
 class ImageLabel(BaseModel):
     image: str = Field(description="The image, described (its size in bytes).")
-    via: str | None = Field(None, description="The image route asked for.")
+    via: str | None = Field(None, exclude_if=lambda via: via is None, description="The image route asked for, if one "
+                                                                                 "was (absent otherwise, as in the CLI).")
 
 
 class VectorLabel(BaseModel):

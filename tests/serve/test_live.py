@@ -104,3 +104,32 @@ def test_schemathesis_finds_no_failure_against_the_live_schema(writable, tmp_pat
     assert "Traceback" not in served_log
     summary = run.stdout[run.stdout.index("SUMMARY"):]
     assert "Tested: 13" in summary and " passed" in summary and "failed" not in summary.lower()
+
+
+@pytest.mark.slow
+def test_the_docs_page_renders_offline_in_chromium(served):
+    """Swagger UI draws every operation with no request leaving this machine (any other is aborted)."""
+    from streamlit_browser import chromium_page, missing_browser
+
+    problem = missing_browser()
+    if problem:
+        pytest.skip(f"No real browser here: {problem}.")
+    elsewhere = []
+
+    def only_this_server(route):
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    with live_server(served) as (url, _), chromium_page() as page:
+        page.route("**/*", only_this_server)
+        page.goto(f"{url}/docs")
+        page.wait_for_selector(".opblock", timeout=60_000)
+        operations = page.locator(".opblock-summary-path").all_inner_texts()
+        artifacts = ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "serve-docs.png"), full_page=True)
+    assert not elsewhere, elsewhere
+    assert len(operations) == 13 and "/indexes/{name}/search" in [o.replace("\u200b", "") for o in operations]

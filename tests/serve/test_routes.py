@@ -1,13 +1,15 @@
 """Every endpoint through FastAPI's test client: each answers what the Python API answers (the
 CLI's --json shape), and the writes change the index that the next read sees."""
 
+import base64
+
 import numpy as np
 import pytest
 
 from embedspace import query
 from embedspace.index import Index
 
-from .serving import TOKEN, bearer, client_for
+from .serving import TOKEN, bearer, client_for, png_base64
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +128,22 @@ def test_metrics_count_requests_by_endpoint(served):
     assert by_endpoint["unmatched"]["by_status"] == {"404": 1, "405": 1}
     assert metrics["requests"] == 6  # GET /metrics itself is counted when it has answered
     assert len(by_endpoint) == 2
+
+
+@pytest.mark.slow  # loads the image model (ConSE)
+def test_images_in_base64_search_and_join_the_index(writable, cat_photo):
+    from PIL import Image
+
+    photo = png_base64(Image.fromarray(cat_photo))
+    with client_for(writable, token=TOKEN) as client:
+        index = Index.open("words", writable)
+        found = client.post("/indexes/words/search", json={"image": photo, "k": 3, "kind": "text"}).json()
+        assert found == query.search(index, index.load_space(), image=base64.b64decode(photo), k=3, kind="text")
+        assert found["query"]["image"].endswith("bytes>") and "cat" in {r["text"] for r in found["results"]}
+        data_url = client.post("/indexes/words/embed", json={"images": [f"data:image/png;base64,{photo}"]}).json()
+        assert len(data_url["vectors"]) == 1 and len(data_url["vectors"][0]) == 512
+        added = client.post("/indexes/words/items", headers=bearer(), json={"items": [
+            {"image": photo, "text": "a tabby cat", "lang": "en", "label": "photo"}]}).json()
+        assert added["added"] == 1
+        again = client.post("/indexes/words/search", json={"image": photo, "k": 1, "kind": "image"}).json()
+        assert again["results"][0]["id"] == added["ids"][0] and again["results"][0]["path"] is None
