@@ -74,7 +74,12 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):
-        message = exc.detail if isinstance(exc.detail, str) else CODES.get(exc.status_code, ("", "Refused."))[1]
+        if exc.status_code in (404, 405):  # routing's own "Not Found": say where the paths are listed
+            message = (f"No such path: {request.method} {request.url.path}. The API's paths are listed at /docs "
+                       "and /openapi.json.") if exc.status_code == 404 else (
+                       f"{request.url.path} does not take {request.method}; /docs lists what it takes.")
+        else:
+            message = exc.detail if isinstance(exc.detail, str) else CODES.get(exc.status_code, ("", "Refused."))[1]
         return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

@@ -31,7 +31,8 @@ def test_an_unknown_index_is_404(reader):
     body = refused(reader.post("/indexes/nothing/search", json={"text": "perro"}), 404, "No index 'nothing'")
     assert "words" in body["message"]  # names the ones there are
     refused(reader.get("/indexes/nothing"), 404)
-    refused(reader.get("/no/such/path"), 404)
+    refused(reader.get("/no/such/path"), 404, "No such path: GET /no/such/path")
+    refused(reader.get("/indexes/words/search"), 405, "does not take GET")
 
 
 @pytest.fixture()
