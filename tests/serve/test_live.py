@@ -2,6 +2,7 @@
 readers while a CLI `add` (another process) commits, and a seeded, time-capped schemathesis run
 against its live OpenAPI schema."""
 
+import os
 import subprocess
 import sys
 import threading
@@ -112,6 +113,8 @@ def test_the_docs_page_renders_offline_in_chromium(served):
     from streamlit_browser import chromium_page, missing_browser
 
     problem = missing_browser()
+    if problem and os.environ.get("EMBEDSPACE_REQUIRE_BROWSER") == "1":  # CI: a missing browser fails
+        pytest.fail(f"EMBEDSPACE_REQUIRE_BROWSER=1, but {problem}.")
     if problem:
         pytest.skip(f"No real browser here: {problem}.")
     elsewhere = []
