@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import EmbedspaceError, IndexStateError, MissingDataError, SpaceUnavailableError
+from ..text import excerpt
 from .models import ErrorBody
 
 log = logging.getLogger("embedspace.serve")
@@ -33,9 +34,13 @@ class IndexNotFound(EmbedspaceError):
     """No index of that name in the server's folder."""
 
 
+MESSAGE_CHARS = 2000
+
+
 def printable(text: str) -> str:
-    """A message that encodes as UTF-8 whatever a client sent into it (lone surrogates escaped)."""
-    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    """A message that encodes as UTF-8 whatever a client sent into it (lone surrogates escaped, cut
+    if a client's text made it huge)."""
+    return excerpt(text, MESSAGE_CHARS)
 
 
 def error_response(status: int, message: str, details: list | None = None, headers: dict | None = None) -> JSONResponse:

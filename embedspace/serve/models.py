@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from ..text import describe_lone_surrogate
 from .settings import (
     IMAGE_PIXELS,
     MAX_BATCH,
@@ -33,12 +34,10 @@ MAX_ID = 2**63 - 1  # item ids are int64
 
 
 def whole_characters(value: str) -> str:
-    """Refuse half of a surrogate pair: no model reads it, and no answer could carry it as UTF-8."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"character {exc.start + 1} is half of a surrogate pair (e.g. \\ud800); "
-                         "send whole characters") from None
+    """Refuse a lone surrogate (JSON's "\\ud800"): no model reads it, and no answer could carry it as UTF-8."""
+    problem = describe_lone_surrogate(value)
+    if problem:
+        raise ValueError(f"holds {problem}; send whole characters")
     return value
 
 
