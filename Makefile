@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run serve test install bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/embedspace demo
 	$(VENV)/bin/streamlit run app.py
+
+# The HTTP API on the demo index (built on first start, as for `make run`): http://127.0.0.1:8000/docs.
+# Reads only, unless EMBEDSPACE_TOKEN is set: then writes need that token (docs/serve.md).
+serve: install
+	$(VENV)/bin/embedspace demo
+	$(VENV)/bin/embedspace serve
 
 # Lint, the layer rule (docs/architecture.md), the docs site (a warning or a broken link fails),
 # then the whole test suite.

@@ -12,6 +12,10 @@ Speed settings (read where they act; tests/test_paths.py keeps this list complet
     EMBEDSPACE_SEARCH_THREADS   FAISS threads for a search (index/faiss_index.search_threads_for)
     EMBEDSPACE_MAP_ASK_ABOVE    the app computes maps up to this many items without asking (app.py)
 
+Secrets (read where they act):
+
+    EMBEDSPACE_TOKEN            the token `embedspace serve` requires for writes (serve/settings.py; --token wins)
+
 Index names are NAME_PATTERN: letters, digits, '.', '_' and '-', so a name is never a path.
 """
 

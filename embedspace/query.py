@@ -79,8 +79,8 @@ def _results(index, rows, scores, cosines) -> list:
             for r, (row, s, c) in enumerate(zip(rows, scores, cosines))]
 
 
-def _allowed(index, kind=None, lang=None, exclude_rows=()) -> np.ndarray | None:
-    mask = index.mask(kind=kind, lang=lang)
+def _allowed(index, kind=None, lang=None, exclude_rows=(), label=None) -> np.ndarray | None:
+    mask = index.mask(kind=kind, lang=lang, label=label)
     if len(exclude_rows):
         mask = np.ones(len(index), dtype=bool) if mask is None else mask.copy()
         mask[list(exclude_rows)] = False
@@ -115,39 +115,73 @@ def check_query_texts(texts, what: str = "query") -> None:
 
 
 # -- search ------------------------------------------------------------------------------------
-def search(index, space, text: str | None = None, image=None, vector=None, k: int = 10,
-           lang: str | None = None, kind: str | None = None, image_via: str | None = None) -> dict:
-    """Nearest items to a text (any language), an image, or a vector."""
+def search(index, space, text: str | None = None, image=None, vector=None, item_id: int | None = None, k: int = 10,
+           lang: str | None = None, kind: str | None = None, image_via: str | None = None,
+           label: str | None = None) -> dict:
+    """Nearest items to a text (any language), an image, a vector, or an item of the index."""
     return search_many(index, space, texts=[text] if text is not None else None,
                        images=[image] if image is not None else None,
-                       vectors=None if vector is None else np.asarray(vector)[None, :], k=k, lang=lang, kind=kind,
-                       image_via=image_via)[0]
+                       vectors=None if vector is None else [vector], ids=None if item_id is None else [item_id],
+                       k=k, lang=lang, kind=kind, image_via=image_via, label=label)[0]
 
 
-def search_many(index, space, texts=None, images=None, vectors=None, k: int = 10, lang=None, kind=None,
-                image_via: str | None = None) -> list:
-    """Batch search: texts (embedded together, as queries), images, or raw vectors.
+def search_many(index, space, texts=None, images=None, vectors=None, ids=None, k: int = 10, lang=None, kind=None,
+                image_via: str | None = None, label: str | None = None) -> list:
+    """Batch search: texts (embedded together, as queries), images, raw vectors, or item ids (an
+    item's stored vector; the item itself is left out of its answer).
     image_via: one of space.image_routes() (ConSE for photos in a space whose own images go
-    through a map fitted on drawings); default the space's own."""
+    through a map fitted on drawings); default the space's own. label: only items with this label."""
     index.check_space(space)
     _check_k(k)
-    given = [x is not None for x in (texts, images, vectors)]
+    given = [x is not None for x in (texts, images, vectors, ids)]
     if sum(given) != 1:
-        raise InputError("Search needs exactly one of: a text, an image, or a vector.")
+        raise InputError("Search needs exactly one of: a text, an image, a vector or an item id.")
+    own_rows = [None] * len(next(x for x in (texts, images, vectors, ids) if x is not None))
     if texts is not None:
         check_query_texts(texts)
         queries, labels = space.embed_texts(texts, role="query"), list(texts)
     elif images is not None:
         queries = space.embed_images(images, via=image_via)
         labels = [{"image": describe(i), **({"via": image_via} if image_via else {})} for i in images]
+    elif vectors is not None:
+        queries, labels = _query_vectors(index, vectors), [{"vector": True}] * len(vectors)
     else:
-        queries, labels = l2_normalize(np.asarray(vectors, dtype=np.float32)), [{"vector": True}] * len(vectors)
-    allowed = _allowed(index, kind=kind, lang=lang)
+        own_rows = [_row_of(index, item_id) for item_id in ids]
+        queries, labels = index.vectors_f32(own_rows), [{"id": int(item_id)} for item_id in ids]
+    allowed = _allowed(index, kind=kind, lang=lang, label=label)
     out = []
-    for label, query in zip(labels, queries):
-        rows, cosines = nearest(index, query, k, allowed)
-        out.append({"query": label, "results": _results(index, rows, cosines, cosines)})
+    for shown, query, own in zip(labels, queries, own_rows):
+        rows, cosines = nearest(index, query, k if own is None else k + 1, allowed)
+        if own is not None:  # cheaper than a mask without the item, which would force a filtered search
+            keep = rows != own
+            rows, cosines = rows[keep][:k], cosines[keep][:k]
+        out.append({"query": shown, "results": _results(index, rows, cosines, cosines)})
     return out
+
+
+def _query_vectors(index, vectors) -> np.ndarray:
+    """Query vectors as unit rows, or an InputError saying why they cannot search this index."""
+    rows = []
+    for number, vector in enumerate(vectors, start=1):
+        vector = np.asarray(vector, dtype=np.float32)
+        where = f"Query vector {number}"
+        if vector.ndim != 1:
+            raise InputError(f"{where} has shape {vector.shape}; give one row of {index.dim} numbers.")
+        if vector.shape[0] != index.dim:
+            raise InputError(f"{where} has {vector.shape[0]} numbers; the index's space has {index.dim} dimensions.")
+        if not np.isfinite(vector).all():
+            raise InputError(f"{where} holds values that are not finite numbers (NaN or infinity).")
+        if not vector.any():
+            raise InputError(f"{where} is all zeros: it points nowhere, so no item is nearer than another.")
+        rows.append(vector)
+    return l2_normalize(np.stack(rows)) if rows else np.zeros((0, index.dim), np.float32)
+
+
+def _row_of(index, item_id) -> int:
+    try:
+        return index.row_of_id[int(item_id)]
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"Index '{index.name}' has no item with id {item_id!r} (it may have been removed).") from None
 
 
 # -- analogy -----------------------------------------------------------------------------------

@@ -182,6 +182,28 @@ def add_index_commands(sub):
     p.set_defaults(handler="demo:cmd_demo")
 
     add_eval_command(sub)
+    add_serve_command(sub)
+
+
+def add_serve_command(sub) -> None:
+    p = sub.add_parser("serve", help="an HTTP API over the indexes of a folder (search, analogy, translate, embed, "
+                       "add/remove items), with docs at /docs",
+                       description="Serve the indexes of a folder over HTTP (FastAPI on uvicorn). Closed by default: "
+                       "it listens on 127.0.0.1, and takes writes only when started with a token.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
+                   "0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--token", help="the token writes need (Authorization: Bearer TOKEN; default $EMBEDSPACE_TOKEN; "
+                   "without one the server takes no writes)")
+    p.add_argument("--protect-reads", action="store_true", help="reads need the token too")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME", help="a Host name the server may be "
+                   "reached by besides localhost and 127.0.0.1 (repeatable; '*': any)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN", help="a browser origin allowed "
+                   "to call the API, e.g. http://localhost:3000 (repeatable; default none)")
+    p.add_argument("--no-preload", action="store_true", help="open each index on its first request, not at start")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    _index_dir(p)
+    p.set_defaults(handler="serve:cmd_serve")
 
 
 def add_alignment_commands(sub) -> None:

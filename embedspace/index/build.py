@@ -45,7 +45,17 @@ from .faiss_index import (
     plan_index,
     tune,
 )
-from .sources import DEFAULT_CHUNK_SIZE, REASON_CHARS, ReadOptions, check_sources, read_chunks
+from .sources import (
+    DEFAULT_CHUNK_SIZE,
+    INLINE_SOURCE,
+    REASON_CHARS,
+    ReadOptions,
+    check_sources,
+    chunk_items,
+    describe_source,
+    inline_item_stream,
+    read_chunks,
+)
 from .store import Index, IndexLock, index_exists, partition_count, read_manifest, tidy, write_index
 
 SUMMARY_REASONS = 10  # reasons listed in a build summary: GloVe gives each unknown word a reason of its own
@@ -63,6 +73,7 @@ class BuildReport:
     total_items: int
     index: dict = field(default_factory=dict)
     runner_note: str = ""  # what a distributed runner did (workers, restarts)
+    ids: list = field(default_factory=list)  # the ids given to the items added
 
     def summary(self) -> str:
         reasons = Counter(s["reason"] for s in self.skipped)
@@ -178,21 +189,47 @@ class ChunkStore:
         atomic_write_bytes(self.path / f"chunk-{seq:06d}.json", payload)
 
     def read_all(self, dim: int):
-        import pandas as pd
-
-        rows, vectors, skipped = [], [], []
+        blocks = []
         for seq in sorted(self.done()):
             data = json.loads((self.path / f"chunk-{seq:06d}.json").read_text())
             block = np.load(self.path / f"chunk-{seq:06d}.npy", allow_pickle=False)
             if len(block) != len(data["items"]):
                 raise IndexStateError(f"Staged chunk {seq} in {self.path} is inconsistent; rerun without --resume.")
-            rows += data["items"]
-            vectors.append(block)
-            skipped += data["skipped"]
-        frame = pd.DataFrame(rows, columns=list(STORED_COLUMNS))
-        frame["id"] = frame["id"].astype("int64")
-        matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float16)
-        return frame, matrix, skipped
+            blocks.append((data["items"], block, data["skipped"]))
+        return merge_chunks(blocks, dim)
+
+
+class MemoryChunkStore:
+    """Finished chunks kept in memory, for items given in memory: no rerun could read them again,
+    so there is nothing to resume and nothing to stage on disk."""
+
+    def __init__(self):
+        self.chunks = {}
+
+    def done(self) -> set:
+        return set(self.chunks)
+
+    def write(self, seq: int, items: list, vectors: np.ndarray, skipped: list) -> None:
+        rows = [{c: item.get(c) for c in STORED_COLUMNS} for item in items]
+        self.chunks[seq] = (rows, np.asarray(vectors, dtype=np.float16), skipped)
+
+    def read_all(self, dim: int):
+        return merge_chunks([self.chunks[seq] for seq in sorted(self.chunks)], dim)
+
+
+def merge_chunks(blocks, dim: int):
+    """(items frame, float16 vectors, skipped) of finished chunks given as (item rows, vectors, skipped)."""
+    import pandas as pd
+
+    rows, vectors, skipped = [], [], []
+    for block_rows, block_vectors, block_skipped in blocks:
+        rows += block_rows
+        vectors.append(block_vectors)
+        skipped += block_skipped
+    frame = pd.DataFrame(rows, columns=list(STORED_COLUMNS))
+    frame["id"] = frame["id"].astype("int64")
+    matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float16)
+    return frame, matrix, skipped
 
 
 # -- runner: drives reader -> embed -> writer ---------------------------------------------------
@@ -264,9 +301,9 @@ def build_index(
         runner = runner or SequentialRunner()
         resumed = runner.run(chunks, space_obj, store, progress=progress)
         try:
-            report = assemble(name, path, space_obj, store, base, sources, read_options, index_type, max_memory,
-                              add, started, resumed, progress, runner=runner.describe(), partitions=partitions,
-                              build_id=build_id)
+            report = assemble(name, path, space_obj, store, base, [describe_source(s) for s in sources], read_options,
+                              index_type, max_memory, add, started, resumed, progress, runner=runner.describe(),
+                              partitions=partitions, build_id=build_id)
         except InputError:  # nothing to index, or a bad option: the staged chunks cannot help a rerun
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -286,6 +323,32 @@ def _disk_full_explained(path: Path, retry: str):
             raise
         raise IndexStateError(f"Disk full while writing index '{path.name}' in {path.parent}: nothing was changed, "
                               f"the index is as it was. Free some space, then {retry}.") from None
+
+
+def add_items(name: str, items, index_dir=None, allow_duplicates: bool = False,
+              source: str = INLINE_SOURCE) -> BuildReport:
+    """Append items given in memory (sources.InlineItem: texts with their fields, images as bytes)
+    to index NAME, in the index's own space; no file is read for them.
+
+    Every item is checked before the index is locked: a bad text or image raises InputError naming
+    it. Exact duplicates are skipped and reported as `add` does; the report's `ids` are the new ids.
+    """
+    started = time.perf_counter()
+    stream = inline_item_stream(items, source)
+    read_options = ReadOptions(allow_duplicates=allow_duplicates)
+    path = index_path(name, index_dir)
+    with _disk_full_explained(path, "send the items again"), IndexLock(name, index_dir):
+        tidy(path)
+        base = Index.open(name, index_dir)
+        space = _space_for(base, None)
+        skipped: list = []  # the stream checked everything up front, so it skips nothing itself
+        chunks = chunk_items(stream, skipped, first_id=base.manifest["next_id"], known_keys=set(base.items["key"]),
+                             allow_duplicates=allow_duplicates)
+        store = MemoryChunkStore()
+        runner = SequentialRunner()
+        runner.run(chunks, space, store)
+        return assemble(name, path, space, store, base, [source], read_options, "auto", None, True, started, 0,
+                        runner=runner.describe())
 
 
 def _space_for(base: Index | None, spec: str | None):
@@ -381,7 +444,7 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
     builds = (base.manifest.get("builds", []) if base else []) + [{
         "mode": "add" if add else "build", "at": _now(), "added": len(new_items), "skipped": len(new_skipped),
         "seconds": round(seconds, 2), "items_per_second": round(len(new_items) / max(seconds, 1e-9), 1),
-        "sources": [str(Path(s).resolve()) for s in sources], "resumed_chunks": resumed, "build_id": build_id,
+        "sources": list(sources), "resumed_chunks": resumed, "build_id": build_id,
         **({"runner": runner} if runner else {}),
     }]
     manifest = {
@@ -391,7 +454,7 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
     }
     manifest = rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress, partitions)
     return BuildReport(name, len(new_items), new_skipped, seconds, len(new_items) / max(seconds, 1e-9), resumed, len(items),
-                       manifest["index"])
+                       manifest["index"], ids=new_items["id"].tolist())
 
 
 def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress=False,

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..images import IMAGE_SUFFIXES, MAX_FILE_BYTES, find_images
+from ..images import IMAGE_SUFFIXES, MAX_FILE_BYTES, find_images, load_image
 from ..languages import normalize_lang
+from ..spaces.space import check_text
 from ..text import describe_lone_surrogate, excerpt, lone_surrogate
 
 TEXT_SUFFIXES = {".txt", ".text", ".lst"}
@@ -28,6 +29,7 @@ TABLE_SUFFIXES = {".csv", ".tsv", ".parquet", ".jsonl", ".ndjson"}
 ITEM_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path", "source", "meta", "key")
 DEFAULT_CHUNK_SIZE = 512
 REASON_CHARS = 500  # of a reason (some quote the text they refuse)
+INLINE_SOURCE = "inline"  # the `source` of items given in memory (`embedspace remove NAME --source inline`)
 
 
 @dataclass
@@ -43,6 +45,19 @@ class ReadOptions:
     allow_duplicates: bool = False
 
 
+@dataclass(frozen=True)
+class InlineItem:
+    """An item given in memory instead of read from a file: a text, or an image's bytes (with an
+    optional caption in `text`, in language `lang`). Nothing on this machine is read for it."""
+
+    text: str | None = None
+    image: bytes | None = None
+    lang: str | None = None
+    label: str | None = None
+    concept: str | None = None
+    meta: dict | None = None
+
+
 @dataclass
 class Chunk:
     seq: int  # position of the chunk in the stream: 0, 1, 2, ...
@@ -52,6 +67,11 @@ class Chunk:
 
 def text_key(text: str, lang: str | None) -> str:
     return "text:" + hashlib.sha256(f"{lang or ''}\x00{text}".encode()).hexdigest()
+
+
+def bytes_key(data: bytes) -> str:
+    """The key of an image given as bytes: the same as file_key of a file holding those bytes."""
+    return "file:" + hashlib.sha256(data).hexdigest()
 
 
 def file_key(path: Path) -> str:
@@ -75,24 +95,42 @@ def read_chunks(
     Exact duplicates (same kind, text and lang; or same file bytes) of known_keys or of an
     earlier item are skipped and reported, unless options.allow_duplicates.
     """
+    skipped = []  # the readers append what they skip; chunk_items hands it out with each chunk
+    stream = (item for source in sources for item in _read_source(Path(source), options, skipped))
+    return chunk_items(stream, skipped, first_id, known_keys, chunk_size, options.allow_duplicates)
+
+
+def chunk_items(stream, skipped: list, first_id: int = 0, known_keys: set | None = None,
+                chunk_size: int = DEFAULT_CHUNK_SIZE, allow_duplicates: bool = False) -> Iterator[Chunk]:
+    """Number the items of a stream from first_id and group them in chunks, skipping duplicates.
+
+    skipped: the list the stream's reader appends its own skips to. Each chunk takes what is in it
+    when the chunk is yielded and the list is emptied in place, because the reader keeps appending
+    to this same list while the runner has already taken the chunk (and its skips) away.
+    """
     seen = set(known_keys or ())
-    next_id, seq, items, skipped = first_id, 0, [], []
-    for source in sources:
-        for item in _read_source(Path(source), options, skipped):
-            if not options.allow_duplicates and item["key"] in seen:
-                skipped.append({"source": item["source"], "where": item.pop("where"),
-                                "reason": "duplicate of an item already in the index"})
-                continue
-            seen.add(item["key"])
-            item.pop("where")
-            item["id"] = next_id
-            next_id += 1
-            items.append(item)
-            if len(items) >= chunk_size:
-                yield Chunk(seq, items, skipped)
-                seq, items, skipped = seq + 1, [], []
+    next_id, seq, items = first_id, 0, []
+    for item in stream:
+        if not allow_duplicates and item["key"] in seen:
+            skipped.append({"source": item["source"], "where": item.pop("where"),
+                            "reason": "duplicate of an item already in the index"})
+            continue
+        seen.add(item["key"])
+        item.pop("where")
+        item["id"] = next_id
+        next_id += 1
+        items.append(item)
+        if len(items) >= chunk_size:
+            yield Chunk(seq, items, _take(skipped))
+            seq, items = seq + 1, []
     if items or skipped:
-        yield Chunk(seq, items, skipped)
+        yield Chunk(seq, items, _take(skipped))
+
+
+def _take(skipped: list) -> list:
+    taken = list(skipped)
+    skipped.clear()
+    return taken
 
 
 def _skip_record(skipped: list, source: str, where: str, reason: str, text=None) -> None:
@@ -143,11 +181,14 @@ def _lang(value, where: str) -> str | None:
         raise InputError(f"{where}: {exc}") from None
 
 
+def _meta_json(meta) -> str | None:
+    return json.dumps(meta, ensure_ascii=False, default=str) if meta else None
+
+
 def _text_item(text: str, lang, source: str, where: str, label=None, concept=None, meta=None) -> dict:
     return {
         "kind": "text", "text": text, "lang": lang, "label": label, "concept": concept, "path": None,
-        "source": source, "meta": json.dumps(meta, ensure_ascii=False, default=str) if meta else None,
-        "key": text_key(text, lang), "where": where, "payload": text,
+        "source": source, "meta": _meta_json(meta), "key": text_key(text, lang), "where": where, "payload": text,
     }
 
 
@@ -532,6 +573,42 @@ def _image_item(path: Path, root: Path, source: str, where: str, label=None, con
         key = "missing:" + str(resolved)  # reported as skipped when the embedder cannot open it
     return {
         "kind": "image", "text": None, "lang": None, "label": label, "concept": concept, "path": str(resolved),
-        "source": source, "meta": json.dumps(meta, ensure_ascii=False, default=str) if meta else None,
-        "key": key, "where": where, "payload": str(resolved),
+        "source": source, "meta": _meta_json(meta), "key": key, "where": where, "payload": str(resolved),
     }
+
+
+# -- items given in memory ---------------------------------------------------------------------------
+def inline_item_stream(items, source: str = INLINE_SOURCE) -> Iterator[dict]:
+    """The item dicts of InlineItems, all checked before the first is returned: a bad text or image
+    raises InputError naming it ("Item 3: ..."), since whoever sent it is there to fix it (a file's
+    bad lines are skipped and reported instead). Images are decoded here, with the same checks as
+    image files (decompression bombs, corrupt bytes), and travel on decoded."""
+    return iter([_inline_item(item, number, source) for number, item in enumerate(items, start=1)])
+
+
+def _inline_item(item: InlineItem, number: int, source: str) -> dict:
+    where = f"item {number}"
+    try:
+        lang = _lang(item.lang, "its lang")
+        if item.image is None:
+            _check_inline_text(item.text)
+            return _text_item(item.text.strip(), lang, source, where, item.label, item.concept, item.meta)
+        if not isinstance(item.image, (bytes, bytearray)):
+            raise InputError(f"its image must be the image's bytes, not a {type(item.image).__name__} "
+                             "(a path names a file on this machine, which an item given in memory may not).")
+        image = load_image(bytes(item.image))
+        caption = item.text.strip() if item.text is not None else None
+        if caption is not None:
+            _check_inline_text(caption)
+    except InputError as exc:
+        raise InputError(f"Item {number}: {exc}") from None
+    return {"kind": "image", "text": caption, "lang": lang if caption else None, "label": item.label,
+            "concept": item.concept, "path": None, "source": source, "meta": _meta_json(item.meta),
+            "key": bytes_key(bytes(item.image)), "where": where, "payload": image}
+
+
+def _check_inline_text(text) -> None:
+    try:
+        check_text(text)
+    except InputError as exc:
+        raise InputError(f"its text {exc}") from None

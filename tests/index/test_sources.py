@@ -193,3 +193,17 @@ def test_a_table_naming_a_device_or_a_fifo_as_an_image_skips_it_and_ends(tmp_pat
                          read_options=ReadOptions(image_column="image"))
     assert report.added == 1 and len(report.skipped) == 2
     assert all("not a regular file" in s["reason"] for s in report.skipped)
+
+
+def test_skips_after_a_chunk_boundary_are_reported(tmp_path):
+    """A reader's skips land in the chunk being filled, also after the reader crossed a chunk
+    boundary. Runners take a chunk's skips when it is yielded (embed_chunk copies them), so a skip
+    added to an already yielded chunk is lost: the snapshot below is what a runner sees."""
+    path = tmp_path / "words.txt"
+    path.write_text("uno\ndos\n\ntres\n\n")
+    seen = [(chunk.items, list(chunk.skipped)) for chunk in read_chunks([path], ReadOptions(lang="es"), chunk_size=1)]
+    assert [item["text"] for items, _ in seen for item in items] == ["uno", "dos", "tres"]
+    assert sorted(skip["where"] for _, skipped in seen for skip in skipped) == ["line 3", "line 5"]
+    report = build_index("words", [path], space="use-m3", read_options=ReadOptions(lang="es"), index_dir=tmp_path,
+                         chunk_size=1)
+    assert sorted(skip["where"] for skip in report.skipped) == ["line 3", "line 5"]

@@ -1,0 +1,66 @@
+"""embedspace.query: what a query refuses, and search by item id and label (the rest of its round
+trips against brute force are in tests/index/test_index.py)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embedspace import InputError, query
+from embedspace.index.build import build_index
+from embedspace.index.sources import ReadOptions
+from embedspace.index.store import Index
+
+ROWS = [("dog", "en", "animal"), ("perro", "es", "animal"), ("cat", "en", "animal"), ("gato", "es", "animal"),
+        ("car", "en", "thing"), ("coche", "es", "thing"), ("house", "en", "thing"), ("casa", "es", "thing")]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("query")
+    pd.DataFrame(ROWS, columns=["text", "lang", "label"]).to_csv(folder / "words.csv", index=False)
+    build_index("small", [folder / "words.csv"], space="use-m3", index_dir=folder,
+                read_options=ReadOptions(lang_column="lang", label_column="label"))
+    index = Index.open("small", folder)
+    return index, index.load_space()
+
+
+@pytest.mark.parametrize("vector, fragment", [
+    (np.ones(3), "3 numbers; the index's space has 512"),
+    (np.ones((2, 512)), "one row of 512 numbers"),
+    (np.zeros(512), "all zeros"),
+    (np.full(512, np.nan), "finite"),
+])
+def test_a_vector_query_that_cannot_match_the_index_is_refused(small, vector, fragment):
+    index, space = small
+    with pytest.raises(InputError, match=fragment):
+        query.search(index, space, vector=vector)
+
+
+def test_search_by_item_id_leaves_the_item_out(small):
+    index, space = small
+    perro = int(index.items.loc[index.items["text"] == "perro", "id"].iloc[0])
+    found = query.search(index, space, item_id=perro, k=3)
+    assert found["query"] == {"id": perro}
+    ids = [r["id"] for r in found["results"]]
+    assert perro not in ids and len(ids) == 3
+    assert found["results"][0]["text"] == "dog"  # its translation is its nearest other item
+    by_vector = query.search(index, space, vector=index.vectors_f32([index.row_of_id[perro]])[0], k=4)
+    assert [r["id"] for r in by_vector["results"] if r["id"] != perro][:3] == ids
+    with pytest.raises(InputError, match="no item with id 999"):
+        query.search(index, space, item_id=999)
+
+
+def test_search_by_label(small):
+    index, space = small
+    found = query.search(index, space, "perro", k=8, label="thing")
+    assert {r["text"] for r in found["results"]} == {"car", "coche", "house", "casa"}
+    assert query.search_many(index, space, texts=["dog", "auto"], k=2, label="animal", lang="es")[1]["results"][0][
+        "label"] == "animal"
+
+
+def test_search_needs_exactly_one_kind_of_query(small):
+    index, space = small
+    with pytest.raises(InputError, match="exactly one of"):
+        query.search_many(index, space, texts=["dog"], ids=[0])
+    with pytest.raises(InputError, match="exactly one of"):
+        query.search_many(index, space)
