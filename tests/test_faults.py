@@ -695,7 +695,7 @@ def test_a_damaged_checksum_memo_never_decides(words, tmp_path, capsys, monkeypa
             memo.write_bytes(content if content is not None else memo.read_bytes().upper())
         assert len(Index.open("m", tmp_path / "copy")) == 30, what
     folder = Index.open("m", tmp_path / "copy").folder  # the memos are good again: each was rewritten
-    assert all(re.fullmatch("[0-9a-f]{64}", m.read_text()) for m in written)
+    assert all(re.fullmatch("[0-9a-f]{64} [0-9a-f]{16}", m.read_text()) for m in written)
     _damage(folder / "vectors.npy", "swap rows", random.Random(SEED))
     _assert_refused("m", tmp_path / "copy", capsys, match="vectors.npy")
     tally("damaged", memos=len(MEMO_DAMAGES) * len(written))
