@@ -289,7 +289,7 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
     # a text space that takes images through ConSE gets a map fitted on the demo's emoji
     fit_map = options.images == "map" and space.text_space() is not None and space.options.get("images") == "conse"
     map_path = map_dir(index_dir) / f"{name}-emoji.npz"
-    images_dir = demo_images_dir(name, index_dir)
+    images_dir = demo_images_dir(name, index_dir).resolve()  # items keep absolute paths: the table lives in the cache
     if index_exists(path) and not overwrite:
         built = _built_digest(path)
         if (built == digest and _space_still_matches(path)

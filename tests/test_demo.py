@@ -161,15 +161,17 @@ def test_the_demo_pictures_survive_a_cleared_cache(tmp_path, monkeypatch):
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(cache))
+    monkeypatch.delenv("EMBEDSPACE_INDEX_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # the default, relative ./indexes, as `make run` has it
     root = tmp_path / "indexes"
     tiny = DemoOptions(languages=("en",), emoji=DOGS + ("\U0001F431",), words=10, countries=("ES",))
-    build_demo(tiny, index_dir=root)
+    build_demo(tiny)
     paths = _image_paths(root)
     shutil.rmtree(cache)
     _assert_pictures_open(paths)
     assert len(paths) == 3 and not any(str(cache) in p for p in paths)
     assert not any((root / "demo") in Path(p).parents for p in paths)  # beside the index, not inside it
-    assert build_demo(tiny, index_dir=root).reused  # as `make run` does next
+    assert build_demo(tiny).reused  # as `make run` does next
     _assert_pictures_open(_image_paths(root))
 
 
