@@ -166,7 +166,9 @@ def _built_digest(path: Path) -> str | None:
 
 
 def write_tables(folder: Path, digest: str, groups: dict) -> list:
-    """One Parquet table per group, named by the digest; kept, so a rebuild or --resume reads the same."""
+    """One Parquet table per group, named by the digest. A table already there is rewritten only if it
+    differs from what these rows make (a stale, damaged or other folder's table is never read as
+    this one), so a rebuild or --resume reads the same file, untouched."""
     import pandas as pd
 
     paths = []
@@ -174,10 +176,9 @@ def write_tables(folder: Path, digest: str, groups: dict) -> list:
         if not rows:
             continue
         path = folder / f"demo-{digest}-{position}-{part}.parquet"
-        if not path.is_file():
-            frame = pd.DataFrame(rows)
-            buffer = io.BytesIO()
-            frame.to_parquet(buffer, index=False)
+        buffer = io.BytesIO()
+        pd.DataFrame(rows).to_parquet(buffer, index=False)
+        if not path.is_file() or path.read_bytes() != buffer.getvalue():
             atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)
     return paths

@@ -187,3 +187,15 @@ def test_a_lost_demo_picture_is_drawn_again_when_the_demo_is_reused(tmp_path, mo
     assert build_demo(tiny, index_dir=root).reused
     assert Path(paths[0]).read_bytes() == written
     _assert_pictures_open(paths)
+
+
+def test_a_demo_in_another_index_folder_shows_its_own_pictures(tmp_path, monkeypatch):
+    """The demo's tables are kept in the cache by digest; one written for another index folder (or
+    damaged) must not be read as this one's: its image items would point at the other folder."""
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(tmp_path / "cache"))
+    tiny = DemoOptions(languages=("en",), emoji=DOGS, words=10, countries=("ES",), images="conse")
+    for root in (tmp_path / "first", tmp_path / "second"):
+        build_demo(tiny, index_dir=root)
+        paths = _image_paths(root)
+        assert paths and all(Path(p).is_relative_to(root) for p in paths)
+        _assert_pictures_open(paths)
