@@ -184,6 +184,14 @@ def write_tables(folder: Path, digest: str, groups: dict) -> list:
     return paths
 
 
+def _check_pictures_indexed(report, pictures: int) -> None:
+    """Every picture the demo drew is an item: a demo that lost them says so, not just 'Skipped'."""
+    lost = [s for s in report.skipped if str(s.get("where", "")).endswith(".png")]
+    if lost:
+        raise IndexStateError(f"The demo drew {pictures:,} pictures but {len(lost):,} could not be indexed (first: "
+                              f"{lost[0]['reason']}). This is a bug in the demo: please report it.")
+
+
 def _counts(groups: dict) -> dict:
     counts = {}
     for part, rows in groups.items():
@@ -338,6 +346,7 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
         report = build_index(name, sources, restart=True, **kwargs)  # an interrupted build of other inputs
     seconds["build"] = time.perf_counter() - started
     if space.supports_images:
+        _check_pictures_indexed(report, len(paths))
         record_images(images_dir, paths)
     result = DemoResult(name, path, False, space.id, languages, _counts(groups), render_skipped, dropped, seconds,
                         report, replaced)
