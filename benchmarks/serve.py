@@ -9,8 +9,10 @@ Search by text, end to end, both ways, k=10, the same fixed queries (words and s
                  keep-alive connection (http.client); a request counts when its JSON answer is read
                  and parsed, and any answer other than 200 fails the run
 
-at C = 1, 8 and 32 concurrent clients, the two ways alternating level by level so both see the
-same load. Each level runs for --seconds (at most --max-requests a client), after a warm-up.
+at C = 1, 8 and 32 concurrent clients. At each level the two ways take --rounds turns (the first
+alternating), so both see the same moments of a machine whose speed drifts (on this VM one way
+measured alone moved by 2x between runs minutes apart). A level runs for --seconds a way over all
+its turns (at most --max-requests a client), each turn after a warm-up.
 Per level: p50 / p99 latency (ms) and requests/s. The check: single-client HTTP p50 at most 2 x
 the in-process p50.
 
@@ -167,7 +169,15 @@ def run_level(make_client, clients: int, seconds: float, max_requests: int) -> d
         thread.join()
     elapsed = time.perf_counter() - started
     ms = np.concatenate([np.asarray(x) for x in latencies]) * 1000 if any(latencies) else np.zeros(0)
-    return {"clients": clients, "requests": int(len(ms)), "seconds": round(elapsed, 2),
+    return {"ms": ms, "seconds": elapsed, "errors": errors}
+
+
+def summary(clients: int, runs: list) -> dict:
+    """One way at one level, over its rounds: the latencies pooled, requests/s over the time of all rounds."""
+    ms = np.concatenate([run["ms"] for run in runs])
+    elapsed = sum(run["seconds"] for run in runs)
+    errors = [e for run in runs for e in run["errors"]]
+    return {"clients": clients, "rounds": len(runs), "requests": int(len(ms)), "seconds": round(elapsed, 2),
             "requests_per_s": round(len(ms) / elapsed, 1) if elapsed else 0.0,
             "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,
             "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
@@ -179,7 +189,9 @@ def main() -> int:
     ap.add_argument("--index", default="demo")
     ap.add_argument("--index-dir", default=str(ROOT / "indexes"))
     ap.add_argument("--concurrency", default="1,8,32", help="client counts (default 1,8,32)")
-    ap.add_argument("--seconds", type=float, default=10.0, help="per level and way (default 10)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="per level and way, over all rounds (default 10)")
+    ap.add_argument("--rounds", type=int, default=4, help="the two ways take turns this many times a level, so "
+                    "both see the same moments of a noisy machine (default 4)")
     ap.add_argument("--max-requests", type=int, default=2000, help="per client and level (default 2000)")
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="first wait up to this long for other processes to use under 10%% of the CPU")
@@ -198,14 +210,19 @@ def main() -> int:
     print(f"index {args.index}: {len(index):,} items, {index.kind}; server on 127.0.0.1:{port}", flush=True)
     rows = []
     try:
+        ways = {"python": lambda: PythonClient(index, space), "http": lambda: HttpClient(port, args.index)}
         for clients in levels:
-            for way, make_client in (("python", lambda: PythonClient(index, space)),
-                                     ("http", lambda: HttpClient(port, args.index))):
-                row = {"way": way, **run_level(make_client, clients, args.seconds, args.max_requests)}
+            runs = {way: [] for way in ways}
+            for number in range(args.rounds):  # turns, the first way alternating: neither always goes first
+                for way in (list(ways) if number % 2 == 0 else list(ways)[::-1]):
+                    runs[way].append(run_level(ways[way], clients, args.seconds / args.rounds,
+                                               max(args.max_requests // args.rounds, 1)))
+            for way in ways:
+                row = {"way": way, **summary(clients, runs[way])}
                 rows.append(row)
                 print(f"  {way:<6} {clients:>3} clients: p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  "
-                      f"{row['requests_per_s']} req/s  ({row['requests']} requests, {row['error_count']} errors)",
-                      flush=True)
+                      f"{row['requests_per_s']} req/s  ({row['requests']} requests in {row['rounds']} turns, "
+                      f"{row['error_count']} errors)", flush=True)
     finally:
         stop_server(server)
     after = machine()
@@ -217,7 +234,7 @@ def main() -> int:
     result = {
         "benchmark": "serve", "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "index": {"name": args.index, "items": len(index), "kind": index.kind, "space_id": index.space_id},
-        "method": {"queries": len(QUERIES), "k": K, "seconds_per_level": args.seconds,
+        "method": {"queries": len(QUERIES), "k": K, "seconds_per_level": args.seconds, "rounds": args.rounds,
                    "max_requests_per_client": args.max_requests, "http_client": "http.client keep-alive, one "
                    "connection per client thread", "server": "embedspace serve on 127.0.0.1 (uvicorn, 1 process)"},
         "levels": rows, "single_client_http_over_python_p50": ratio,
