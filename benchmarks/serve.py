@@ -29,10 +29,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -44,8 +40,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(ROOT / "tests"))  # serve.serving: the tests' live server, started and stopped the same way
 
 from embed_throughput import wait_until_quiet  # noqa: E402
+from serve.serving import live_server  # noqa: E402
 
 from embedspace import query  # noqa: E402
 from embedspace.artifacts import save_json  # noqa: E402
@@ -61,43 +59,6 @@ QUERIES = [
     "水", "물", "ماء", "su", "happy face", "cara feliz",
 ]
 K = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(index_dir: str, port: int, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "embedspace.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--index-dir", index_dir]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit(f"the server did not start in 300 s:\n{log.read_text()}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class HttpClient:
@@ -203,13 +164,12 @@ def main() -> int:
     before = machine()
     index = Index.open(args.index, args.index_dir)
     space = index.load_space()
-    port = free_port()
     log = Path(args.out).with_suffix(".server.log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    server = start_server(args.index_dir, port, log)
-    print(f"index {args.index}: {len(index):,} items, {index.kind}; server on 127.0.0.1:{port}", flush=True)
     rows = []
-    try:
+    with live_server(args.index_dir, "--host", "127.0.0.1", timeout=300, log=log) as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        print(f"index {args.index}: {len(index):,} items, {index.kind}; server on {url}", flush=True)
         ways = {"python": lambda: PythonClient(index, space), "http": lambda: HttpClient(port, args.index)}
         for clients in levels:
             runs = {way: [] for way in ways}
@@ -223,8 +183,6 @@ def main() -> int:
                 print(f"  {way:<6} {clients:>3} clients: p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms  "
                       f"{row['requests_per_s']} req/s  ({row['requests']} requests in {row['rounds']} turns, "
                       f"{row['error_count']} errors)", flush=True)
-    finally:
-        stop_server(server)
     after = machine()
 
     by = {(r["way"], r["clients"]): r for r in rows}

@@ -67,11 +67,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(index_dir, *args, timeout: float = 120):
+def live_server(index_dir, *args, timeout: float = 120, log: Path | None = None):
     """`embedspace serve` in a subprocess on a free loopback port: yields (base URL, log file);
-    stopped (SIGINT, then killed) whatever happens."""
+    stopped (SIGINT, then killed) whatever happens. benchmarks/serve.py uses it too."""
     port = free_port()
-    log = Path(index_dir).parent / f"serve-{port}.log"
+    log = Path(log or Path(index_dir).parent / f"serve-{port}.log")
     command = [sys.executable, "-m", "embedspace.cli", "serve", "--port", str(port), "--index-dir", str(index_dir),
                *args]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
