@@ -170,16 +170,11 @@ def read_manifest(name: str, index_dir=None) -> dict | None:
 def _on_snapshot(path: Path, read):
     """read(snapshot) on the current generation (None if there is no index), starting again from
     CURRENT when a writer removed that generation meanwhile."""
-    last = None
     for _ in range(OPEN_ATTEMPTS):
-        snapshot = current_snapshot(path)
-        if snapshot is not None and snapshot == last:  # CURRENT did not move, yet its folder is gone
-            raise IndexStateError(f"Index '{path.name}': {POINTER} names {snapshot.generation}, which is not on disk. "
-                                  "Rebuild the index.")
         try:
-            return read(snapshot)
-        except _Superseded:
-            last = snapshot
+            return read(current_snapshot(path))
+        except _Superseded:  # raised only when CURRENT names another generation now
+            continue
     raise _busy(path.name)
 
 
