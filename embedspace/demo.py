@@ -39,7 +39,7 @@ from .data.words import word_records
 from .errors import EmbedspaceError, IndexStateError, InputError
 from .images import load_images
 from .index.build import build_index
-from .index.sources import ReadOptions
+from .index.sources import ReadOptions, describe_source
 from .index.store import index_exists, read_manifest
 from .languages import normalize_lang
 from .maps.alignment import captioned_emoji, fit_image_map
@@ -184,9 +184,9 @@ def write_tables(folder: Path, digest: str, groups: dict) -> list:
     return paths
 
 
-def _check_pictures_indexed(report, pictures: int) -> None:
+def _check_pictures_indexed(report, pictures: int, image_table: Path) -> None:
     """Every picture the demo drew is an item: a demo that lost them says so, not just 'Skipped'."""
-    lost = [s for s in report.skipped if str(s.get("where", "")).endswith(".png")]
+    lost = [s for s in report.skipped if s.get("source") == describe_source(image_table)]
     if lost:
         raise IndexStateError(f"The demo drew {pictures:,} pictures but {len(lost):,} could not be indexed (first: "
                               f"{lost[0]['reason']}). This is a bug in the demo: please report it.")
@@ -346,7 +346,8 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
         report = build_index(name, sources, restart=True, **kwargs)  # an interrupted build of other inputs
     seconds["build"] = time.perf_counter() - started
     if space.supports_images:
-        _check_pictures_indexed(report, len(paths))
+        if paths:  # then the image table is the first group's
+            _check_pictures_indexed(report, len(paths), sources[0])
         record_images(images_dir, paths)
     result = DemoResult(name, path, False, space.id, languages, _counts(groups), render_skipped, dropped, seconds,
                         report, replaced)

@@ -252,7 +252,8 @@ def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manif
         fsync_dir(path)
         atomic_write_bytes(path / POINTER, f"{generation}\n{hashlib.sha256(raw).hexdigest()}\n".encode())  # the commit
     except BaseException:
-        if current_snapshot(path) is None or current_snapshot(path).folder != final:
+        committed = current_snapshot(path)
+        if committed is None or committed.folder != final:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(final, ignore_errors=True)
         raise
