@@ -64,3 +64,20 @@ def test_search_needs_exactly_one_kind_of_query(small):
         query.search_many(index, space, texts=["dog"], ids=[0])
     with pytest.raises(InputError, match="exactly one of"):
         query.search_many(index, space)
+
+
+def test_result_rows_taken_in_bulk_are_the_rows_one_by_one(small):
+    """The batch's columnar gather gives what Index.result_row gives, types and missing values included."""
+    index, space = small
+    rows = np.arange(len(index))[::-1]
+    scores = np.linspace(1, 0, len(rows))
+    batch = query._batch_results(index, [(rows[:3], scores[:3], scores[:3]), (rows[3:], scores[3:], scores[3:])])
+    flat = [*batch[0], *batch[1]]
+    for got, row in zip(flat, rows):
+        want = index.result_row(row)
+        assert {name: got[name] for name in want} == want
+        assert [type(got[name]) for name in want] == [type(v) for v in want.values()]
+    assert [r["rank"] for r in batch[1]] == list(range(1, len(rows) - 2))
+    found = query.search_many(index, space, texts=["dog", "coche"], k=3)
+    assert [[r["text"] for r in f["results"]] for f in found] == [
+        [index.result_row(index.row_of_id[r["id"]])["text"] for r in f["results"]] for f in found]

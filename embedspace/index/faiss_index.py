@@ -197,9 +197,15 @@ class PartitionedIndex:
         self.ntotal = int(sum(p.ntotal for p in parts))
         self._pool = None
 
-    def search(self, queries: np.ndarray, k: int):
+    def search(self, queries: np.ndarray, k: int, search_part=None):
+        """Merged top-k (scores, rows). search_part(part, start, stop) -> (scores, part rows)
+        searches one partition (rows start:stop of the whole); default: its own search."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        found = list(self._threads().map(lambda part: part.search(queries, k), self.parts))
+        if search_part is None:
+            found = list(self._threads().map(lambda part: part.search(queries, k), self.parts))
+        else:
+            stops = [*self.offsets[1:], self.ntotal]
+            found = list(self._threads().map(lambda args: search_part(*args), zip(self.parts, self.offsets, stops)))
         scores = np.concatenate([s for s, _ in found], axis=1)
         rows = np.concatenate([np.where(r >= 0, r + offset, -1) for (_, r), offset in zip(found, self.offsets)], axis=1)
         scores = np.where(rows >= 0, scores, -np.inf)
@@ -302,6 +308,85 @@ def search_threads(n_queries: int):
         yield
     finally:
         faiss.omp_set_num_threads(before)
+
+
+# -- filters inside FAISS -----------------------------------------------------------------------
+def bitmap_selector(allowed: np.ndarray):
+    """(FAISS IDSelectorBitmap, its bitmap) for a boolean row mask; keep the bitmap alive while
+    the selector is used (FAISS holds only a pointer to it)."""
+    import faiss
+
+    bitmap = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+    return faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)), bitmap
+
+
+def exact_storage(index):
+    """The flat (uncompressed float32) index inside a Flat or HNSW index, else None."""
+    import faiss
+
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexFlat):
+        return index
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.downcast_index(index.storage)
+    return None
+
+
+def has_exact_storage(index) -> bool:
+    parts = index.parts if isinstance(index, PartitionedIndex) else [index]
+    return all(exact_storage(part) is not None for part in parts)
+
+
+def filtered_search(index, queries: np.ndarray, k: int, allowed: np.ndarray, how: str, vectors=None,
+                    rerank_factor: int = RERANK_FACTOR):
+    """Top-k (scores, rows) among the rows where `allowed` is True, the filter inside FAISS
+    (an IDSelectorBitmap), for one index or a PartitionedIndex.
+
+    how: "exact" scans the flat vectors of a Flat or HNSW index, skipping rows not allowed: exact,
+    so never fewer than k results when k rows are allowed; "hnsw" walks the graph with the filter
+    (FAISS's efSearch as set); "ivf" searches the IVF lists with the filter (nprobe as set) and,
+    with `vectors`, re-ranks rerank_factor x k candidates exactly, as faiss_search does.
+    Missing results (fewer allowed rows found than k) are row -1, score -inf.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    k = max(1, min(k, len(allowed)))
+    wide = min(len(allowed), max(k * rerank_factor, k + 10)) if how == "ivf" and vectors is not None else k
+
+    def search_part(part, start, stop):
+        part_allowed = allowed[start:stop]
+        if not part_allowed.any():
+            return (np.full((len(queries), wide), -np.inf, np.float32), np.full((len(queries), wide), -1, np.int64))
+        selector, _bitmap = bitmap_selector(part_allowed)  # _bitmap: alive until the search returns
+        searched, params = _selected_search_params(part, how, selector)
+        return searched.search(queries, min(wide, stop - start), params=params)
+
+    with search_threads(len(queries)):
+        if isinstance(index, PartitionedIndex):
+            scores, rows = index.search(queries, wide, search_part=search_part)
+        else:
+            scores, rows = search_part(index, 0, index.ntotal)
+    scores = np.where(rows >= 0, scores, -np.inf)
+    if how == "ivf" and vectors is not None:
+        return exact_rerank(queries, rows, vectors, k)
+    return scores, rows
+
+
+def _selected_search_params(index, how: str, selector):
+    """(the index to search, its SearchParameters) for a filtered search of one FAISS index; the
+    index's own efSearch / nprobe are carried over (a SearchParameters object replaces them)."""
+    import faiss
+
+    index = faiss.downcast_index(index)
+    if how == "exact":
+        storage = exact_storage(index)
+        if storage is None:
+            raise ValueError(f"{type(index).__name__} keeps no exact vectors to scan")
+        return storage, faiss.SearchParameters(sel=selector)
+    if how == "hnsw":
+        return index, faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    if how == "ivf":
+        return index, faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+    raise ValueError(f"unknown filtered search {how!r}")
 
 
 def exact_rerank(queries, candidates, vectors, k):
