@@ -81,3 +81,12 @@ def test_result_rows_taken_in_bulk_are_the_rows_one_by_one(small):
     found = query.search_many(index, space, texts=["dog", "coche"], k=3)
     assert [[r["text"] for r in f["results"]] for f in found] == [
         [index.result_row(index.row_of_id[r["id"]])["text"] for r in f["results"]] for f in found]
+
+
+def test_a_remembered_filter_mask_is_not_changed_by_a_query_that_excludes_items(small):
+    index, space = small
+    spanish = query._allowed(index, lang="es")
+    assert not spanish.flags.writeable  # remembered per index: nobody may change it in place
+    without_first = query._allowed(index, lang="es", exclude_rows=[int(np.flatnonzero(spanish)[0])])
+    assert without_first.sum() == spanish.sum() - 1
+    assert query._allowed(index, lang="es").sum() == spanish.sum() == (index.items["lang"] == "es").sum()

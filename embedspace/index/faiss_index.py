@@ -338,13 +338,13 @@ def has_exact_storage(index) -> bool:
 
 
 def filtered_search(index, queries: np.ndarray, k: int, allowed: np.ndarray, how: str, vectors=None,
-                    rerank_factor: int = RERANK_FACTOR):
+                    rerank_factor: int = RERANK_FACTOR, widen: float = 1.0):
     """Top-k (scores, rows) among the rows where `allowed` is True, the filter inside FAISS
     (an IDSelectorBitmap), for one index or a PartitionedIndex.
 
     how: "exact" scans the flat vectors of a Flat or HNSW index, skipping rows not allowed: exact,
     so never fewer than k results when k rows are allowed; "hnsw" walks the graph with the filter
-    (FAISS's efSearch as set); "ivf" searches the IVF lists with the filter (nprobe as set) and,
+    (FAISS's efSearch as set, times `widen`); "ivf" searches the IVF lists with the filter (nprobe as set, times `widen`) and,
     with `vectors`, re-ranks rerank_factor x k candidates exactly, as faiss_search does.
     Missing results (fewer allowed rows found than k) are row -1, score -inf.
     """
@@ -357,7 +357,7 @@ def filtered_search(index, queries: np.ndarray, k: int, allowed: np.ndarray, how
         if not part_allowed.any():
             return (np.full((len(queries), wide), -np.inf, np.float32), np.full((len(queries), wide), -1, np.int64))
         selector, _bitmap = bitmap_selector(part_allowed)  # _bitmap: alive until the search returns
-        searched, params = _selected_search_params(part, how, selector)
+        searched, params = _selected_search_params(part, how, selector, widen)
         return searched.search(queries, min(wide, stop - start), params=params)
 
     with search_threads(len(queries)):
@@ -371,9 +371,10 @@ def filtered_search(index, queries: np.ndarray, k: int, allowed: np.ndarray, how
     return scores, rows
 
 
-def _selected_search_params(index, how: str, selector):
+def _selected_search_params(index, how: str, selector, widen: float = 1.0):
     """(the index to search, its SearchParameters) for a filtered search of one FAISS index; the
-    index's own efSearch / nprobe are carried over (a SearchParameters object replaces them)."""
+    index's own efSearch / nprobe, times widen, are carried over (a SearchParameters object
+    replaces them)."""
     import faiss
 
     index = faiss.downcast_index(index)
@@ -383,9 +384,9 @@ def _selected_search_params(index, how: str, selector):
             raise ValueError(f"{type(index).__name__} keeps no exact vectors to scan")
         return storage, faiss.SearchParameters(sel=selector)
     if how == "hnsw":
-        return index, faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+        return index, faiss.SearchParametersHNSW(sel=selector, efSearch=round(index.hnsw.efSearch * widen))
     if how == "ivf":
-        return index, faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+        return index, faiss.SearchParametersIVF(sel=selector, nprobe=min(index.nlist, round(index.nprobe * widen)))
     raise ValueError(f"unknown filtered search {how!r}")
 
 
