@@ -1,6 +1,8 @@
 """embedspace.query: what a query refuses, and search by item id and label (the rest of its round
 trips against brute force are in tests/index/test_index.py)."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,3 +92,16 @@ def test_a_remembered_filter_mask_is_not_changed_by_a_query_that_excludes_items(
     without_first = query._allowed(index, lang="es", exclude_rows=[int(np.flatnonzero(spanish)[0])])
     assert without_first.sum() == spanish.sum() - 1
     assert query._allowed(index, lang="es").sum() == spanish.sum() == (index.items["lang"] == "es").sum()
+
+
+def test_result_rows_of_a_column_arrow_cannot_hold_come_from_pandas(small):
+    index, _ = small
+    odd = copy.copy(index)
+    odd.__dict__.pop("_result_table", None)
+    odd.items = index.items.astype({"concept": object})
+    odd.items["concept"] = [1, "two", 3.5, None, float("nan"), b"six", 7, "eight"]  # mixed Python objects
+    rows = np.arange(len(odd))
+    found = query._batch_results(odd, [(rows, np.zeros(len(rows)), np.zeros(len(rows)))])[0]
+    assert [r["concept"] for r in found] == [odd.result_row(r)["concept"] for r in rows]
+    assert [r["concept"] for r in found][3:5] == [None, None]
+    assert query._result_table(odd) is None  # the fallback was taken
