@@ -87,8 +87,9 @@ def _filtered_ann(index, query, allowed, k):
     """
     selectivity = _allowed_count(allowed) / len(allowed)
     widen = min(FILTER_WIDEN_MAX, max(1.0, FILTER_FULL_EFFORT_AT / selectivity))
-    how = "ivf" if index.kind == "ivf-pq" else "hnsw"
-    _, rows = filtered_search(index.faiss, query[None, :], k, allowed, how, index.vectors, widen=widen)
+    how = "ivf" if index.kind.startswith("ivf") else "hnsw"
+    rerank_with = index.vectors if index.kind == "ivf-pq" else None  # as faiss_search: only PQ is re-ranked
+    _, rows = filtered_search(index.faiss, query[None, :], k, allowed, how, rerank_with, widen=widen)
     rows = rows[0][rows[0] >= 0]
     if len(rows) >= min(k, _allowed_count(allowed)):
         return rows

@@ -50,7 +50,7 @@ def brute_force(vectors, query_vector, allowed, k):
 
 
 @pytest.mark.parametrize("partitions", [1, 3])
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf-pq"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf-pq", "ivf-rabitq"])
 def test_filtered_search_equals_numpy_brute_force(vectors, kind, partitions):
     index = opened(vectors, kind, partitions)
     rng = np.random.default_rng(5)
@@ -66,7 +66,7 @@ def test_filtered_search_equals_numpy_brute_force(vectors, kind, partitions):
 
 
 @pytest.mark.parametrize("partitions", [1, 3])
-@pytest.mark.parametrize("kind", ["hnsw", "ivf-pq"])
+@pytest.mark.parametrize("kind", ["hnsw", "ivf-pq", "ivf-rabitq"])
 def test_a_large_filtered_subset_still_gives_k_allowed_items(vectors, kind, partitions, monkeypatch):
     """Subsets above BRUTE_FORCE_BELOW go through the approximate index: k allowed rows all the same."""
     monkeypatch.setattr(query, "BRUTE_FORCE_BELOW", 0)
@@ -77,13 +77,28 @@ def test_a_large_filtered_subset_still_gives_k_allowed_items(vectors, kind, part
         assert allowed[rows].all(), name
 
 
-@pytest.mark.parametrize("how, kind", [("exact", "flat"), ("exact", "hnsw"), ("hnsw", "hnsw"), ("ivf", "ivf-pq")])
+@pytest.mark.parametrize("how, kind", [("exact", "flat"), ("exact", "hnsw"), ("hnsw", "hnsw"), ("ivf", "ivf-pq"),
+                                      ("ivf", "ivf-rabitq")])
 def test_faiss_selector_returns_only_allowed_rows(vectors, how, kind):
     index = opened(vectors, kind, 3)
     allowed = masks()["7%"]
     scores, rows = filtered_search(index.faiss, np.asarray(vectors[:4], np.float32), K, allowed, how,
-                                   vectors if how == "ivf" else None)
+                                   vectors if kind == "ivf-pq" else None)
     found = rows[rows >= 0]
     assert len(found) and allowed[found].all()
     for query_scores, query_rows in zip(scores, rows):
         assert np.all(np.diff(query_scores[query_rows >= 0]) <= 1e-6)  # best first
+
+
+def test_the_compact_index_costs_at_most_300_bytes_a_vector_at_512_d():
+    """IVF-RaBitQ: codes, their factors, ids and centroids, at the sizes it is meant for."""
+    import faiss
+
+    for n in (100_000, 1_000_000):
+        plan = plan_index(n, 512, "ivf-rabitq")
+        assert plan.bytes_per_vector <= 300, plan.reason
+    small = plan_index(N, DIM, "ivf-rabitq")
+    built = build_partitions(small, np.random.default_rng(0).standard_normal((N, DIM)).astype(np.float32), 1)[0]
+    ivf = faiss.downcast_index(built)
+    assert ivf.code_size == DIM * 4 // 8 + 20  # the codes and factors counted by rabitq_bytes
+    assert ivf.qb == 8
