@@ -25,14 +25,17 @@ Methods, each built with the product's own functions (embedspace.index.faiss_ind
     ivf-pq    plan_index(N, 512, "ivf-pq", --max-memory) + build_faiss + tune; searched with
               faiss_search, which re-ranks the top 4 x k PQ candidates exactly against the stored
               vectors - here, as in an index on disk, a float16 vectors.npy memory-mapped.
+    ivf-rabitq plan_index(N, 512, "ivf-rabitq") + build_faiss + tune: the compact choice (IVF,
+              4-bit RaBitQ codes, 8-bit queries, no re-ranking)
     sklearn   sklearn.neighbors.NearestNeighbors(algorithm="brute", metric=--sklearn-metric)
 Every FAISS method is searched through faiss_search(index, queries, 10, plan.kind, stored)
 with stored = the float16 memory-mapped vectors, the call embedspace.query.nearest makes.
 
 Per method: build seconds (build_faiss: training + adding; for sklearn, fit), tune seconds
 (tune(): picks efSearch / nprobe on its own synthetic queries), the tuned value, index bytes
-per vector (len(faiss.serialize_index) / N; pickle length for sklearn; every embedspace index
-also keeps vectors.npy, 1,024 more bytes a vector in float16), recall@10 on both query sets,
+per vector that a query reads, with its parts (len(faiss.serialize_index) / N, plus for IVF-PQ
+the float16 vectors its exact re-ranking reads, 1,024 B at 512-d; pickle length for sklearn;
+every embedspace index also keeps vectors.npy on disk), recall@10 on both query sets,
 p50/p99 latency of single queries (one query a call; up to --single queries, capped at
 --single-budget seconds) and one batch call of all 1,000 held-out queries (median of up to 3).
 For HNSW and IVF-PQ a sweep of the search parameter on the held-out queries shows what recall
@@ -93,7 +96,7 @@ LANGS = ("ar", "zh", "en", "fr", "de", "it", "ja", "ko", "nl", "pl", "pt", "es",
 NO_SPACES = {"zh", "ja"}  # phrases are written without a space in these
 COPY_COS_LOW, COPY_COS_HIGH = 0.75, 0.95
 K = 10
-METHODS = ("flat", "hnsw", "ivf-pq", "sklearn")
+METHODS = ("flat", "hnsw", "ivf-pq", "ivf-rabitq", "sklearn")
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -257,6 +260,14 @@ def index_bytes(index) -> int:
     return int(len(faiss.serialize_index(index)))
 
 
+def bytes_read(index, plan, vectors) -> dict:
+    """Bytes a vector that a query reads: the FAISS index, plus the float16 vectors an exact
+    re-ranking reads (IVF-PQ). bytes_per_vector is the total; the parts are named."""
+    parts = {"faiss index": round(index_bytes(index) / len(vectors), 1),
+             "re-ranking vectors (float16)": 2 * vectors.shape[1] if plan.rerank else 0}
+    return {"bytes_per_vector": round(sum(parts.values()), 1), "bytes_per_vector_parts": parts}
+
+
 def run_faiss(kind, data, stored, queries, truth, copy_truth, args, flat_batch_s) -> tuple[dict, float]:
     vectors, n = data["vectors"], len(data["vectors"])
     max_memory = parse_memory(args.max_memory) if kind == "ivf-pq" else None
@@ -279,7 +290,7 @@ def run_faiss(kind, data, stored, queries, truth, copy_truth, args, flat_batch_s
 
     extra = {
         "factory": plan.factory, "param": plan.param, "value": value, "fallback_to_flat": fallback,
-        "build_s": round(build_s, 2), "tune_s": round(tune_s, 2), "bytes_per_vector": round(index_bytes(index) / n, 1),
+        "build_s": round(build_s, 2), "tune_s": round(tune_s, 2), **bytes_read(index, plan, vectors),
         "plan_bytes_per_vector": plan.bytes_per_vector, "plan_reason": plan.reason,
         "tuning": {"recall_at_10": round(tuning.recall_at_10, 4), "latency_ms": round(tuning.latency_ms, 3),
                    "exact_latency_ms": round(tuning.exact_latency_ms, 3), "note": tuning.note, "tried": tuning.tried},

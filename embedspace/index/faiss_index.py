@@ -5,6 +5,8 @@ Vectors are unit length, so inner product is cosine. The choice, in order:
 - HNSW32 when its graph fits the memory budget;
 - IVF-PQ when only compressed codes fit (exact re-ranking from the stored vectors fixes the
   order of the top candidates).
+- IVF-RaBitQ (index_type "ivf-rabitq", asked for only): the compact choice, ~288 B a vector at
+  512-d with nothing else read by a query (rabitq_bytes names the parts).
 After building, the search parameter (efSearch for HNSW, nprobe for IVF) is tuned on queries
 that are not items of the index (noisy copies of sampled items, placed as far from their item
 as the lower quartile of the items' nearest-neighbour cosines) to the smallest value whose
