@@ -384,19 +384,19 @@ def machine_info() -> dict:
 
 def fmt_row(r: dict) -> str:
     if r.get("skipped"):
-        return f"| {r['n']:>9,} | {r['method']:<7} | skipped: {r['skipped']} |"
+        return f"| {r['n']:>9,} | {r['method']:<10} | skipped: {r['skipped']} |"
     value = "-" if r["value"] is None else f"{r['param']}={r['value']}" + (" (fallback)" if r["fallback_to_flat"] else "")
-    return (f"| {r['n']:>9,} | {r['method']:<7} | {value:<17} | {r['build_s']:>8.1f} | {r['tune_s']:>6.1f} "
+    return (f"| {r['n']:>9,} | {r['method']:<10} | {value:<17} | {r['build_s']:>8.1f} | {r['tune_s']:>6.1f} "
             f"| {r['bytes_per_vector']:>7,.0f} | {r['recall_at_10_heldout']:>8.3f} | {r['recall_at_10_copies']:>6.3f} "
             f"| {r['single_p50_ms']:>8.2f} | {r['single_p99_ms']:>8.2f} | {r['batch_ms_per_query']:>8.3f} "
             f"| {r['batch_qps']:>8,.0f} | {r['loadavg_before']:>4.1f} |")
 
 
-HEADER = ("|         N | method  | tuned             |  build s | tune s | B/vec   | recall@10 | recall | single   | single   "
+HEADER = ("|         N | method     | tuned             |  build s | tune s | B/vec   | recall@10 | recall | single   | single   "
           "| batch    | batch    | load |\n"
-          "|           |         |                   |          |        | (index) | held-out  | copies | p50 ms   | p99 ms   "
+          "|           |            |                   |          |        | (read)  | held-out  | copies | p50 ms   | p99 ms   "
           "| ms/query | q/s      |      |\n"
-          "|----------:|---------|-------------------|---------:|-------:|--------:|----------:|-------:|---------:|---------:"
+          "|----------:|------------|-------------------|---------:|-------:|--------:|----------:|-------:|---------:|---------:"
           "|---------:|---------:|-----:|")
 
 
