@@ -142,7 +142,7 @@ def _mask(index, kind=None, lang=None, label=None) -> np.ndarray | None:
         if mask is not None:
             mask.setflags(write=False)
         if len(memo) >= MASKS_KEPT:
-            memo.pop(next(iter(memo)))  # the oldest
+            memo.pop(next(iter(memo), None), None)  # the oldest (another thread may have taken it already)
         memo[key] = mask
     return memo[key]
 
