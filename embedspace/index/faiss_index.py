@@ -3,10 +3,13 @@
 Vectors are unit length, so inner product is cosine. The choice, in order:
 - exact (Flat) below EXACT_BELOW vectors: nothing approximate is worth it there;
 - HNSW32 when its graph fits the memory budget;
-- IVF-PQ when only compressed codes fit (exact re-ranking from the stored vectors fixes the
-  order of the top candidates).
-- IVF-RaBitQ (index_type "ivf-rabitq", asked for only): the compact choice, ~288 B a vector at
-  512-d with nothing else read by a query (rabitq_bytes names the parts).
+- IVF-PQ when its codes and the float16 vectors its exact re-ranking reads (2 x dim bytes a
+  vector; re-ranking fixes the order of the top candidates) fit;
+- IVF-RaBitQ, the compact choice, when only it fits: ~292 B a vector at 512-d with nothing else
+  read by a query (rabitq_bytes names the parts);
+- below that, IVF-PQ with the largest codes that fit, its re-ranking vectors read from disk
+  (memory-mapped) outside the budget, as the reason says.
+Memory is what a query reads, part by part (memory_parts): `info` prints the parts.
 After building, the search parameter (efSearch for HNSW, nprobe for IVF) is tuned on queries
 that are not items of the index (noisy copies of sampled items, placed as far from their item
 as the lower quartile of the items' nearest-neighbour cosines) to the smallest value whose
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -122,7 +126,33 @@ def plan_index(n: int, dim: int, index_type: str = "auto", max_memory: int | Non
                          [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512])
     if index_type == "ivf-rabitq":
         return _plan_ivf_rabitq(n, dim)
+    if index_type == "auto" and max_memory is not None:
+        return _plan_within_budget(n, dim, max_memory)
     return _plan_ivf_pq(n, dim, max_memory, index_type)
+
+
+def _plan_within_budget(n: int, dim: int, max_memory: int) -> IndexPlan:
+    """Auto under a memory budget the HNSW graph does not fit: IVF-PQ when its codes and its
+    re-ranking vectors fit (at 512-d >= ~1,040 B a vector), else the compact IVF-RaBitQ when it fits
+    (~292 B), else IVF-PQ's codes alone with the re-ranking vectors left on disk."""
+    hnsw_mib = n * (4 * dim + HNSW_M * 8.8) / 2**20
+    budget = f"--max-memory {max_memory / 2**20:,.0f} MiB"
+    pq = _plan_ivf_pq(n, dim, max(max_memory - n * 2 * dim, 0), "auto", strict=False)
+    if pq is not None and n * pq.bytes_per_vector <= max_memory:  # the centroids' share, counted now, may tip it
+        pq.reason = pq.reason.replace("does not fit", f"({hnsw_mib:,.0f} MiB) does not fit {budget}", 1)
+        return pq
+    compact = _plan_ivf_rabitq(n, dim)
+    if n * compact.bytes_per_vector <= max_memory:
+        compact.reason = (f"the HNSW graph ({hnsw_mib:,.0f} MiB) and IVF-PQ with its float16 re-ranking vectors "
+                          f"(>= {n * (2 * dim + 9) / 2**20:,.0f} MiB) do not fit {budget}; "
+                          + compact.reason.replace(", as asked (--index-type ivf-rabitq)", ""))
+        return compact
+    plan = _plan_ivf_pq(n, dim, max_memory, "auto")
+    plan.reason = plan.reason.replace("does not fit", f"({hnsw_mib:,.0f} MiB) does not fit {budget}", 1)
+    plan.reason += (f"; even the compact IVF-RaBitQ ({n * compact.bytes_per_vector / 2**20:,.0f} MiB) does not fit "
+                    f"{budget}, so the re-ranking vectors ({n * 2 * dim / 2**20:,.0f} MiB) are read from disk outside "
+                    "the budget")
+    return plan
 
 
 def _ivf_lists(n: int) -> int:
@@ -137,6 +167,22 @@ def _nprobe_grid(nlist: int) -> list:
 def rabitq_bytes(n: int, dim: int, nlist: int) -> dict:
     """What one IVF-RaBitQ vector costs in memory, part by part (everything its search reads)."""
     return {"codes": dim * RABITQ_BITS / 8, "factors": 20.0, "ids": 8.0, "centroids": nlist * dim * 4 / max(n, 1)}
+
+
+def memory_parts(factory: str, n: int, dim: int) -> dict:
+    """Bytes a vector that a search of this FAISS index reads, part by part, from its factory
+    string (so an index written before the parts were recorded is described too)."""
+    n = max(n, 1)
+    if factory == "Flat":
+        return {"vectors (float32, in FAISS)": 4.0 * dim}
+    if factory.startswith("HNSW"):
+        return {"vectors (float32, in FAISS)": 4.0 * dim, "graph links": round(HNSW_M * 2 * 4 * 1.1, 1)}
+    nlist = int(re.match(r"IVF(\d+)", factory).group(1))
+    if "RaBitQ" in factory:
+        return {k: round(v, 1) for k, v in rabitq_bytes(n, dim, nlist).items()}
+    m = int(re.search(r"PQ(\d+)", factory).group(1))
+    return {"codes": float(m), "ids": 8.0, "centroids and codebooks": round((nlist + 256) * dim * 4 / n, 1),
+            "re-ranking vectors (float16, vectors.npy)": 2.0 * dim}
 
 
 def _plan_ivf_rabitq(n: int, dim: int) -> IndexPlan:
@@ -155,7 +201,9 @@ def _plan_ivf_rabitq(n: int, dim: int) -> IndexPlan:
                      _nprobe_grid(nlist))
 
 
-def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str) -> IndexPlan:
+def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str, strict: bool = True) -> IndexPlan | None:
+    """IVF-PQ with the largest codes whose codes and ids fit max_memory. None when none fit and
+    not strict; an InputError when strict."""
     nlist = _ivf_lists(n)
     # bytes per code: the largest of these that divides dim and fits the budget (8-bit codes)
     # any divisor of dim up to 64 bytes, each sub-vector at least 2 dims (50-d GloVe: 25, 10, 5, 2, 1)
@@ -166,18 +214,19 @@ def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str) -> I
             m = candidate
             break
     if max_memory is not None and n * (m + 8) > max_memory:
+        if not strict:
+            return None
         raise InputError(
             f"{n:,} vectors need at least {n * (m + 8) / 2**20:,.0f} MiB even as {m}-byte codes; "
             f"--max-memory {max_memory / 2**20:,.0f} MiB is too small."
         )
-    why = "as asked (--index-type ivf-pq)" if index_type == "ivf-pq" else (
-        f"the HNSW graph ({n * (4 * dim + HNSW_M * 8.8) / 2**20:,.0f} MiB) does not fit --max-memory "
-        f"{max_memory / 2**20:,.0f} MiB")
+    why = "as asked (--index-type ivf-pq)" if index_type == "ivf-pq" else "the HNSW graph does not fit"
     reason = (f"IVF-PQ with {nlist} lists and {m}-byte codes, {why}; the top candidates are re-ranked "
               "exactly with the stored vectors (memory-mapped from disk)")
     grid = _nprobe_grid(nlist)
     # "np": no polysemous training, which nothing here uses and which made builds ~4x slower
-    return IndexPlan("ivf-pq", f"IVF{nlist},PQ{m}x8np", reason, m + 8, "nprobe", grid, rerank=True)
+    factory = f"IVF{nlist},PQ{m}x8np"
+    return IndexPlan("ivf-pq", factory, reason, sum(memory_parts(factory, n, dim).values()), "nprobe", grid, rerank=True)
 
 
 def build_faiss(plan: IndexPlan, vectors: np.ndarray, seed: int = 1234):
