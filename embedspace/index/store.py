@@ -417,6 +417,7 @@ class Index:
         self.kind = manifest["index"]["kind"]
         self.checksum = manifest_checksum(manifest)
         self.open_seconds = None  # set by Index.open
+        self._vectors_view = np.asarray(vectors)  # the same memory (mapped), without np.memmap's indexing overhead
         self.row_of_id = {int(i): r for r, i in enumerate(items["id"].to_numpy())}
 
     def __len__(self):
@@ -498,7 +499,8 @@ class Index:
         return space
 
     def vectors_f32(self, rows) -> np.ndarray:
-        return np.asarray(self.vectors[rows], dtype=np.float32)
+        # through a plain ndarray view of the memory map: np.memmap's own indexing cost 0.02 ms a query
+        return np.asarray(self._vectors_view[rows], dtype=np.float32)
 
     # -- items -----------------------------------------------------------------------------
     def mask(self, kind: str | None = None, lang: str | None = None, **equals) -> np.ndarray | None:

@@ -143,3 +143,17 @@ def test_a_lone_surrogate_is_refused_by_every_space_not_a_unicode_traceback(spec
     Compare panel, a user's script) reached the tokenizer and ended in a UnicodeEncodeError."""
     with pytest.raises(InputError, match=r"Text 2 of 2 holds an invalid character \(a lone surrogate U\+D800"):
         load_space(spec).embed_texts(["dog", "ga\ud800to"])
+
+
+def test_the_space_id_kept_between_queries_follows_its_artifacts():
+    """Space.id is kept rather than rehashed per query (issue 16); a changed artifact still changes it."""
+    space = load_space("glove-6b-50d")
+    first = space.id
+    assert space.id == first
+    saved = dict(space.text_artifacts)
+    try:
+        space.text_artifacts = {**saved, "extra.bin": "0" * 64}
+        assert space.id != first and space.id.startswith(space.canonical + "#")
+    finally:
+        space.text_artifacts = saved
+    assert space.id == first
