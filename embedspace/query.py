@@ -85,15 +85,21 @@ def _filtered_ann(index, query, allowed, k):
     0.92 at efSearch 96, 0.98 at 192 and 0.99 at 384 (0.15, 0.28, 0.6 ms), against 0.99 unfiltered;
     today's oversampling (k x 8, then x 4 ...) got the same 0.92 in twice the time (docs/indexes.md).
     """
+    rows = selector_search(index, query, allowed, k)
+    if len(rows) >= min(k, _allowed_count(allowed)):
+        return rows
+    return _exact_filtered(index, query, allowed, k)
+
+
+def selector_search(index, query, allowed, k):
+    """Rows the approximate index finds with the filter inside it, widened effort, no fallback
+    (benchmarks/search.py measures its recall against exact)."""
     selectivity = _allowed_count(allowed) / len(allowed)
     widen = min(FILTER_WIDEN_MAX, max(1.0, FILTER_FULL_EFFORT_AT / selectivity))
     how = "ivf" if index.kind.startswith("ivf") else "hnsw"
     rerank_with = index.vectors if index.kind == "ivf-pq" else None  # as faiss_search: only PQ is re-ranked
     _, rows = filtered_search(index.faiss, query[None, :], k, allowed, how, rerank_with, widen=widen)
-    rows = rows[0][rows[0] >= 0]
-    if len(rows) >= min(k, _allowed_count(allowed)):
-        return rows
-    return _exact_filtered(index, query, allowed, k)
+    return rows[0][rows[0] >= 0]
 
 
 RESULT_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path")
