@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..runtime import cpu_count
+from ..runtime import ONE_THREAD_BELOW, cpu_count
 from ..vectors import exact_neighbours, l2_normalize
 
 EXACT_BELOW = 10_000
@@ -53,10 +53,10 @@ MIN_QUERY_COS, MAX_QUERY_COS = 0.5, 0.85
 # Tuning therefore asks 0.99 of the synthetic queries, for 0.95 on real ones.
 SYNTHETIC_TARGET = 0.99
 RERANK_FACTOR = 10  # IVF-PQ: candidates re-ranked exactly = RERANK_FACTOR x k
-# Below FAISS's own BLAS threshold (20 queries) a flat search splits each query over OpenMP threads,
-# and the split costs more than it saves: one query on 200k vectors takes 20 ms on one thread and
-# 42 ms on two here (73 ms when the machine is busy). Such small batches run on one thread.
-ONE_THREAD_BELOW = 20
+# Below FAISS's own BLAS threshold (ONE_THREAD_BELOW = 20 queries, runtime.py) a flat search splits
+# each query over OpenMP threads, and the split costs more than it saves: one query on 200k vectors
+# takes 20 ms on one thread and 42 ms on two here (73 ms when the machine is busy). Such small
+# batches run on one thread.
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf-pq", "ivf-rabitq")
 RABITQ_BITS = 4  # bits a dimension in IVF-RaBitQ's codes (RaBitQ4): 256 B at 512-d
 RABITQ_CENTROID_BYTES = 8  # most bytes a vector its share of the IVF centroids may cost

@@ -157,3 +157,15 @@ def test_the_space_id_kept_between_queries_follows_its_artifacts():
     finally:
         space.text_artifacts = saved
     assert space.id == first
+
+
+def test_use_embeds_a_few_query_texts_on_one_blas_thread_and_batches_on_every_core(use_space):
+    """Issue 16: one query text on 2 BLAS threads took 1.0 ms against 0.8-0.9 on one, and the
+    threads left behind slowed the FAISS search after it (text search 2.1-4.1 ms against 1.4)."""
+    from embedspace.runtime import cpu_count
+
+    backend = use_space.model._model
+    use_space.embed_texts(["dog"], role="query")
+    assert backend.threads == 1
+    use_space.embed_texts([f"word {i}" for i in range(40)])
+    assert backend.threads == cpu_count()
