@@ -448,7 +448,8 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="100000,1000000", help="comma-separated index sizes (default 100000,1000000)")
     p.add_argument("--quick", action="store_true", help="smoke run: 20,000 vectors, a small base, fewer single queries")
     p.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
-    p.add_argument("--max-memory", default=None, help="memory budget handed to plan_index for IVF-PQ (e.g. 256M)")
+    p.add_argument("--max-memory", default=None, help="memory budget handed to plan_index for IVF-PQ and for the automatically "
+                   "chosen index measured end to end (e.g. 600M: the compact IVF-RaBitQ at 1M)")
     p.add_argument("--words-per-lang", type=int, default=4000)
     p.add_argument("--phrases-per-lang", type=int, default=1000)
     p.add_argument("--queries", type=int, default=1000, help="held-out queries (and as many fresh-copy queries)")
