@@ -623,6 +623,8 @@ def e2e_of_built(index, plan, tuning, n, data, base, tmpdir, args) -> dict:
     product's write path, opened memory-mapped, searched through embedspace.query."""
     import shutil
 
+    from embedspace.paths import cache_dir
+
     print(f"  end to end: writing the {plan.kind} index of {n:,} items to disk and opening it ...", flush=True)
     folder = tmpdir / "indexes"
     origin = data["origin"]
@@ -636,6 +638,8 @@ def e2e_of_built(index, plan, tuning, n, data, base, tmpdir, args) -> dict:
                                         args.e2e_queries, args.e2e_budget)}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        for cached in cache_dir("csls").glob(f"bench-{n}-*"):  # CSLS's r_S of the index just removed
+            cached.unlink(missing_ok=True)
 
 
 def run_demo(args) -> int:
