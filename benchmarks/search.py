@@ -1,4 +1,4 @@
-"""Search benchmark: flat, HNSW and IVF-PQ as embedspace builds them, beside sklearn brute force.
+"""Search benchmark: flat, HNSW, IVF-PQ and IVF-RaBitQ as embedspace builds them, beside sklearn brute force.
 
 The data behave like real embeddings, because they are real embeddings: frequent words of the
 14 use-m3 languages that wordfreq has lists for (ar zh en fr de it ja ko nl pl pt es tr ru; no
@@ -25,23 +25,39 @@ Methods, each built with the product's own functions (embedspace.index.faiss_ind
     ivf-pq    plan_index(N, 512, "ivf-pq", --max-memory) + build_faiss + tune; searched with
               faiss_search, which re-ranks the top 4 x k PQ candidates exactly against the stored
               vectors - here, as in an index on disk, a float16 vectors.npy memory-mapped.
+    ivf-rabitq plan_index(N, 512, "ivf-rabitq") + build_faiss + tune: the compact choice (IVF,
+              4-bit RaBitQ codes, 8-bit queries, no re-ranking)
     sklearn   sklearn.neighbors.NearestNeighbors(algorithm="brute", metric=--sklearn-metric)
 Every FAISS method is searched through faiss_search(index, queries, 10, plan.kind, stored)
 with stored = the float16 memory-mapped vectors, the call embedspace.query.nearest makes.
 
 Per method: build seconds (build_faiss: training + adding; for sklearn, fit), tune seconds
 (tune(): picks efSearch / nprobe on its own synthetic queries), the tuned value, index bytes
-per vector (len(faiss.serialize_index) / N; pickle length for sklearn; every embedspace index
-also keeps vectors.npy, 1,024 more bytes a vector in float16), recall@10 on both query sets,
+per vector that a query reads, with its parts (len(faiss.serialize_index) / N, plus for IVF-PQ
+the float16 vectors its exact re-ranking reads, 1,024 B at 512-d; pickle length for sklearn;
+every embedspace index also keeps vectors.npy on disk), recall@10 on both query sets,
 p50/p99 latency of single queries (one query a call; up to --single queries, capped at
 --single-budget seconds) and one batch call of all 1,000 held-out queries (median of up to 3).
 For HNSW and IVF-PQ a sweep of the search parameter on the held-out queries shows what recall
 each setting really gives.
 
+End to end (benchmarks/search_end_to_end.py), in the same run, on the automatically chosen index
+at each size (plan_index(N, 512, "auto", --max-memory); that method is built first and is never
+skipped for time): the index written to disk by the product's write path and opened with
+Index.open (memory-mapped; open time), then one query a call: embedding one query, search by
+vector, by text end to end, by text and by vector with a language filter (lang=de, one of 14,
+selectivity printed), translate en -> de (CSLS) end to end; their p50 ratios against the issue's
+goals; and the HNSW/IVF selector path's filtered recall@10 against exact search.
+--demo measures the same on the demo index (indexes/demo, built by `embedspace demo`).
+
     .venv/bin/python benchmarks/search.py --quick                 # smoke run: 20k vectors, small base
-    .venv/bin/python benchmarks/search.py --sizes 100000          # ~10 min on 2 busy cores
-    .venv/bin/python benchmarks/search.py                         # 100k and 1M: ~40 min on 2 busy cores
+    .venv/bin/python benchmarks/search.py --sizes 100000          # ~10 min on 2 idle cores
+    .venv/bin/python benchmarks/search.py                         # 100k and 1M: <= --max-minutes (35)
+    cd DEMO && python REPO/benchmarks/search.py --demo            # the demo index (./indexes/demo): ~2 min
     .venv/bin/python benchmarks/search.py --sizes 1000000 --skip-hnsw-above 200000
+
+--max-minutes (35): a method whose time at a smaller size in this run, scaled up (N; N log N for
+HNSW), would take the run past it is skipped, and the table says so with the estimate.
 
 The 1M HNSW build: when a smaller size was built earlier in the same run, its build+tune time is
 scaled up (x N ratio x log N ratio); if that estimate exceeds --hnsw-max-minutes (15) HNSW is
@@ -75,10 +91,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from search_end_to_end import end_to_end, write_product_index  # noqa: E402
+from search_end_to_end import format_row as format_e2e  # noqa: E402
+
 from embedspace.index.faiss_index import (  # noqa: E402 (after the path set-up)
     TARGET_RECALL,
     build_faiss,
     faiss_search,
+    memory_parts,
     parse_memory,
     plan_index,
     recall_at_k,
@@ -93,7 +113,7 @@ LANGS = ("ar", "zh", "en", "fr", "de", "it", "ja", "ko", "nl", "pl", "pt", "es",
 NO_SPACES = {"zh", "ja"}  # phrases are written without a space in these
 COPY_COS_LOW, COPY_COS_HIGH = 0.75, 0.95
 K = 10
-METHODS = ("flat", "hnsw", "ivf-pq", "sklearn")
+METHODS = ("flat", "hnsw", "ivf-pq", "ivf-rabitq", "sklearn")
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -150,20 +170,18 @@ def load_base(args) -> dict:
         meta = json.loads(meta_file.read_text())
         print(f"# base embeddings from cache {npz.relative_to(ROOT)}: {len(data['base']):,} items, "
               f"{len(data['queries']):,} held-out queries")
-        return {"base": data["base"], "queries": data["queries"], **meta, "cache": str(npz.relative_to(ROOT))}
-    texts, langs, phrase_flags = real_texts(args.words_per_lang, args.phrases_per_lang, args.seed)
-    rng = np.random.default_rng(args.seed + 1)
-    held = np.zeros(len(texts), dtype=bool)
-    held[rng.choice(len(texts), args.queries, replace=False)] = True
-    base_texts = [t for t, h in zip(texts, held) if not h]
-    query_texts = [t for t, h in zip(texts, held) if h]
-    print(f"# embedding {len(texts):,} texts with use-m3 ({len(base_texts):,} base, {len(query_texts):,} held out); "
+        base_texts, query_texts, _, _ = split_texts(args)
+        assert len(base_texts) == len(data["base"]) and query_texts == meta["query_texts"], "stale base cache"
+        return {"base": data["base"], "queries": data["queries"], **meta, "base_texts": base_texts,
+                "cache": str(npz.relative_to(ROOT))}
+    base_texts, query_texts, langs, phrase_flags, held = split_texts(args, with_flags=True)
+    print(f"# embedding {len(langs):,} texts with use-m3 ({len(base_texts):,} base, {len(query_texts):,} held out); "
           "cached afterwards", flush=True)
     started = time.perf_counter()
     base = space.embed_texts(base_texts, batch_size=256, role="item")
     queries = space.embed_texts(query_texts, batch_size=256, role="query")
     seconds = time.perf_counter() - started
-    print(f"# embedded in {seconds:.0f} s ({len(texts) / seconds:,.0f} texts/s)", flush=True)
+    print(f"# embedded in {seconds:.0f} s ({len(langs) / seconds:,.0f} texts/s)", flush=True)
     meta = {
         "key": key, "embed_seconds": round(seconds, 1),
         "base_langs": [g for g, h in zip(langs, held) if not h], "query_langs": [g for g, h in zip(langs, held) if h],
@@ -175,7 +193,21 @@ def load_base(args) -> dict:
     np.savez(tmp, base=base.astype(np.float32), queries=queries.astype(np.float32))
     os.replace(tmp, npz)
     meta_file.write_text(json.dumps(meta, ensure_ascii=False))
-    return {"base": base, "queries": queries, **meta, "cache": str(npz.relative_to(ROOT))}
+    return {"base": base, "queries": queries, **meta, "base_texts": base_texts, "cache": str(npz.relative_to(ROOT))}
+
+
+def split_texts(args, with_flags: bool = False) -> tuple:
+    """(base texts, held-out query texts, their languages...): the same split every time for the
+    same arguments (fixed seeds), so a cached base gets its texts back without embedding again."""
+    texts, langs, phrase_flags = real_texts(args.words_per_lang, args.phrases_per_lang, args.seed)
+    rng = np.random.default_rng(args.seed + 1)
+    held = np.zeros(len(texts), dtype=bool)
+    held[rng.choice(len(texts), args.queries, replace=False)] = True
+    base_texts = [t for t, h in zip(texts, held) if not h]
+    query_texts = [t for t, h in zip(texts, held) if h]
+    if with_flags:
+        return base_texts, query_texts, langs, phrase_flags, held
+    return (base_texts, query_texts, [g for g, h in zip(langs, held) if not h], [g for g, h in zip(langs, held) if h])
 
 
 def noisy_copies(parents: np.ndarray, rng, low=COPY_COS_LOW, high=COPY_COS_HIGH) -> np.ndarray:
@@ -198,9 +230,10 @@ def make_dataset(base: np.ndarray, n: int, queries: int, seed: int) -> dict:
         vectors[len(used) + start: len(used) + start + len(block)] = noisy_copies(base[block], rng)
     order = rng.permutation(n)
     vectors = vectors[order]
+    origin = np.concatenate([used, parents])[order]  # the base text each row is (or is a copy of)
     copy_queries = noisy_copies(base[rng.choice(used, queries, replace=True)], np.random.default_rng(seed + n + 1))
     copies_per_real = np.bincount(np.searchsorted(used, parents), minlength=len(used)) if len(parents) else np.zeros(len(used))
-    return {"vectors": vectors, "copy_queries": copy_queries, "real": len(used), "copies": n - len(used),
+    return {"vectors": vectors, "origin": origin, "copy_queries": copy_queries, "real": len(used), "copies": n - len(used),
             "copies_per_real_mean": float(copies_per_real.mean()), "copies_per_real_max": int(copies_per_real.max())}
 
 
@@ -257,10 +290,22 @@ def index_bytes(index) -> int:
     return int(len(faiss.serialize_index(index)))
 
 
-def run_faiss(kind, data, stored, queries, truth, copy_truth, args, flat_batch_s) -> tuple[dict, float]:
+def bytes_read(index, plan, vectors) -> dict:
+    """Bytes a vector that a query reads: the FAISS index, plus the float16 vectors an exact
+    re-ranking reads (IVF-PQ). bytes_per_vector is the total; the parts are named."""
+    parts = {"faiss index": round(index_bytes(index) / len(vectors), 1),
+             "re-ranking vectors (float16)": 2 * vectors.shape[1] if plan.rerank else 0}
+    return {"bytes_per_vector": round(sum(parts.values()), 1), "bytes_per_vector_parts": parts,
+            "bytes_per_vector_parts_info": memory_parts(plan.factory, len(vectors), vectors.shape[1])}  # as `info` names them
+
+
+def run_faiss(kind, data, stored, queries, truth, copy_truth, args, flat_batch_s, plan=None,
+              after=None) -> tuple[dict, float]:
+    """Build, tune and measure one method; after(index, plan, tuning), if given, runs before the
+    index is freed (the end-to-end measures of the automatically chosen index)."""
     vectors, n = data["vectors"], len(data["vectors"])
     max_memory = parse_memory(args.max_memory) if kind == "ivf-pq" else None
-    plan = plan_index(n, vectors.shape[1], kind, max_memory)
+    plan = plan or plan_index(n, vectors.shape[1], kind, max_memory)
     print(f"  {kind}: {plan.factory} - building ...", flush=True)
     t = time.perf_counter()
     index = build_faiss(plan, vectors)
@@ -279,7 +324,7 @@ def run_faiss(kind, data, stored, queries, truth, copy_truth, args, flat_batch_s
 
     extra = {
         "factory": plan.factory, "param": plan.param, "value": value, "fallback_to_flat": fallback,
-        "build_s": round(build_s, 2), "tune_s": round(tune_s, 2), "bytes_per_vector": round(index_bytes(index) / n, 1),
+        "build_s": round(build_s, 2), "tune_s": round(tune_s, 2), **bytes_read(index, plan, vectors),
         "plan_bytes_per_vector": plan.bytes_per_vector, "plan_reason": plan.reason,
         "tuning": {"recall_at_10": round(tuning.recall_at_10, 4), "latency_ms": round(tuning.latency_ms, 3),
                    "exact_latency_ms": round(tuning.exact_latency_ms, 3), "note": tuning.note, "tried": tuning.tried},
@@ -288,6 +333,8 @@ def run_faiss(kind, data, stored, queries, truth, copy_truth, args, flat_batch_s
     if plan.param and not args.no_sweep:
         row["sweep"] = sweep(index, plan, search, queries, truth, flat_batch_s)
         set_search_param(index, plan.param, value)
+    if after is not None:
+        row["end_to_end"] = after(index, plan, tuning)
     del index
     gc.collect()
     return row, build_s + tune_s
@@ -373,19 +420,19 @@ def machine_info() -> dict:
 
 def fmt_row(r: dict) -> str:
     if r.get("skipped"):
-        return f"| {r['n']:>9,} | {r['method']:<7} | skipped: {r['skipped']} |"
+        return f"| {r['n']:>9,} | {r['method']:<10} | skipped: {r['skipped']} |"
     value = "-" if r["value"] is None else f"{r['param']}={r['value']}" + (" (fallback)" if r["fallback_to_flat"] else "")
-    return (f"| {r['n']:>9,} | {r['method']:<7} | {value:<17} | {r['build_s']:>8.1f} | {r['tune_s']:>6.1f} "
+    return (f"| {r['n']:>9,} | {r['method']:<10} | {value:<17} | {r['build_s']:>8.1f} | {r['tune_s']:>6.1f} "
             f"| {r['bytes_per_vector']:>7,.0f} | {r['recall_at_10_heldout']:>8.3f} | {r['recall_at_10_copies']:>6.3f} "
             f"| {r['single_p50_ms']:>8.2f} | {r['single_p99_ms']:>8.2f} | {r['batch_ms_per_query']:>8.3f} "
             f"| {r['batch_qps']:>8,.0f} | {r['loadavg_before']:>4.1f} |")
 
 
-HEADER = ("|         N | method  | tuned             |  build s | tune s | B/vec   | recall@10 | recall | single   | single   "
+HEADER = ("|         N | method     | tuned             |  build s | tune s | B/vec   | recall@10 | recall | single   | single   "
           "| batch    | batch    | load |\n"
-          "|           |         |                   |          |        | (index) | held-out  | copies | p50 ms   | p99 ms   "
+          "|           |            |                   |          |        | (read)  | held-out  | copies | p50 ms   | p99 ms   "
           "| ms/query | q/s      |      |\n"
-          "|----------:|---------|-------------------|---------:|-------:|--------:|----------:|-------:|---------:|---------:"
+          "|----------:|------------|-------------------|---------:|-------:|--------:|----------:|-------:|---------:|---------:"
           "|---------:|---------:|-----:|")
 
 
@@ -401,7 +448,8 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="100000,1000000", help="comma-separated index sizes (default 100000,1000000)")
     p.add_argument("--quick", action="store_true", help="smoke run: 20,000 vectors, a small base, fewer single queries")
     p.add_argument("--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}")
-    p.add_argument("--max-memory", default=None, help="memory budget handed to plan_index for IVF-PQ (e.g. 256M)")
+    p.add_argument("--max-memory", default=None, help="memory budget handed to plan_index for IVF-PQ and for the automatically "
+                   "chosen index measured end to end (e.g. 600M: the compact IVF-RaBitQ at 1M)")
     p.add_argument("--words-per-lang", type=int, default=4000)
     p.add_argument("--phrases-per-lang", type=int, default=1000)
     p.add_argument("--queries", type=int, default=1000, help="held-out queries (and as many fresh-copy queries)")
@@ -414,14 +462,29 @@ def main(argv=None) -> int:
     p.add_argument("--skip-hnsw-above", type=int, default=None, help="skip HNSW for sizes above this")
     p.add_argument("--force-hnsw", action="store_true", help="build HNSW at every size whatever the estimate")
     p.add_argument("--no-sweep", action="store_true", help="skip the search-parameter sweeps")
+    p.add_argument("--max-minutes", type=float, default=35.0,
+                   help="skip a method whose estimated time (scaled from a smaller size in this run) would take "
+                   "the run past this; the automatically chosen index is never skipped (default 35)")
+    p.add_argument("--e2e-queries", type=int, default=200, help="queries for the end-to-end measures")
+    p.add_argument("--e2e-budget", type=float, default=60.0, help="seconds for the end-to-end loop (>= 23 turns)")
+    p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end measures")
+    p.add_argument("--demo", action="store_true", help="only the end-to-end measures, on the demo index")
+    p.add_argument("--demo-dir", type=Path, default=None,
+                   help="folder holding the demo index (default: as embedspace, EMBEDSPACE_INDEX_DIR or ./indexes; "
+                   "run from the folder `embedspace demo` ran in: the demo's space names its maps relative to it)")
     p.add_argument("--seed", type=int, default=20240611)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.words_per_lang, args.phrases_per_lang, args.single = "20000", 600, 150, 50
-        args.single_budget = min(args.single_budget, 15.0)
+        args.single_budget, args.e2e_queries = min(args.single_budget, 15.0), min(args.e2e_queries, 60)
+        args.e2e_budget = min(args.e2e_budget, 15.0)
         if args.out == RESULTS:
             args.out = RESULTS.with_name("search-quick.json")
+    if args.demo:
+        if args.out == RESULTS:
+            args.out = RESULTS.with_name("search-demo.json")
+        return run_demo(args)
     sizes = sorted(int(float(s)) for s in args.sizes.split(","))
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = set(methods) - set(METHODS)
@@ -455,10 +518,11 @@ def main(argv=None) -> int:
         "base_cache": base["cache"], "embed_seconds": base.get("embed_seconds"),
     }
     report = {"benchmark": "search", "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-              "machine": machine, "settings": settings, "datasets": [], "rows": []}
+              "machine": machine, "settings": settings, "datasets": [], "rows": [], "end_to_end": []}
     print(f"# base: {settings['base_texts']:,} real texts ({settings['base_words']:,} words, {settings['base_phrases']:,} "
           f"two-word phrases) in {len(langs)} languages; held-out queries: {settings['heldout_queries']:,}")
     hnsw_seen = None  # (n, build+tune seconds) of the last HNSW built
+    seen = {}  # method -> (n, build+tune seconds, the rest's seconds) at the last size it ran
     tmpdir = Path(tempfile.mkdtemp(prefix="embedspace-search-"))
     try:
         for n in sizes:
@@ -483,18 +547,40 @@ def main(argv=None) -> int:
                   f"held-out queries: median cosine to their nearest item {top1:.3f}, to their 10th {top10:.3f}; "
                   f"prepared in {dataset['prepare_s']:.0f} s", flush=True)
             flat_batch_s = None
-            for method in methods:
-                if method == "sklearn":
+            auto = plan_index(n, vectors.shape[1], "auto", parse_memory(args.max_memory))
+            print(f"# the automatically chosen index (--max-memory {args.max_memory}): {auto.kind} {auto.factory}; "
+                  "measured first, with the end-to-end measures", flush=True)
+            if auto.kind not in methods and not args.no_e2e:
+                report["end_to_end"].append({"n": n, "skipped": f"auto chose {auto.kind}, not in --methods"})
+            for method in sorted(methods, key=lambda m: m != auto.kind):  # the auto choice first: never cut by time
+                method_started = time.perf_counter()
+                reason = None
+                if method != auto.kind:
+                    reason = time_skip_reason(method, n, seen, time.perf_counter() - started, args)
+                    if method == "hnsw" and not args.force_hnsw:
+                        reason = reason or hnsw_skip_reason(n, hnsw_seen, args)
+                if reason:
+                    row = {"n": n, "method": method, "skipped": reason}
+                    print(f"  {method}: SKIPPED - {reason}", flush=True)
+                elif method == "sklearn":
                     row = run_sklearn(data, base["queries"], truth, copy_truth, args)
-                elif method == "hnsw" and not args.force_hnsw and (reason := hnsw_skip_reason(n, hnsw_seen, args)):
-                    row = {"n": n, "method": "hnsw", "skipped": reason}
-                    print(f"  hnsw: SKIPPED - {reason}", flush=True)
                 else:
-                    row, seconds = run_faiss(method, data, stored, base["queries"], truth, copy_truth, args, flat_batch_s)
+                    after = None
+                    if method == auto.kind and not args.no_e2e:
+                        def after(index, plan, tuning, n=n, data=data):
+                            return e2e_of_built(index, plan, tuning, n, data, base, tmpdir, args)
+                    row, seconds = run_faiss(method, data, stored, base["queries"], truth, copy_truth, args, flat_batch_s,
+                                             plan=auto if method == auto.kind else None, after=after)
                     if method == "flat":
                         flat_batch_s = row["batch_s"]
                     if method == "hnsw":
                         hnsw_seen = (n, seconds)
+                    if (e2e := row.pop("end_to_end", None)) is not None:
+                        report["end_to_end"].append({"n": n, **e2e})
+                        print(format_e2e(e2e), flush=True)
+                if not row.get("skipped"):
+                    build_tune = row.get("build_s", 0) + row.get("tune_s", 0)
+                    seen[method] = (n, build_tune, time.perf_counter() - method_started - build_tune)
                 report["rows"].append(row)
                 report["machine"]["loadavg_end"] = os.getloadavg()
                 report["total_s"] = round(time.perf_counter() - started, 1)
@@ -512,6 +598,69 @@ def main(argv=None) -> int:
     save(report, args.out)
     print_report(report)
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+def time_skip_reason(method: str, n: int, seen: dict, elapsed_s: float, args) -> str | None:
+    """Skip a method whose estimated time would take the run past --max-minutes. The estimate
+    scales its time at a smaller size in this run: build+tune by N log N (HNSW), N (flat, sklearn)
+    or sqrt(N) (IVF: training works on a capped sample, lists grow as sqrt N); the measuring by N,
+    at most x3 (its loops stop at their time budgets). A rough guide, printed with the skip."""
+    if method not in seen or args.max_minutes is None:
+        return None
+    n0, build_tune, rest = seen[method]
+    ratio = n / n0
+    grows = {"hnsw": ratio * math.log(n) / math.log(n0)}.get(method, math.sqrt(ratio) if method.startswith("ivf") else ratio)
+    estimate = build_tune * grows + rest * min(ratio, 3)
+    if elapsed_s + estimate > args.max_minutes * 60:
+        return (f"estimated {estimate / 60:.0f} min (from {(build_tune + rest) / 60:.1f} min at {n0:,}) would take the "
+                f"run past --max-minutes {args.max_minutes:g} ({elapsed_s / 60:.0f} min gone); not measured")
+    return None
+
+
+def e2e_of_built(index, plan, tuning, n, data, base, tmpdir, args) -> dict:
+    """The end-to-end measures on the automatically chosen index just built: written to disk by the
+    product's write path, opened memory-mapped, searched through embedspace.query."""
+    import shutil
+
+    from embedspace.paths import cache_dir
+
+    print(f"  end to end: writing the {plan.kind} index of {n:,} items to disk and opening it ...", flush=True)
+    folder = tmpdir / "indexes"
+    origin = data["origin"]
+    texts = [base["base_texts"][i] for i in origin]
+    langs = [base["base_langs"][i] for i in origin]
+    try:
+        written = write_product_index(folder, f"bench-{n}", index, plan, tuning, data["vectors"], texts, langs,
+                                      parse_memory(args.max_memory))
+        del texts, langs
+        return {**written, **end_to_end(folder, f"bench-{n}", base["query_texts"], base["query_langs"],
+                                        args.e2e_queries, args.e2e_budget)}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        for cached in cache_dir("csls").glob(f"bench-{n}-*"):  # CSLS's r_S of the index just removed
+            cached.unlink(missing_ok=True)
+
+
+def run_demo(args) -> int:
+    """--demo: the same end-to-end ratios on the demo index (`embedspace demo` builds it)."""
+    from embedspace.paths import index_root
+
+    root = index_root(args.demo_dir)
+    report = {"benchmark": "search --demo", "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+              "machine": machine_info(), "index_dir": str(root)}
+    if not (root / "demo").is_dir():
+        report["skipped"] = f"no demo index at {root / 'demo'}: build it with `embedspace demo` (or pass --demo-dir)"
+        print(report["skipped"])
+    else:
+        _, query_texts, _, query_langs = split_texts(args)
+        print(f"# demo index at {root / 'demo'}; {len(query_texts):,} held-out benchmark words and phrases as queries "
+              "(some may be items of the demo: it is built from frequent words too)", flush=True)
+        report["end_to_end"] = end_to_end(root, "demo", query_texts, query_langs, args.e2e_queries, args.e2e_budget)
+        print(format_e2e(report["end_to_end"]))
+    report["machine"]["loadavg_end"] = os.getloadavg()
+    save(report, args.out)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -543,6 +692,8 @@ def print_report(report: dict) -> None:
                   f"[value: recall@10 (batch ms/query)]: {cells}")
             print(f"  tune() chose {row['param']}={row['value']} with recall {row['tuning']['recall_at_10']:.3f} "
                   f"on its own queries; held-out recall there: {row['recall_at_10_heldout']:.3f}")
+    for e2e in report.get("end_to_end", []):
+        print(f"\nN={e2e['n']:,}, the automatically chosen index, end to end:\n" + format_e2e(e2e))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@ how many threads the models use, the CPU, the load."""
 import os
 import platform
 
+# Batches smaller than this run on one thread: FAISS searches (faiss_index.search_threads) and
+# use-m3's query texts (its BLAS). Splitting so little work over threads costs more than it saves.
+ONE_THREAD_BELOW = 20
+
 
 def cpu_count() -> int:
     """Cores this process may use (respects taskset/cgroup affinity), EMBEDSPACE_THREADS overrides.

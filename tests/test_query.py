@@ -1,6 +1,8 @@
 """embedspace.query: what a query refuses, and search by item id and label (the rest of its round
 trips against brute force are in tests/index/test_index.py)."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,3 +66,42 @@ def test_search_needs_exactly_one_kind_of_query(small):
         query.search_many(index, space, texts=["dog"], ids=[0])
     with pytest.raises(InputError, match="exactly one of"):
         query.search_many(index, space)
+
+
+def test_result_rows_taken_in_bulk_are_the_rows_one_by_one(small):
+    """The batch's columnar gather gives what Index.result_row gives, types and missing values included."""
+    index, space = small
+    rows = np.arange(len(index))[::-1]
+    scores = np.linspace(1, 0, len(rows))
+    batch = query._batch_results(index, [(rows[:3], scores[:3], scores[:3]), (rows[3:], scores[3:], scores[3:])])
+    flat = [*batch[0], *batch[1]]
+    for got, row in zip(flat, rows):
+        want = index.result_row(row)
+        assert {name: got[name] for name in want} == want
+        assert [type(got[name]) for name in want] == [type(v) for v in want.values()]
+    assert [r["rank"] for r in batch[1]] == list(range(1, len(rows) - 2))
+    found = query.search_many(index, space, texts=["dog", "coche"], k=3)
+    assert [[r["text"] for r in f["results"]] for f in found] == [
+        [index.result_row(index.row_of_id[r["id"]])["text"] for r in f["results"]] for f in found]
+
+
+def test_a_remembered_filter_mask_is_not_changed_by_a_query_that_excludes_items(small):
+    index, space = small
+    spanish = query._allowed(index, lang="es")
+    assert not spanish.flags.writeable  # remembered per index: nobody may change it in place
+    without_first = query._allowed(index, lang="es", exclude_rows=[int(np.flatnonzero(spanish)[0])])
+    assert without_first.sum() == spanish.sum() - 1
+    assert query._allowed(index, lang="es").sum() == spanish.sum() == (index.items["lang"] == "es").sum()
+
+
+def test_result_rows_of_a_column_arrow_cannot_hold_come_from_pandas(small):
+    index, _ = small
+    odd = copy.copy(index)
+    odd.__dict__.pop("_result_table", None)
+    odd.items = index.items.astype({"concept": object})
+    odd.items["concept"] = [1, "two", 3.5, None, float("nan"), b"six", 7, "eight"]  # mixed Python objects
+    rows = np.arange(len(odd))
+    found = query._batch_results(odd, [(rows, np.zeros(len(rows)), np.zeros(len(rows)))])[0]
+    assert [r["concept"] for r in found] == [odd.result_row(r)["concept"] for r in rows]
+    assert [r["concept"] for r in found][3:5] == [None, None]
+    assert query._result_table(odd) is None  # the fallback was taken

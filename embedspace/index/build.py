@@ -474,16 +474,22 @@ def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, sk
         fallback = plan_index(len(dense), dense.shape[1], "flat")
         plan, parts = fallback, build_partitions(fallback, dense, partitions)
         plan.reason = reason
-    manifest = {**manifest, "metric": "inner product on unit vectors (= cosine)", "vectors_dtype": "float16",
-                "index": {
-                    "kind": plan.kind, "factory": plan.factory, "reason": plan.reason, "requested": index_type,
-                    "max_memory": max_memory, "bytes_per_vector": plan.bytes_per_vector, "rerank": plan.rerank,
-                    "search_params": {tuning.param: tuning.value} if tuning.param else {},
-                    "tuning": tuning.as_dict(),
-                    **({"partitions": _partition_table(items, partitions)} if partitions > 1 else {}),
-                },
-                "counts": _counts(items)}
+    manifest = index_manifest(manifest, items, plan, tuning, index_type, max_memory, partitions)
     return write_index(path, items, vectors, parts, manifest, skipped)
+
+
+def index_manifest(manifest, items, plan, tuning, index_type, max_memory, partitions=1) -> dict:
+    """The manifest with what was chosen and tuned for these items (also benchmarks/search.py's
+    way to write an index it built on disk)."""
+    return {**manifest, "metric": "inner product on unit vectors (= cosine)", "vectors_dtype": "float16",
+            "index": {
+                "kind": plan.kind, "factory": plan.factory, "reason": plan.reason, "requested": index_type,
+                "max_memory": max_memory, "bytes_per_vector": plan.bytes_per_vector, "rerank": plan.rerank,
+                "search_params": {tuning.param: tuning.value} if tuning.param else {},
+                "tuning": tuning.as_dict(),
+                **({"partitions": _partition_table(items, partitions)} if partitions > 1 else {}),
+            },
+            "counts": _counts(items)}
 
 
 def _partition_table(items, partitions: int) -> list:

@@ -3,8 +3,13 @@
 Vectors are unit length, so inner product is cosine. The choice, in order:
 - exact (Flat) below EXACT_BELOW vectors: nothing approximate is worth it there;
 - HNSW32 when its graph fits the memory budget;
-- IVF-PQ when only compressed codes fit (exact re-ranking from the stored vectors fixes the
-  order of the top candidates).
+- IVF-PQ when its codes and the float16 vectors its exact re-ranking reads (2 x dim bytes a
+  vector; re-ranking fixes the order of the top candidates) fit;
+- IVF-RaBitQ, the compact choice, when only it fits: ~292 B a vector at 512-d with nothing else
+  read by a query (rabitq_bytes names the parts);
+- below that, IVF-PQ with the largest codes that fit, its re-ranking vectors read from disk
+  (memory-mapped) outside the budget, as the reason says.
+Memory is what a query reads, part by part (memory_parts): `info` prints the parts.
 After building, the search parameter (efSearch for HNSW, nprobe for IVF) is tuned on queries
 that are not items of the index (noisy copies of sampled items, placed as far from their item
 as the lower quartile of the items' nearest-neighbour cosines) to the smallest value whose
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..runtime import cpu_count
+from ..runtime import ONE_THREAD_BELOW, cpu_count
 from ..vectors import exact_neighbours, l2_normalize
 
 EXACT_BELOW = 10_000
@@ -47,11 +53,14 @@ MIN_QUERY_COS, MAX_QUERY_COS = 0.5, 0.85
 # Tuning therefore asks 0.99 of the synthetic queries, for 0.95 on real ones.
 SYNTHETIC_TARGET = 0.99
 RERANK_FACTOR = 10  # IVF-PQ: candidates re-ranked exactly = RERANK_FACTOR x k
-# Below FAISS's own BLAS threshold (20 queries) a flat search splits each query over OpenMP threads,
-# and the split costs more than it saves: one query on 200k vectors takes 20 ms on one thread and
-# 42 ms on two here (73 ms when the machine is busy). Such small batches run on one thread.
-ONE_THREAD_BELOW = 20
-INDEX_TYPES = ("auto", "flat", "hnsw", "ivf-pq")
+# Below FAISS's own BLAS threshold (ONE_THREAD_BELOW = 20 queries, runtime.py) a flat search splits
+# each query over OpenMP threads, and the split costs more than it saves: one query on 200k vectors
+# takes 20 ms on one thread and 42 ms on two here (73 ms when the machine is busy). Such small
+# batches run on one thread.
+INDEX_TYPES = ("auto", "flat", "hnsw", "ivf-pq", "ivf-rabitq")
+RABITQ_BITS = 4  # bits a dimension in IVF-RaBitQ's codes (RaBitQ4): 256 B at 512-d
+RABITQ_CENTROID_BYTES = 8  # most bytes a vector its share of the IVF centroids may cost
+RABITQ_QUERY_BITS = 8  # qb: bits a dimension of the query; FAISS's default for RaBitQ4 (4) lost recall
 MAX_PARTITIONS = 1024
 
 
@@ -115,12 +124,87 @@ def plan_index(n: int, dim: int, index_type: str = "auto", max_memory: int | Non
                   f"HNSW graph (M=32): {n:,} vectors is above {EXACT_BELOW:,} and the graph fits{budget_note or ' in memory'}")
         return IndexPlan("hnsw", f"HNSW{HNSW_M},Flat", reason, hnsw_bytes, "efSearch",
                          [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512])
+    if index_type == "ivf-rabitq":
+        return _plan_ivf_rabitq(n, dim)
+    if index_type == "auto" and max_memory is not None:
+        return _plan_within_budget(n, dim, max_memory)
     return _plan_ivf_pq(n, dim, max_memory, index_type)
 
 
-def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str) -> IndexPlan:
-    # nlist ~ 4 sqrt(n), but keep >= 39 training points per centroid as FAISS asks
-    nlist = max(1, min(2 ** round(math.log2(max(4 * math.sqrt(n), 1))), n // 39 or 1))
+def _plan_within_budget(n: int, dim: int, max_memory: int) -> IndexPlan:
+    """Auto under a memory budget the HNSW graph does not fit: IVF-PQ when its codes and its
+    re-ranking vectors fit (at 512-d >= ~1,040 B a vector), else the compact IVF-RaBitQ when it fits
+    (~292 B), else IVF-PQ's codes alone with the re-ranking vectors left on disk."""
+    hnsw_mib = n * (4 * dim + HNSW_M * 8.8) / 2**20
+    budget = f"--max-memory {max_memory / 2**20:,.0f} MiB"
+    pq = _plan_ivf_pq(n, dim, max(max_memory - n * 2 * dim, 0), "auto", strict=False)
+    if pq is not None and n * pq.bytes_per_vector <= max_memory:  # the centroids' share, counted now, may tip it
+        pq.reason = pq.reason.replace("does not fit", f"({hnsw_mib:,.0f} MiB) does not fit {budget}", 1)
+        return pq
+    compact = _plan_ivf_rabitq(n, dim)
+    if n * compact.bytes_per_vector <= max_memory:
+        compact.reason = (f"the HNSW graph ({hnsw_mib:,.0f} MiB) and IVF-PQ with its float16 re-ranking vectors "
+                          f"(>= {n * (2 * dim + 9) / 2**20:,.0f} MiB) do not fit {budget}; "
+                          + compact.reason.replace(", as asked (--index-type ivf-rabitq)", ""))
+        return compact
+    plan = _plan_ivf_pq(n, dim, max_memory, "auto")
+    plan.reason = plan.reason.replace("does not fit", f"({hnsw_mib:,.0f} MiB) does not fit {budget}", 1)
+    plan.reason += (f"; even the compact IVF-RaBitQ ({n * compact.bytes_per_vector / 2**20:,.0f} MiB) does not fit "
+                    f"{budget}, so the re-ranking vectors ({n * 2 * dim / 2**20:,.0f} MiB) are read from disk outside "
+                    "the budget")
+    return plan
+
+
+def _ivf_lists(n: int) -> int:
+    """nlist ~ 4 sqrt(n), but keep >= 39 training points per centroid as FAISS asks."""
+    return max(1, min(2 ** round(math.log2(max(4 * math.sqrt(n), 1))), n // 39 or 1))
+
+
+def _nprobe_grid(nlist: int) -> list:
+    return sorted({p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024) if p <= nlist} | {nlist})
+
+
+def rabitq_bytes(n: int, dim: int, nlist: int) -> dict:
+    """What one IVF-RaBitQ vector costs in memory, part by part (everything its search reads)."""
+    return {"codes": dim * RABITQ_BITS / 8, "factors": 20.0, "ids": 8.0, "centroids": nlist * dim * 4 / max(n, 1)}
+
+
+def memory_parts(factory: str, n: int, dim: int) -> dict:
+    """Bytes a vector that a search of this FAISS index reads, part by part, from its factory
+    string (so an index written before the parts were recorded is described too)."""
+    n = max(n, 1)
+    if factory == "Flat":
+        return {"vectors (float32, in FAISS)": 4.0 * dim}
+    if factory.startswith("HNSW"):
+        return {"vectors (float32, in FAISS)": 4.0 * dim, "graph links": round(HNSW_M * 2 * 4 * 1.1, 1)}
+    nlist = int(re.match(r"IVF(\d+)", factory).group(1))
+    if "RaBitQ" in factory:
+        return {k: round(v, 1) for k, v in rabitq_bytes(n, dim, nlist).items()}
+    m = int(re.search(r"PQ(\d+)", factory).group(1))
+    return {"codes": float(m), "ids": 8.0, "centroids and codebooks": round((nlist + 256) * dim * 4 / n, 1),
+            "re-ranking vectors (float16, vectors.npy)": 2.0 * dim}
+
+
+def _plan_ivf_rabitq(n: int, dim: int) -> IndexPlan:
+    """The compact choice: IVF with 4-bit RaBitQ codes, searched with 8-bit queries, no re-ranking
+    (so nothing else is read): ~286 B a vector at 512-d and 1M vectors. On the demo index's real
+    vectors (66k, use-m3) with 1,008 held-out words as queries, recall@10 against exact search
+    was 0.949 at nprobe 64 and 0.957 at nprobe 256 (1024 lists); docs/indexes.md."""
+    # the centroids (float32) are read by every query too: at most RABITQ_CENTROID_BYTES a vector
+    most = max(1, int(n * RABITQ_CENTROID_BYTES / (4 * dim)))
+    nlist = min(_ivf_lists(n), 2 ** int(math.log2(most)))
+    parts = rabitq_bytes(n, dim, nlist)
+    reason = (f"IVF-RaBitQ with {nlist} lists and {RABITQ_BITS}-bit codes, as asked (--index-type ivf-rabitq): "
+              f"{sum(parts.values()):,.0f} bytes a vector (" + ", ".join(f"{k} {v:,.1f}" for k, v in parts.items())
+              + "), no exact re-ranking")
+    return IndexPlan("ivf-rabitq", f"IVF{nlist},RaBitQ{RABITQ_BITS}", reason, round(sum(parts.values()), 1), "nprobe",
+                     _nprobe_grid(nlist))
+
+
+def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str, strict: bool = True) -> IndexPlan | None:
+    """IVF-PQ with the largest codes whose codes and ids fit max_memory. None when none fit and
+    not strict; an InputError when strict."""
+    nlist = _ivf_lists(n)
     # bytes per code: the largest of these that divides dim and fits the budget (8-bit codes)
     # any divisor of dim up to 64 bytes, each sub-vector at least 2 dims (50-d GloVe: 25, 10, 5, 2, 1)
     options = [m for m in range(min(64, dim // 2), 0, -1) if dim % m == 0]
@@ -130,18 +214,19 @@ def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str) -> I
             m = candidate
             break
     if max_memory is not None and n * (m + 8) > max_memory:
+        if not strict:
+            return None
         raise InputError(
             f"{n:,} vectors need at least {n * (m + 8) / 2**20:,.0f} MiB even as {m}-byte codes; "
             f"--max-memory {max_memory / 2**20:,.0f} MiB is too small."
         )
-    why = "as asked (--index-type ivf-pq)" if index_type == "ivf-pq" else (
-        f"the HNSW graph ({n * (4 * dim + HNSW_M * 8.8) / 2**20:,.0f} MiB) does not fit --max-memory "
-        f"{max_memory / 2**20:,.0f} MiB")
+    why = "as asked (--index-type ivf-pq)" if index_type == "ivf-pq" else "the HNSW graph does not fit"
     reason = (f"IVF-PQ with {nlist} lists and {m}-byte codes, {why}; the top candidates are re-ranked "
               "exactly with the stored vectors (memory-mapped from disk)")
-    grid = sorted({p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024) if p <= nlist} | {nlist})
+    grid = _nprobe_grid(nlist)
     # "np": no polysemous training, which nothing here uses and which made builds ~4x slower
-    return IndexPlan("ivf-pq", f"IVF{nlist},PQ{m}x8np", reason, m + 8, "nprobe", grid, rerank=True)
+    factory = f"IVF{nlist},PQ{m}x8np"
+    return IndexPlan("ivf-pq", factory, reason, sum(memory_parts(factory, n, dim).values()), "nprobe", grid, rerank=True)
 
 
 def build_faiss(plan: IndexPlan, vectors: np.ndarray, seed: int = 1234):
@@ -158,7 +243,7 @@ def build_partitions(plan: IndexPlan, vectors: np.ndarray, partitions: int, seed
     trained = _trained_index(plan, vectors, seed)
     parts = []
     for start, stop in partition_bounds(len(vectors), partitions):
-        empty = faiss.clone_index(trained) if plan.kind == "ivf-pq" else _empty_index(plan, vectors.shape[1])
+        empty = faiss.clone_index(trained) if plan.kind.startswith("ivf") else _empty_index(plan, vectors.shape[1])
         parts.append(_fill(empty, vectors[start:stop]))
     return parts
 
@@ -197,9 +282,15 @@ class PartitionedIndex:
         self.ntotal = int(sum(p.ntotal for p in parts))
         self._pool = None
 
-    def search(self, queries: np.ndarray, k: int):
+    def search(self, queries: np.ndarray, k: int, search_part=None):
+        """Merged top-k (scores, rows). search_part(part, start, stop) -> (scores, part rows)
+        searches one partition (rows start:stop of the whole); default: its own search."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        found = list(self._threads().map(lambda part: part.search(queries, k), self.parts))
+        if search_part is None:
+            found = list(self._threads().map(lambda part: part.search(queries, k), self.parts))
+        else:
+            stops = [*self.offsets[1:], self.ntotal]
+            found = list(self._threads().map(lambda args: search_part(*args), zip(self.parts, self.offsets, stops)))
         scores = np.concatenate([s for s, _ in found], axis=1)
         rows = np.concatenate([np.where(r >= 0, r + offset, -1) for (_, r), offset in zip(found, self.offsets)], axis=1)
         scores = np.where(rows >= 0, scores, -np.inf)
@@ -233,6 +324,8 @@ def _empty_index(plan: IndexPlan, dim: int):
     index = faiss.index_factory(dim, plan.factory, faiss.METRIC_INNER_PRODUCT)
     if plan.kind == "hnsw":
         index.hnsw.efConstruction = 80
+    if plan.kind == "ivf-rabitq":
+        faiss.downcast_index(index).qb = RABITQ_QUERY_BITS  # saved with the index
     return index
 
 
@@ -302,6 +395,86 @@ def search_threads(n_queries: int):
         yield
     finally:
         faiss.omp_set_num_threads(before)
+
+
+# -- filters inside FAISS -----------------------------------------------------------------------
+def bitmap_selector(allowed: np.ndarray):
+    """(FAISS IDSelectorBitmap, its bitmap) for a boolean row mask; keep the bitmap alive while
+    the selector is used (FAISS holds only a pointer to it)."""
+    import faiss
+
+    bitmap = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+    return faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)), bitmap
+
+
+def exact_storage(index):
+    """The flat (uncompressed float32) index inside a Flat or HNSW index, else None."""
+    import faiss
+
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexFlat):
+        return index
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.downcast_index(index.storage)
+    return None
+
+
+def has_exact_storage(index) -> bool:
+    parts = index.parts if isinstance(index, PartitionedIndex) else [index]
+    return all(exact_storage(part) is not None for part in parts)
+
+
+def filtered_search(index, queries: np.ndarray, k: int, allowed: np.ndarray, how: str, vectors=None,
+                    rerank_factor: int = RERANK_FACTOR, widen: float = 1.0):
+    """Top-k (scores, rows) among the rows where `allowed` is True, the filter inside FAISS
+    (an IDSelectorBitmap), for one index or a PartitionedIndex.
+
+    how: "exact" scans the flat vectors of a Flat or HNSW index, skipping rows not allowed: exact,
+    so never fewer than k results when k rows are allowed; "hnsw" walks the graph with the filter
+    (FAISS's efSearch as set, times `widen`); "ivf" searches the IVF lists with the filter (nprobe as set, times `widen`) and,
+    with `vectors`, re-ranks rerank_factor x k candidates exactly, as faiss_search does.
+    Missing results (fewer allowed rows found than k) are row -1, score -inf.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    k = max(1, min(k, len(allowed)))
+    wide = min(len(allowed), max(k * rerank_factor, k + 10)) if how == "ivf" and vectors is not None else k
+
+    def search_part(part, start, stop):
+        part_allowed = allowed[start:stop]
+        if not part_allowed.any():
+            return (np.full((len(queries), wide), -np.inf, np.float32), np.full((len(queries), wide), -1, np.int64))
+        selector, _bitmap = bitmap_selector(part_allowed)  # _bitmap: alive until the search returns
+        searched, params = _selected_search_params(part, how, selector, widen)
+        return searched.search(queries, min(wide, stop - start), params=params)
+
+    with search_threads(len(queries)):
+        if isinstance(index, PartitionedIndex):
+            scores, rows = index.search(queries, wide, search_part=search_part)
+        else:
+            scores, rows = search_part(index, 0, index.ntotal)
+    scores = np.where(rows >= 0, scores, -np.inf)
+    if how == "ivf" and vectors is not None:
+        return exact_rerank(queries, rows, vectors, k)
+    return scores, rows
+
+
+def _selected_search_params(index, how: str, selector, widen: float = 1.0):
+    """(the index to search, its SearchParameters) for a filtered search of one FAISS index; the
+    index's own efSearch / nprobe, times widen, are carried over (a SearchParameters object
+    replaces them)."""
+    import faiss
+
+    index = faiss.downcast_index(index)
+    if how == "exact":
+        storage = exact_storage(index)
+        if storage is None:
+            raise ValueError(f"{type(index).__name__} keeps no exact vectors to scan")
+        return storage, faiss.SearchParameters(sel=selector)
+    if how == "hnsw":
+        return index, faiss.SearchParametersHNSW(sel=selector, efSearch=round(index.hnsw.efSearch * widen))
+    if how == "ivf":
+        return index, faiss.SearchParametersIVF(sel=selector, nprobe=min(index.nlist, round(index.nprobe * widen)))
+    raise ValueError(f"unknown filtered search {how!r}")
 
 
 def exact_rerank(queries, candidates, vectors, k):

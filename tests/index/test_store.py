@@ -254,3 +254,14 @@ def test_long_skip_records_of_an_older_build_are_shortened_when_carried(built, t
     carried = [s for s in Index.open("w", built).skipped() if s["source"] == "old.txt"]
     assert len(carried) == 1 and len(carried[0]["where"]) < 300 and "5,000,000 characters" in carried[0]["where"]
     assert len(carried[0]["reason"]) < 600
+
+
+def test_info_names_the_bytes_a_query_reads_what_is_memory_mapped_and_the_open_time(built):
+    """Issue 16: `info` names every part of the bytes a vector and says which files are mapped."""
+    from embedspace.index.store import describe_index
+
+    index = Index.open("w", built)
+    text = describe_index(index)
+    assert "memory a query reads: ~200 bytes per vector (vectors (float32, in FAISS) 200.0)" in text  # 50-d, flat
+    assert "memory-mapped (read from disk as queries need them, not loaded): index.faiss (FAISS), vectors.npy" in text
+    assert index.open_seconds > 0 and f"opened in {index.open_seconds * 1000:,.0f} ms" in text

@@ -10,7 +10,7 @@ import numpy as np
 from ...artifacts import file_checksum
 from ...errors import require
 from ...languages import normalize_langs
-from ...runtime import cpu_count
+from ...runtime import ONE_THREAD_BELOW, cpu_count
 from ..space import Space, Tokens, validate_texts
 from .imaging import ImageOptionsMixin
 
@@ -46,6 +46,14 @@ class UseSpace(ImageOptionsMixin, Space):
         self.setup_images(spec)
 
     def _embed_text_batch(self, texts, role):
+        # A few texts (a query) run on one BLAS thread: measured on 2 cores (load 5-7), one text took
+        # 0.8-0.9 ms on one thread against 1.0 on two, and the second thread left behind slowed the
+        # FAISS search after it (search by text 1.4 ms against 2.1-4.1). The package reads its
+        # backend's thread count at each call (so two threads embedding at once may briefly see
+        # each other's setting: a matter of speed only, the vectors are the same).
+        # The cut-off is the one FAISS searches use (runtime.ONE_THREAD_BELOW); re-check it idle.
+        backend = self.model._model
+        backend.threads = 1 if len(texts) < ONE_THREAD_BELOW else self.model.threads
         return np.asarray(self.model.encode(texts), dtype=np.float32)
 
     def tokenize(self, text):
