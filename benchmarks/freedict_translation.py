@@ -59,6 +59,62 @@ def evaluate(vectors: dict, texts: dict, src: str, weight=None, sources=None) ->
     return figures(translate_pair(mapped, scored, src, "en"))
 
 
+def csls_grid(vectors: dict, texts: dict, src: str, ks=(5, 10, 20, 50), weight=None) -> dict:
+    """CSLS P@1/P@5 for each neighbourhood size k, plain and centred (each language's mean vector
+    subtracted, then unit length again), over full score matrices (exact, no candidate cut)."""
+    from embedspace.evaluation.common import gold_matrix
+
+    source, target = texts[src], texts["en"]
+    gold = gold_matrix(source.concepts, target.concepts)
+    queries = [i for i, g in enumerate(gold) if g]
+    out = {}
+    for centred in (False, True):
+        x, y = vectors[src] @ weight if weight is not None else vectors[src], vectors["en"]
+        if centred:
+            x, y = x - x.mean(axis=0), y - y.mean(axis=0)
+        x, y = l2_normalize(x), l2_normalize(y)
+        cos = x[queries] @ y.T
+        back = y @ x.T  # r_S over the whole source side
+        for k in ks:
+            scores = csls_scores(cos, mean_top_k(cos, k), mean_top_k(back, k)[None, :])
+            top = np.argsort(-scores, axis=1)[:, :5]
+            hits = [[bool(set(row[:n]) & set(gold[q])) for q, row in zip(queries, top)] for n in (1, 5)]
+            out[f"k={k}{' centred' if centred else ''}"] = {"p@1": round(float(np.mean(hits[0])), 4),
+                                                              "p@5": round(float(np.mean(hits[1])), 4)}
+    return out
+
+
+RERANK_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def rerank_grid(second, vectors: dict, texts: dict, src: str, candidates: int = 10) -> dict:
+    """Re-rank use-m3's CSLS top `candidates` by CSLS + w * cosine in a second space (e5-small,
+    'query: ' on both sides), for each w of RERANK_WEIGHTS. Only the queries and the candidates
+    are embedded in the second space."""
+    from embedspace.evaluation.common import gold_matrix
+
+    source, target = texts[src], texts["en"]
+    gold = gold_matrix(source.concepts, target.concepts)
+    queries = [i for i, g in enumerate(gold) if g]
+    x, y = vectors[src], vectors["en"]
+    cos = x[queries] @ y.T
+    scores = csls_scores(cos, mean_top_k(cos), mean_top_k(y @ x.T)[None, :])
+    top = np.argsort(-scores, axis=1)[:, :candidates]
+    first = np.take_along_axis(scores, top, axis=1)
+    rows = sorted(set(top.ravel().tolist()))
+    where = {r: i for i, r in enumerate(rows)}
+    qv = embed_texts_cached(second, [source.texts[q] for q in queries], role="query")
+    tv = embed_texts_cached(second, [target.texts[r] for r in rows], role="query")
+    second_cos = np.einsum("qd,qcd->qc", qv, tv[np.vectorize(where.get)(top)])
+    out = {}
+    for w in RERANK_WEIGHTS:
+        order = np.argsort(-(first + w * second_cos), axis=1, kind="stable")
+        ranked = np.take_along_axis(top, order, axis=1)
+        hits = [[bool(set(row[:n].tolist()) & set(gold[q])) for q, row in zip(queries, ranked)] for n in (1, 5)]
+        out[f"w={w}"] = {"p@1": round(float(np.mean(hits[0])), 4), "p@5": round(float(np.mean(hits[1])), 4)}
+    return out
+
+
 def fit_on_pairs(space, pairs) -> np.ndarray:
     sources, targets = zip(*pairs)
     return procrustes(embed_texts_cached(space, list(sources)), embed_texts_cached(space, list(targets)))
@@ -86,7 +142,8 @@ def halves_of(folder: Path, lang: str) -> dict:
             if (folder / f"{lang}-en.{half}.txt").stat().st_size}
 
 
-def run_direction(space, folder: Path, lang: str, words: int, refine_words: int, refine_steps: int) -> dict:
+def run_direction(space, folder: Path, lang: str, words: int, refine_words: int, refine_steps: int,
+                  second=None) -> dict:
     started = time.time()
     files = halves_of(folder, lang)
     dictionaries = {half: read_dictionary(path) for half, path in files.items()}
@@ -102,6 +159,10 @@ def run_direction(space, folder: Path, lang: str, words: int, refine_words: int,
         texts = dictionary_texts(read, lang, "en", words)
         vectors = {code: embed_texts_cached(space, texts[code].texts) for code in (lang, "en")}
         row = {"raw": evaluate(vectors, texts, lang)}
+        row["csls_settings"] = csls_grid(vectors, texts, lang)
+        row["csls_settings_refined"] = csls_grid(vectors, texts, lang, weight=maps["refined"])
+        if second is not None:
+            row["rerank_" + second.canonical] = rerank_grid(second, vectors, texts, lang)
         for name in ("names_map", "refined"):
             if maps[name] is not None:
                 row[name] = evaluate(vectors, texts, lang, maps[name])
@@ -129,6 +190,21 @@ def merge_folds(parts: list) -> dict:
     return merged
 
 
+def table(report: dict) -> str:
+    """Markdown: per direction and half, sources, pool, raw NN/CSLS P@1/P@5 and each map's CSLS P@1."""
+    lines = ["| direction | half | sources | pool | NN P@1 | NN P@5 | CSLS P@1 | CSLS P@5 | names map | dict map | refined |",
+             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for direction, result in report["directions"].items():
+        for half in ("dev", "test"):
+            row = result[half]
+            raw = row["raw"]
+            maps = [f"{row[m]['csls']['p@1']:.3f}" if m in row else "-" for m in ("names_map", "dict_map", "refined")]
+            lines.append(f"| {direction} | {half} | {raw['sources']:,} | {raw['pool']:,} | {raw['nn']['p@1']:.3f} | "
+                         f"{raw['nn']['p@5']:.3f} | {raw['csls']['p@1']:.3f} | {raw['csls']['p@5']:.3f} | "
+                         + " | ".join(maps) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dictionaries", default="benchmarks/results/freedict")
@@ -137,18 +213,24 @@ def main(argv=None) -> int:
     parser.add_argument("--words", type=int, default=3000)
     parser.add_argument("--refine-words", type=int, default=5000)
     parser.add_argument("--refine-steps", type=int, default=5)
+    parser.add_argument("--rerank", default=None, help="a second space to re-rank the top 10 with (e5-small)")
     parser.add_argument("--out", default="benchmarks/results/freedict_translation.json")
+    parser.add_argument("--table", action="store_true", help="print --out's figures as a Markdown table and stop")
     args = parser.parse_args(argv)
-    space = load_space(args.space)
     out = Path(args.out)
+    if args.table:
+        print(table(json.loads(out.read_text())))
+        return 0
+    space = load_space(args.space)
     report = json.loads(out.read_text()) if out.is_file() else {}
     report.update({"space": space.canonical, "command": " ".join(["python", *sys.argv]),
                    "load_before": os.getloadavg()[0]})
     report.setdefault("directions", {})
     for lang in args.languages.split(","):
-        result = run_direction(space, Path(args.dictionaries), lang, args.words, args.refine_words, args.refine_steps)
+        result = run_direction(space, Path(args.dictionaries), lang, args.words, args.refine_words, args.refine_steps,
+                               load_space(args.rerank) if args.rerank else None)
         report["directions"][f"{lang}-en"] = result
-        print(lang, json.dumps({h: {m: v["csls"]["p@1"] for m, v in result[h].items()}
+        print(lang, json.dumps({h: {m: v["csls"]["p@1"] for m, v in result[h].items() if "csls" in v}
                                 for h in ("dev", "test")}), flush=True)
         out.write_text(json.dumps(report, indent=1) + "\n")
     report["load_after"] = os.getloadavg()[0]
