@@ -205,6 +205,30 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def candidates_of(row: dict) -> dict:
+    """Every setting's CSLS P@1 in one half's row: name -> p@1 (raw = use-m3 CSLS k=10, as translate)."""
+    out = {"raw": row["raw"]["csls"]["p@1"]}
+    out.update({m: row[m]["csls"]["p@1"] for m in ("names_map", "dict_map", "refined") if m in row})
+    out.update({f"csls {k}": v["p@1"] for k, v in row.get("csls_settings", {}).items()})
+    out.update({f"refined + csls {k}": v["p@1"] for k, v in row.get("csls_settings_refined", {}).items()})
+    for key, grid in row.items():
+        if key.startswith("rerank_"):
+            out.update({f"rerank e5-small {w}": v["p@1"] for w, v in grid.items()})
+    return out
+
+
+def choices(report: dict) -> str:
+    """Markdown: per direction, the setting with the best DEV P@1 (raw unless one beats it), and its
+    TEST P@1 beside raw's, both from the same run."""
+    lines = ["| direction | chosen on dev | dev P@1 (raw) | test P@1 (raw) |", "|---|---|--:|--:|"]
+    for direction, result in report["directions"].items():
+        dev, test = candidates_of(result["dev"]), candidates_of(result["test"])
+        best = max(dev, key=lambda name: (dev[name], name == "raw"))
+        lines.append(f"| {direction} | {best} | {dev[best]:.3f} ({dev['raw']:.3f}) | "
+                     f"{test.get(best, float('nan')):.3f} ({test['raw']:.3f}) |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dictionaries", default="benchmarks/results/freedict")
@@ -219,7 +243,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.table:
-        print(table(json.loads(out.read_text())))
+        print(table(json.loads(out.read_text())) + "\n\n" + choices(json.loads(out.read_text())))
         return 0
     space = load_space(args.space)
     report = json.loads(out.read_text()) if out.is_file() else {}
