@@ -208,7 +208,8 @@ def main(*argv) -> None:
     paths = [a for a in argv if a != "--all"]
     table = json.loads(Path(paths[0] if paths else "benchmarks/results/quality.json").read_text())
     for title, make in (("Analogy", analogy), ("Analogy by category", analogy_sections), ("Translation", translation),
-                        ("Translation: general vocabulary", translation_words), ("Cross-lingual analogy", crosslingual), ("Image-text", image_text), ("Hubness", hubness)):
+                        ("Translation: general vocabulary", translation_words),
+                        ("Cross-lingual analogy", crosslingual), ("Image-text", image_text), ("Hubness", hubness)):
         lines = make(table, everything)
         print(f"### {title}\n")
         print("\n".join(lines))
