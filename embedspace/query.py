@@ -19,7 +19,7 @@ from .errors import InputError
 from .images import describe
 from .index.faiss_index import faiss_search
 from .languages import normalize_lang
-from .maps.text_map import find_text_map
+from .maps.text_map import applicable_text_map
 from .paths import cache_dir
 from .text import describe_lone_surrogate, excerpt
 from .vectors import (
@@ -237,8 +237,9 @@ def translate(index, space, text: str, to: str, from_: str | None = None, method
 
 def translate_many(index, space, texts, to, from_=None, method="csls", k=10, candidates=CANDIDATES,
                    use_text_map=True) -> list:
-    """With `from_` given and a text map saved by `align-text` for this space and direction, the
-    source texts are mapped by it first (the target items and CSLS's r_S stay as indexed)."""
+    """With `from_` given and a text map saved by `align-text` for this space and direction whose
+    report shows it helps words, the source texts are mapped by it first (the target items and
+    CSLS's r_S stay as indexed). Each answer's "setting" says which map was used, or why none."""
     index.check_space(space)
     _check_k(k)
     if method not in ("nn", "csls"):
@@ -248,7 +249,7 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
     target = _target_mask(index, to)
     check_query_texts(texts, "text to translate")
     queries = space.embed_texts(texts, role="item")
-    text_map = find_text_map(space, from_, to) if use_text_map else None
+    text_map, setting = applicable_text_map(space, from_, to) if use_text_map else (None, "text map off")
     if text_map is not None:
         queries = text_map.apply(queries)
     out = []
@@ -261,7 +262,7 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
             scores = csls_scores(cosines, query_hubness, csls_source_hubness(index, to, from_)[rows])
         order = np.argsort(-scores, kind="stable")[:k]
         out.append({"query": text, "to": to, "from": from_, "method": method, "text_map": text_map is not None,
-                    "results": _results(index, rows[order], scores[order], cosines[order])})
+                    "setting": f"{method}; {setting}", "results": _results(index, rows[order], scores[order], cosines[order])})
     return out
 
 

@@ -234,6 +234,8 @@ def add_alignment_commands(sub) -> None:
                    "country, language and emoji names in both languages)")
     p.add_argument("--from", dest="from_", required=True, help="source language")
     p.add_argument("--to", required=True, help="target language")
+    p.add_argument("--words-dictionary", help="general-vocabulary pairs ('source target' a line, e.g. a FreeDict "
+                   "dev half) to judge the map on words; `translate` applies a map only when they show it helps")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _index_dir(p)
     p.set_defaults(handler="maps:cmd_align_text")

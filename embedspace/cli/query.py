@@ -34,7 +34,8 @@ def _print_results(results, as_json: bool) -> None:
         if as_json:
             print(json.dumps(result, ensure_ascii=False))
             continue
-        print(f"query: {result['query']}" + (f"  ({result['method']})" if "method" in result else ""))
+        shown_setting = result.get("setting") or result.get("method")
+        print(f"query: {result['query']}" + (f"  ({shown_setting})" if shown_setting else ""))
         for r in result["results"]:
             shown = r["text"] if r["text"] is not None else r["path"]
             lang = f"[{r['lang']}]" if r["lang"] else f"[{r['kind']}]"
