@@ -35,6 +35,7 @@ import numpy as np
 
 from embedspace.data.words import word_records
 from embedspace.evaluation.translation import dictionary_texts, read_dictionary, translate_pair
+from embedspace.maps.rerank import rerank_order
 from embedspace.maps.text_map import concept_pairs, procrustes
 from embedspace.spaces.cache import embed_texts_cached
 from embedspace.spaces.registry import load_space
@@ -108,7 +109,7 @@ def rerank_grid(second, vectors: dict, texts: dict, src: str, candidates: int = 
     second_cos = np.einsum("qd,qcd->qc", qv, tv[np.vectorize(where.get)(top)])
     out = {}
     for w in RERANK_WEIGHTS:
-        order = np.argsort(-(first + w * second_cos), axis=1, kind="stable")
+        order = rerank_order(first, second_cos, w)
         ranked = np.take_along_axis(top, order, axis=1)
         hits = [[bool(set(row[:n].tolist()) & set(gold[q])) for q, row in zip(queries, ranked)] for n in (1, 5)]
         out[f"w={w}"] = {"p@1": round(float(np.mean(hits[0])), 4), "p@5": round(float(np.mean(hits[1])), 4)}

@@ -156,6 +156,8 @@ def add_index_commands(sub):
     p.add_argument("--method", default="csls", choices=["csls", "nn"])
     p.add_argument("--no-text-map", action="store_true", help="ignore a text map saved by `align-text` for this "
                    "space and direction")
+    p.add_argument("--rerank", choices=["e5-small"], help="re-rank CSLS's top 10 with a second space (opt-in: "
+                   "+0.9 pt P@1 on FreeDict words, but about 10 ms more a query)")
     _query_options(p, "one text per line; prints JSON lines")
     p.set_defaults(handler="query:cmd_translate")
 

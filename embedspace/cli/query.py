@@ -79,6 +79,6 @@ def cmd_translate(args) -> int:
     if not texts:
         raise InputError("Give a text to translate, or --queries-file FILE.")
     results = query.translate_many(index, space, texts, to=args.to, from_=args.from_, method=args.method, k=args.k,
-                                   use_text_map=not args.no_text_map)
+                                   use_text_map=not args.no_text_map, rerank=args.rerank)
     _print_results(results, args.json or bool(args.queries_file))
     return 0
