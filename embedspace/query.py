@@ -271,7 +271,7 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
             moved, shown = rerank_candidates(second, text, index.items["text"].to_numpy()[rows[order]].tolist(), shown)
             order, shown = order[moved][:k], shown[:k]
         out.append({"query": text, "to": to, "from": from_, "method": method, "text_map": text_map is not None,
-                    "setting": f"{method}; {setting}; {rerank_setting(second)}",
+                    "setting": f"{method}; {setting}; {rerank_setting(rerank)}",
                     "results": _results(index, rows[order], shown, cosines[order])})
     return out
 

@@ -46,7 +46,7 @@ def rerank_candidates(second, query_text: str, candidate_texts: list, first_scor
     return order, (first_scores + RERANK_WEIGHT * second_cosines)[order]
 
 
-def rerank_setting(second) -> str:
-    if second is None:
+def rerank_setting(spec: str | None) -> str:
+    if not spec:
         return "no re-ranking (opt-in: --rerank e5-small)"
-    return f"top {RERANK_CANDIDATES} re-ranked by {second.canonical} (score = CSLS + {RERANK_WEIGHT:g} x its cosine)"
+    return f"top {RERANK_CANDIDATES} re-ranked by {spec} (score = CSLS + {RERANK_WEIGHT:g} x its cosine)"
