@@ -27,3 +27,9 @@ run image-text --space use-m3 --map ridge --backbones lite0,lite1,lite2 \
   --fit-languages en,es,fr,de,it,pt,ru,ja,zh-Hans,ko,ar,tr    # the best map recipe of `embedspace align`
 $ES demo --quiet            # the demo index (use-m3), built once and reused
 run hubness --index demo
+# General vocabulary (issue 19): FreeDict X-en test halves, when benchmarks/freedict_setup.py has made them
+for dictionary in benchmarks/results/freedict/*-en.test.txt; do
+  [ -e "$dictionary" ] || continue
+  lang=$(basename "$dictionary" -en.test.txt)
+  run translation --space use-m3 --pairs "$lang-en" --dictionary "$dictionary"
+done

@@ -74,8 +74,9 @@ def analogy_sections(table, everything=False) -> list:
 
 
 def translation(table, everything=False) -> list:
-    """One table: a row per direction, NN and CSLS per space."""
-    records = entries(table, "translation", everything)
+    """One table: a row per direction, NN and CSLS per space (the names suite; dictionaries are
+    translation_words')."""
+    records = [r for r in entries(table, "translation", everything) if "dictionary=" not in r[1]]
     if not records:
         return []
     head = "| direction | pairs | same spelling | " + " | ".join(f"{s} NN P@1 / P@5 | {s} CSLS P@1 / P@5"
@@ -97,6 +98,23 @@ def translation(table, everything=False) -> list:
     lines += ["", "Texts per language (names and distractor words): " + "; ".join(
         f"{s}: " + ", ".join(f"{lang} {c['texts']:,}" for lang, c in r["counts"]["languages"].items())
         for s, _, r in records[:1]) + ". " + "; ".join(f"{s}: {_seconds(r)}, {_load(r)}" for s, _, r in records) + "."]
+    return lines
+
+
+def translation_words(table, everything=False) -> list:
+    """A row per dictionary record (FreeDict's X-en halves, benchmarks/freedict_setup.py)."""
+    records = [r for r in entries(table, "translation", everything) if "dictionary=" in r[1]]
+    if not records:
+        return []
+    lines = ["| space | dictionary | sources | pool | NN P@1 / P@5 | CSLS P@1 / P@5 |", "|---|---|---|---|---|---|"]
+    for space, _key, r in sorted(records, key=lambda row: (row[0], row[2]["config"]["dictionary"]["file"])):
+        (direction, p), = r["figures"]["directions"].items()
+        c = r["counts"]["pairs"][direction]
+        lines.append(f"| {space} | {r['config']['dictionary']['file']} | {c['pairs']:,} | {c['target_pool']:,} | "
+                     + " | ".join(f"{pct(p['precision'][m]['p@1'])} / {pct(p['precision'][m]['p@5'])}"
+                                  for m in ("nn", "csls")) + " |")
+    first = records[0][2]
+    lines += ["", f"{first['config']['dictionary']['file']}: {_seconds(first)}, {_load(first)}."]
     return lines
 
 
@@ -190,6 +208,7 @@ def main(*argv) -> None:
     paths = [a for a in argv if a != "--all"]
     table = json.loads(Path(paths[0] if paths else "benchmarks/results/quality.json").read_text())
     for title, make in (("Analogy", analogy), ("Analogy by category", analogy_sections), ("Translation", translation),
+                        ("Translation: general vocabulary", translation_words),
                         ("Cross-lingual analogy", crosslingual), ("Image-text", image_text), ("Hubness", hubness)):
         lines = make(table, everything)
         print(f"### {title}\n")

@@ -19,7 +19,8 @@ from .errors import InputError
 from .images import describe
 from .index.faiss_index import faiss_search, filtered_search, has_exact_storage
 from .languages import normalize_lang
-from .maps.text_map import find_text_map
+from .maps.rerank import RERANK_CANDIDATES, load_rerank_space, rerank_candidates, rerank_setting
+from .maps.text_map import applicable_text_map
 from .paths import cache_dir
 from .text import describe_lone_surrogate, excerpt
 from .vectors import (
@@ -303,26 +304,31 @@ def analogy_many(index, space, triples, k=10, method="add", lang=None, kind=None
 
 # -- translation -------------------------------------------------------------------------------
 def translate(index, space, text: str, to: str, from_: str | None = None, method: str = "csls",
-              k: int = 10, candidates: int = CANDIDATES, use_text_map: bool = True) -> dict:
+              k: int = 10, candidates: int = CANDIDATES, use_text_map: bool = True, rerank: str | None = None) -> dict:
     """Nearest text items in language `to`, by plain cosine (nn) or CSLS (default)."""
     return translate_many(index, space, [text], to=to, from_=from_, method=method, k=k, candidates=candidates,
-                          use_text_map=use_text_map)[0]
+                          use_text_map=use_text_map, rerank=rerank)[0]
 
 
 def translate_many(index, space, texts, to, from_=None, method="csls", k=10, candidates=CANDIDATES,
-                   use_text_map=True) -> list:
-    """With `from_` given and a text map saved by `align-text` for this space and direction, the
-    source texts are mapped by it first (the target items and CSLS's r_S stay as indexed)."""
+                   use_text_map=True, rerank=None) -> list:
+    """With `from_` given and a text map saved by `align-text` for this space and direction whose
+    report shows it helps words, the source texts are mapped by it first (the target items and
+    CSLS's r_S stay as indexed). rerank="e5-small" re-orders CSLS's top candidates (maps/rerank.py).
+    Each answer's "setting" says which map and re-ranking were used, or why none."""
     index.check_space(space)
     _check_k(k)
     if method not in ("nn", "csls"):
         raise InputError(f"Translation method {method!r}: use nn (nearest neighbour) or csls.")
+    if rerank and method != "csls":
+        raise InputError("Re-ranking adds to CSLS scores (its weight was chosen for them): use --method csls.")
+    second = load_rerank_space(rerank) if rerank else None
     to = normalize_lang(to)
     from_ = normalize_lang(from_) if from_ else None
     target = _target_mask(index, to)
     check_query_texts(texts, "text to translate")
     queries = space.embed_texts(texts, role="item")
-    text_map = find_text_map(space, from_, to) if use_text_map else None
+    text_map, setting = applicable_text_map(space, from_, to) if use_text_map else (None, "text map off")
     if text_map is not None:
         queries = text_map.apply(queries)
     out, answers = [], []
@@ -333,9 +339,14 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
         else:
             query_hubness = mean_top_k(cosines, CSLS_K)  # r_T(x): the candidates are the nearest items
             scores = csls_scores(cosines, query_hubness, csls_source_hubness(index, to, from_)[rows])
-        order = np.argsort(-scores, kind="stable")[:k]
-        out.append({"query": text, "to": to, "from": from_, "method": method, "text_map": text_map is not None})
-        answers.append((rows[order], scores[order], cosines[order]))
+        order = np.argsort(-scores, kind="stable")[: max(k, RERANK_CANDIDATES) if second else k]
+        shown = scores[order]
+        if second is not None:
+            moved, shown = rerank_candidates(second, text, index.items["text"].take(rows[order]).tolist(), shown)
+            order, shown = order[moved][:k], shown[:k]
+        out.append({"query": text, "to": to, "from": from_, "method": method, "text_map": text_map is not None,
+                    "setting": f"{method}; {setting}; {rerank_setting(rerank)}"})
+        answers.append((rows[order], shown, cosines[order]))
     return [{**question, "results": results} for question, results in zip(out, _batch_results(index, answers))]
 
 

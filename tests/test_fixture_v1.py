@@ -40,6 +40,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import embedspace
@@ -71,6 +72,34 @@ def opened(fixture_copy):
     """{index name: (Index, space)}, the space loaded from the spec a user typed at build time."""
     return {name: (Index.open(name, fixture_copy / "indexes"), load_space(facts["space"]))
             for name, facts in EXPECTED["indexes"].items()}
+
+
+def with_words_verdict(maps: Path, out: Path, helps: bool) -> Path:
+    """A copy of the maps folder whose es->en text map's report carries a verdict on words, as
+    `align-text --words-dictionary` saves it (the v1 map has none, so `translate` no longer applies it).
+    The figures are made up: only the verdict decides; the weights stay the old map's."""
+    shutil.copytree(maps, out)
+    (path,) = (out / "text").rglob("es-en.npz")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    header = json.loads(bytes(arrays.pop("header")).decode())
+    figures = {"P@1": 0.5, "P@5": 0.7}
+    header["meta"].setdefault("report", {})["words"] = {
+        "helps": helps, "csls_plain": figures, "csls_mapped": {**figures, "P@1": 0.6 if helps else 0.4}}
+    np.savez(path, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+    return out
+
+
+@pytest.fixture(scope="module")
+def helpful_maps(fixture_copy, tmp_path_factory):
+    """The maps folder with the v1 es->en map marked as helping words: the old answers 'with the map'."""
+    return with_words_verdict(fixture_copy / "indexes" / "maps", tmp_path_factory.mktemp("maps") / "maps", True)
+
+
+def applies_the_map(case) -> bool:
+    """The old code applied the saved es->en map: this case recorded text_map true."""
+    recorded = case["result"] if "result" in case else case["results"][0]
+    return bool(recorded.get("text_map"))
 
 
 def run_case(case, index, space, root):
@@ -164,9 +193,12 @@ def test_image_queries_go_through_the_map(opened):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_queries_answer_as_before(opened, fixture_copy, name):
+def test_queries_answer_as_before(opened, fixture_copy, helpful_maps, monkeypatch, name):
+    """A case that applied the old map is asked with that map marked as helping words (now the condition)."""
     case = CASES[name]
     index, space = opened[case["index"]]
+    if applies_the_map(case):
+        monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(helpful_maps))
     actual = run_case(case, index, space, fixture_copy)
     if "results" in case:  # a *_many form: one answer a query, in order
         assert isinstance(actual, list) and len(actual) == len(case["results"])
@@ -176,28 +208,45 @@ def test_queries_answer_as_before(opened, fixture_copy, name):
         assert_same_results(actual, case["result"], case["next_score"], fixture_copy, name)
 
 
-def test_translation_uses_the_saved_text_map(opened, fixture_copy):
-    """`text_map` says whether the es->en map (found in the copied maps folder) was applied; it changes the scores."""
+def test_translation_uses_the_saved_text_map(opened, fixture_copy, tmp_path, monkeypatch):
+    """The v1 es->en map (fitted on pairs, checked on no words) is found but not applied, and the
+    answer says why; the same map marked as helping words is applied (changing the scores); marked
+    as not helping, it is not. `text_map` says whether it was applied, `setting` which and why."""
     index, space = opened["words"]
-    with_map = query.translate(index, space, "perro", to="en", from_="es")
     without = query.translate(index, space, "perro", to="en", from_="es", use_text_map=False)
-    assert with_map["text_map"] is True and without["text_map"] is False
-    assert CASES["translate perro es->en csls map"]["result"]["text_map"] is True
+    unverified = query.translate(index, space, "perro", to="en", from_="es")
+    assert CASES["translate perro es->en csls map"]["result"]["text_map"] is True  # the old code applied it
+    assert unverified["text_map"] is False and "no verdict on words" in unverified["setting"]
+    assert [r["score"] for r in unverified["results"]] == [r["score"] for r in without["results"]]
+
+    monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(with_words_verdict(fixture_copy / "indexes" / "maps",
+                                                                    tmp_path / "helps", True)))
+    with_map = query.translate(index, space, "perro", to="en", from_="es")
+    assert with_map["text_map"] is True and "es->en text map applied" in with_map["setting"]
     assert abs(with_map["results"][0]["score"] - without["results"][0]["score"]) > 0.01
     no_source = query.translate(index, space, "perro", to="en")  # no --from: no map applies
-    assert no_source["text_map"] is False
+    assert no_source["text_map"] is False and "give --from" in no_source["setting"]
+
+    monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(with_words_verdict(fixture_copy / "indexes" / "maps",
+                                                                    tmp_path / "hurts", False)))
+    hurts = query.translate(index, space, "perro", to="en", from_="es")
+    assert hurts["text_map"] is False and "does not help words" in hurts["setting"]
 
 
 @pytest.mark.parametrize("case", EXPECTED["cli"], ids=lambda c: c["name"])
-def test_cli_json_answers_as_before(fixture_copy, case):
-    """The CLI, in a subprocess importing this same embedspace, run from the copied fixture."""
+def test_cli_json_answers_as_before(fixture_copy, helpful_maps, case):
+    """The CLI, in a subprocess importing this same embedspace, run from the copied fixture. Every
+    recorded key keeps its meaning; translate adds `setting` (which map, or why none)."""
     package_root = str(Path(embedspace.__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    if applies_the_map(case):
+        env["EMBEDSPACE_MAP_DIR"] = str(helpful_maps)
     done = subprocess.run([sys.executable, "-m", "embedspace.cli", *case["argv"]], cwd=fixture_copy, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     actual = json.loads(done.stdout)
-    assert set(actual) == set(case["result"])
+    added = {"setting"} if case["argv"][0] == "translate" else set()
+    assert set(actual) == set(case["result"]) | added
     assert all(set(r) == set(case["result"]["results"][0]) for r in actual["results"])  # the JSON shape
     assert_same_results(actual, case["result"], case["next_score"], fixture_copy, case["name"])
 

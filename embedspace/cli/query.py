@@ -34,7 +34,8 @@ def _print_results(results, as_json: bool) -> None:
         if as_json:
             print(json.dumps(result, ensure_ascii=False))
             continue
-        print(f"query: {result['query']}" + (f"  ({result['method']})" if "method" in result else ""))
+        shown_setting = result.get("setting") or result.get("method")
+        print(f"query: {result['query']}" + (f"  ({shown_setting})" if shown_setting else ""))
         for r in result["results"]:
             shown = r["text"] if r["text"] is not None else r["path"]
             lang = f"[{r['lang']}]" if r["lang"] else f"[{r['kind']}]"
@@ -78,6 +79,6 @@ def cmd_translate(args) -> int:
     if not texts:
         raise InputError("Give a text to translate, or --queries-file FILE.")
     results = query.translate_many(index, space, texts, to=args.to, from_=args.from_, method=args.method, k=args.k,
-                                   use_text_map=not args.no_text_map)
+                                   use_text_map=not args.no_text_map, rerank=args.rerank)
     _print_results(results, args.json or bool(args.queries_file))
     return 0

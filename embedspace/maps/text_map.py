@@ -4,8 +4,12 @@
 Procrustes: W = U V^T from the SVD of X^T Y over the seed pairs' unit vectors), scores word
 translation P@1 by NN and CSLS with and without it on held-out pairs, and saves it. Translation
 (`translate --from es --to en`) applies it to the source text when one is saved for that space
-and direction. A space trained to be cross-lingual (use-m3, e5) may gain little or lose: the
-report says which, measured.
+and direction only when the map's saved report shows that it helps words (`--words-dictionary`:
+held-out general-vocabulary pairs, e.g. a FreeDict dev half). A map fitted on names (country,
+language, emoji) was measured to lower P@1 on words in 8 of 10 directions (docs/quality.md), so a
+map without a words verdict, as for a direction that has no dictionary to check it (Spanish ->
+English), is kept but not applied: unverified means off. A space trained to be cross-lingual
+(use-m3, e5) may gain little or lose: the report says which, measured.
 """
 
 from __future__ import annotations
@@ -84,6 +88,28 @@ def load_text_map(path) -> TextMap:
     if weight.ndim != 2 or weight.shape[0] != weight.shape[1] or not np.isfinite(weight).all():
         raise InputError(f"{path}: its matrix is {weight.shape}, not a square matrix of finite values; refit it.")
     return TextMap(weight, header["space_id"], header["source"], header["target"], header.get("meta", {}))
+
+
+def words_verdict(text_map: TextMap) -> bool | None:
+    """Whether the map's saved report shows it helps held-out words (CSLS P@1); None: never checked on words."""
+    words = text_map.meta.get("report", {}).get("words")
+    return None if not words else bool(words.get("helps"))
+
+
+def applicable_text_map(space, source: str | None, target: str) -> tuple[TextMap | None, str]:
+    """(the map translation applies, or None; a line saying which map was used, or why none)."""
+    text_map = find_text_map(space, source, target)
+    if text_map is None:
+        return None, "no text map" if source else "no text map (give --from to use one)"
+    direction = f"{text_map.source}->{text_map.target}"
+    words = text_map.meta.get("report", {}).get("words") or {}
+    if words_verdict(text_map) is None:
+        return None, (f"saved {direction} text map not applied: its report has no verdict on words "
+                      "(refit with `align-text --words-dictionary FILE`)")
+    figures = f"held-out words CSLS P@1 {words['csls_plain']['P@1']:.3f} -> {words['csls_mapped']['P@1']:.3f}"
+    if not words["helps"]:
+        return None, f"saved {direction} text map not applied: it does not help words ({figures})"
+    return text_map, f"{direction} text map applied ({figures})"
 
 
 def find_text_map(space, source: str | None, target: str) -> TextMap | None:
@@ -188,10 +214,13 @@ def translation_precision(queries: np.ndarray, pool: np.ndarray, answers: list, 
     return {f"P@{k}": round(float(np.mean([bool(set(row[:k]) & right) for row, right in zip(top, answers)])), 4) for k in ks}
 
 
-def align_text(space_spec: str, pairs, source: str, target: str, distractors=(), save: bool = True) -> dict:
+def align_text(space_spec: str, pairs, source: str, target: str, distractors=(), save: bool = True,
+               words=None) -> dict:
     """Fit on the training pairs, report P@1/@5 NN/CSLS with and without the map on held-out
     pairs (target pool: every target word of the pairs plus distractors), then fit on all pairs
-    and save. Returns the report."""
+    and save. With `words` (general-vocabulary pairs, e.g. a FreeDict dev half) the report also
+    scores the saved map on those of them whose source it was not fitted on: its words verdict,
+    which decides whether `translate` applies it. Returns the report."""
 
     space = load_space(space_spec)
     source, target = normalize_lang(source), normalize_lang(target)
@@ -220,7 +249,33 @@ def align_text(space_spec: str, pairs, source: str, target: str, distractors=(),
         report[f"{method}_plain"] = translation_precision(queries, pool, answers, method)
         report[f"{method}_mapped"] = translation_precision(mapped, pool, answers, method)
     report["helps"] = report["csls_mapped"]["P@1"] > report["csls_plain"]["P@1"]
+    final = TextMap(fit(pairs), text_identity(space), source, target, {})
+    report["words"] = words_report(space, final, words, {s for s, _ in pairs}) if words is not None else None
     if save:
-        final = TextMap(fit(pairs), text_identity(space), source, target, {"report": report})
+        final.meta = {"report": report}
         report["path"] = str(save_text_map(final))
+    return report
+
+
+def words_report(space, text_map: TextMap, words, fitted_sources: set) -> dict:
+    """P@1/@5 NN/CSLS with and without the map on word pairs whose source it was not fitted on
+    (pool: every target word of those pairs); 'helps' when CSLS P@1 rises."""
+    held = sorted({(s, t) for s, t in words if s not in fitted_sources})
+    sources = sorted({s for s, _ in held})
+    if len(sources) < 10:
+        raise InputError(f"The words dictionary has {len(sources)} source word(s) the map was not fitted on; "
+                         "give at least 10 (hundreds are better) to judge it on words.")
+    pool_words = sorted({t for _, t in held})
+    pool_row = {w: i for i, w in enumerate(pool_words)}
+    targets_of: dict = {}
+    for s, t in held:
+        targets_of.setdefault(s, set()).add(pool_row[t])
+    queries = space.embed_texts(sources)
+    pool = space.embed_texts(pool_words)
+    answers = [targets_of[s] for s in sources]
+    report = {"pairs": len(held), "held_out_sources": len(sources), "pool": len(pool_words)}
+    for method in ("nn", "csls"):
+        report[f"{method}_plain"] = translation_precision(queries, pool, answers, method)
+        report[f"{method}_mapped"] = translation_precision(text_map.apply(queries), pool, answers, method)
+    report["helps"] = report["csls_mapped"]["P@1"] > report["csls_plain"]["P@1"]
     return report

@@ -245,6 +245,7 @@ class TranslateAnswer(BaseModel):
     from_: str | None = Field(alias="from")
     method: str
     text_map: bool = Field(description="Whether a text map was applied.")
+    setting: str = Field("", description="The method, and which text map was used or why none.")
     results: list[Result]
 
 

@@ -465,6 +465,6 @@ def test_docs_quality_tables_are_the_scripts_output(capsys):
     printed = capsys.readouterr().out
     page = (root / "docs" / "quality.md").read_text()
     blocks = [b.split("\n", 1)[1].strip() for b in printed.split("### ")[1:]]
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     for block in blocks:
         assert block in page

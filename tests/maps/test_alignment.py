@@ -357,3 +357,38 @@ def test_mining_finds_country_name_pairs(use_space):
     quality = {row["threshold"]: row for row in mining_quality(found, set(gold))}
     assert quality[1.0]["precision"] > 0.8 and quality[1.0]["recall"] > 0.7
     assert quality[1.2]["mined"] <= quality[1.0]["mined"]
+
+
+def test_align_text_judges_the_map_on_words_and_translate_follows_the_verdict(tmp_path, monkeypatch, use_space):
+    """A names map checked on the pinned FreeDict de-en slice: the report carries a words verdict
+    (on word sources it was not fitted on); translation applies the map exactly when that verdict
+    says it helps, and a map saved without words is not applied."""
+    from embedspace.maps.text_map import (
+        align_text,
+        applicable_text_map,
+        concept_pairs,
+        load_text_map,
+        read_pairs,
+        save_text_map,
+    )
+
+    monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(tmp_path))
+    names = concept_pairs("de", "en")[::4]
+    words = read_pairs(Path(__file__).parents[1] / "fixtures" / "freedict" / "de-en.dev-slice.txt")
+    report = align_text("use-m3", names, "de", "en", words=words)
+    judged = report["words"]
+    assert judged["held_out_sources"] >= 50 and judged["pool"] >= judged["held_out_sources"]
+    assert judged["helps"] == (judged["csls_mapped"]["P@1"] > judged["csls_plain"]["P@1"])
+    used, setting = applicable_text_map(use_space, "de", "en")
+    assert (used is not None) == judged["helps"] and "P@1" in setting
+
+    saved = load_text_map(report["path"])
+    for helps in (True, False):  # the verdict alone decides
+        saved.meta["report"]["words"]["helps"] = helps
+        save_text_map(saved)
+        assert (applicable_text_map(use_space, "de", "en")[0] is not None) is helps
+    saved.meta["report"]["words"] = None
+    save_text_map(saved)
+    used, setting = applicable_text_map(use_space, "de", "en")
+    assert used is None and "no verdict on words" in setting
+    assert align_text("use-m3", names, "de", "en", save=False)["words"] is None
