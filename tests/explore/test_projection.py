@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from cache_damage import DAMAGES, damage
 
+import embedspace.vectors
 from embedspace import InputError
 from embedspace.explore import projection
 from embedspace.explore.projection import MapParams, ProjectionMap
@@ -141,7 +142,7 @@ def test_place_many_at_once_equals_one_at_a_time(monkeypatch):
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     pmap = ProjectionMap(np.arange(30), rng.standard_normal((30, 3)).astype(np.float32), MapParams(method="pca", dims=3),
                          30, vectors)
-    monkeypatch.setattr(projection, "PLACE_BLOCK", 4)  # several blocks
+    monkeypatch.setattr(embedspace.vectors, "PLACE_BLOCK", 4)  # several blocks (the placement rule lives there)
     queries = rng.standard_normal((10, 8)).astype(np.float32)
     together = pmap.place(queries).coords
     alone = np.concatenate([pmap.place(q).coords for q in queries])

@@ -1,0 +1,100 @@
+"""The stored layout: written with the index, opened as a map of every item, kept in step by `add`
+(new items placed among their neighbours, nothing recomputed) and `remove`, recomputed by
+`embedspace map NAME --relayout`. UMAP is replaced by PCA here (its compile would dominate)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embedspace.cli import main
+from embedspace.explore import layout as layout_module
+from embedspace.explore.layout import layout_status, stored_map
+from embedspace.explore.projection import pca_layout
+from embedspace.index import build_index, remove_items
+from embedspace.index.layout_file import STALE_SHARE, layout_files
+from embedspace.index.sources import ReadOptions
+from embedspace.index.store import Index, describe_index
+
+GROUPS = {"animal": "dog cat horse cow pig sheep lion tiger bear rabbit perro gato caballo vaca cerdo oveja",
+          "colour": "red blue green yellow black white purple pink rojo azul verde amarillo negro blanco",
+          "number": "one two three four five six seven eight uno dos tres cuatro cinco seis siete ocho"}
+HELD_OUT = {"animal": ["mouse", "ratón"], "colour": ["grey", "gris"], "number": ["nine", "nueve"]}
+
+
+def pca_files(items, vectors, progress=None):
+    return layout_files(pca_layout(np.asarray(vectors, np.float32), 2)[0],
+                        {"method": "pca (test)", "next_id": int(items["id"].max()) + 1})
+
+
+@pytest.fixture()
+def laid_out(tmp_path):
+    rows = [{"text": w, "label": g} for g, words in GROUPS.items() for w in words.split()]
+    pd.DataFrame(rows).to_csv(tmp_path / "words.csv", index=False)
+    build_index("words", [tmp_path / "words.csv"], space="use-m3", index_dir=tmp_path, layout=pca_files,
+                read_options=ReadOptions(label_column="label"))
+    return tmp_path
+
+
+def test_the_stored_layout_is_a_map_of_every_item(laid_out):
+    index = Index.open("words", laid_out)
+    pmap = stored_map(index)
+    assert pmap is not None and (pmap.rows == np.arange(len(index))).all() and pmap.coords.shape == (len(index), 2)
+    assert layout_status(index).present and layout_status(index).placed == 0 and not layout_status(index).stale
+    assert pmap.place(index.vectors_f32([0])).coords.shape == (1, 2)
+    assert "layout-2d.npy" in index.manifest["files"] and "map: 2-D layout" in describe_index(index)
+
+
+def test_an_index_without_a_layout_opens_and_says_so(tmp_path):
+    pd.DataFrame({"text": ["dog", "cat", "red"]}).to_csv(tmp_path / "w.csv", index=False)
+    build_index("plain", [tmp_path / "w.csv"], space="use-m3", index_dir=tmp_path)
+    index = Index.open("plain", tmp_path)
+    assert stored_map(index) is None and not layout_status(index).present
+    assert "embedspace map plain" in layout_status(index).message
+
+
+def test_add_places_new_items_among_their_neighbours_without_a_new_layout(laid_out, monkeypatch):
+    before = Index.open("words", laid_out)
+    old = stored_map(before).coords.copy()
+    monkeypatch.setattr(layout_module, "compute_layout", lambda *a, **k: pytest.fail("add computed a layout"))
+    rows = [{"text": w, "label": g} for g, words in HELD_OUT.items() for w in words]
+    pd.DataFrame(rows).to_csv(laid_out / "more.csv", index=False)
+    build_index("words", [laid_out / "more.csv"], add=True, index_dir=laid_out, read_options=ReadOptions(label_column="label"))
+    after = Index.open("words", laid_out)
+    coords = stored_map(after).coords
+    assert np.array_equal(coords[:len(old)], old)  # the laid-out items did not move
+    status = layout_status(after)
+    assert status.placed == len(rows) and status.stale == (len(rows) > STALE_SHARE * len(after))
+    labels = after.items["label"].to_numpy()
+    centres = {g: np.median(old[labels[:len(old)] == g], axis=0) for g in GROUPS}
+    for row in range(len(old), len(after)):
+        nearest = min(centres, key=lambda g: np.linalg.norm(coords[row] - centres[g]))
+        assert nearest == labels[row], (after.items["text"][row], nearest)
+
+
+def test_remove_keeps_the_layout_of_the_rest(laid_out):
+    old = stored_map(Index.open("words", laid_out)).coords
+    remove_items("words", ids=[0, 5], index_dir=laid_out)
+    coords = stored_map(Index.open("words", laid_out)).coords
+    assert np.array_equal(coords, np.delete(old, [0, 5], axis=0))
+
+
+def test_relayout_recomputes_and_clears_the_placed_count(laid_out, monkeypatch, capsys):
+    pd.DataFrame({"text": ["mouse", "grey", "nine"] * 1, "label": ["animal", "colour", "number"]}).to_csv(
+        laid_out / "more.csv", index=False)
+    build_index("words", [laid_out / "more.csv"], add=True, index_dir=laid_out,
+                read_options=ReadOptions(label_column="label"))
+    assert layout_status(Index.open("words", laid_out)).placed == 3
+    calls = []
+
+    def fake_umap(vectors, dims, *args, **kwargs):
+        calls.append(len(vectors))
+        return pca_layout(vectors, dims)[0][:, ::-1].copy()  # differs from the stored one
+
+    monkeypatch.setattr(layout_module, "umap_layout", fake_umap)
+    assert main(["map", "words", "--relayout", "--index-dir", str(laid_out), "--quiet"]) == 0
+    index = Index.open("words", laid_out)
+    assert calls == [len(index)]
+    assert layout_status(index).placed == 0 and stored_map(index) is not None
+    assert json.loads(index.read_extra("layout.json"))["next_id"] == index.manifest["next_id"]
