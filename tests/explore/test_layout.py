@@ -12,6 +12,7 @@ from embedspace.cli import main
 from embedspace.explore import layout as layout_module
 from embedspace.explore.layout import layout_status, stored_map
 from embedspace.explore.projection import pca_layout
+from embedspace.explore.regions import region_labels
 from embedspace.index import build_index, remove_items
 from embedspace.index.layout_file import STALE_SHARE, layout_files
 from embedspace.index.sources import ReadOptions
@@ -33,7 +34,7 @@ def laid_out(tmp_path):
     rows = [{"text": w, "label": g} for g, words in GROUPS.items() for w in words.split()]
     pd.DataFrame(rows).to_csv(tmp_path / "words.csv", index=False)
     build_index("words", [tmp_path / "words.csv"], space="use-m3", index_dir=tmp_path, layout=pca_files,
-                read_options=ReadOptions(label_column="label"))
+                read_options=ReadOptions(label_column="label", lang="en"))  # "en" names the regions below
     return tmp_path
 
 
@@ -98,3 +99,17 @@ def test_relayout_recomputes_and_clears_the_placed_count(laid_out, monkeypatch, 
     assert calls == [len(index)]
     assert layout_status(index).placed == 0 and stored_map(index) is not None
     assert json.loads(index.read_extra("layout.json"))["next_id"] == index.manifest["next_id"]
+
+
+def test_map_writes_a_self_contained_html_and_a_png_with_region_names(laid_out, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(tmp_path / "cache"))
+    pytest.importorskip("matplotlib")
+    page, picture = tmp_path / "map.html", tmp_path / "map.png"
+    assert main(["map", "words", "--index-dir", str(laid_out), "--html", str(page), "--png", str(picture),
+                 "--lang", "en", "--quiet"]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "<script src=\"http" not in text and "cdn" not in text.lower().split("plotly.js v")[0][-2000:]
+    assert len(text) > 1_000_000  # plotly.js is inside
+    names = list(region_labels(Index.open("words", laid_out), "en").query("level <= 1")["name"])
+    assert names and all(json.dumps(name) in text for name in names)  # each drawn as an annotation
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
