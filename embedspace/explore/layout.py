@@ -62,7 +62,7 @@ def compute_layout(vectors: np.ndarray, progress=None) -> tuple[np.ndarray, dict
     announce(progress, f"Laying out all {n:,} items on the map (UMAP, neighbour graph: {graph}; about a minute "
                        "per 60,000 items)…")
     started = time.perf_counter()
-    coords = umap_layout(vectors, 2, N_NEIGHBORS, MIN_DIST, knn=knn)
+    coords = umap_layout(vectors, 2, N_NEIGHBORS, MIN_DIST, knn=knn, bar=progress is True)
     seconds["umap"] = round(time.perf_counter() - started, 2)
     meta = {"method": "umap", "n_neighbors": N_NEIGHBORS, "min_dist": MIN_DIST, "metric": "cosine", "graph": graph,
             "items": n, "seconds": seconds, "computed": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -198,9 +198,10 @@ def _self_first(found: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray
 
 
 def umap_layout(vectors: np.ndarray, dims: int, n_neighbors: int = N_NEIGHBORS, min_dist: float = MIN_DIST,
-                knn: tuple | None = None) -> np.ndarray:
+                knn: tuple | None = None, bar: bool = False) -> np.ndarray:
     """UMAP of unit vectors (cosine): its neighbour graph is `knn`, else FAISS's exact graph below
-    OWN_NN_DESCENT_FROM points and umap-learn's own NN-descent from there."""
+    OWN_NN_DESCENT_FROM points and umap-learn's own NN-descent from there. bar: umap-learn's tqdm
+    bar over its optimisation epochs (on stderr)."""
     use_numba_cache()
     umap = require("umap", "umap-learn", "UMAP maps")
     n = len(vectors)
@@ -211,7 +212,7 @@ def umap_layout(vectors: np.ndarray, dims: int, n_neighbors: int = N_NEIGHBORS, 
         knn = knn_graph(vectors, n_neighbors)
     reducer = umap.UMAP(n_components=dims, n_neighbors=n_neighbors, min_dist=min_dist, metric="cosine",
                         precomputed_knn=knn if knn is not None else (None, None, None), low_memory=True,
-                        verbose=False)
+                        verbose=False, tqdm_kwds={"disable": not bar, "desc": "Map layout (UMAP epochs)"})
     with warnings.catch_warnings():
         # umap-learn warns that a precomputed graph cannot `transform` new data: see place().
         warnings.filterwarnings("ignore", message=".*precomputed_knn.*")
