@@ -17,7 +17,8 @@ from .layout import relayout, stored_map
 from .map_figure import map_figure, point_frame
 from .regions import region_labels
 
-LABEL_SIZES = {0: 18, 1: 12, 2: 9}  # points; the HTML shows levels 0 and 1, finer levels crowd a still picture
+LABEL_SIZES = {0: 18, 1: 11, 2: 9}  # points; levels 0 and 1 are drawn, finer levels crowd a still picture
+LABEL_COLOURS = {0: "#000000", 1: "#555555", 2: "#777777"}
 SHOWN_LEVELS = (0, 1)
 CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Serif CJK JP")  # Debian fonts-noto-cjk
 
@@ -36,11 +37,11 @@ def map_with_layout(name: str, index_dir=None, progress=None):
 def write_map_html(index, pmap, path, lang: str) -> Path:
     """The map as one HTML file that opens offline: plotly.js is written into it."""
     figure = map_figure(point_frame(index, pmap), 2, height=900)
-    labels = region_labels(index, lang)
-    for label in labels[labels["level"].isin(SHOWN_LEVELS)].itertuples():
-        figure.add_annotation(x=label.x, y=label.y, text=html.escape(label.name), showarrow=False,
-                              font={"size": LABEL_SIZES[label.level], "color": "#111"},
-                              bgcolor="rgba(255,255,255,0.6)", opacity=1.0 if label.level == 0 else 0.8)
+    for label in shown_labels(index, lang).itertuples():
+        name = html.escape(label.name)
+        figure.add_annotation(x=label.x, y=label.y, text=f"<b>{name}</b>" if label.level == 0 else name,
+                              showarrow=False, font={"size": LABEL_SIZES[label.level], "color": LABEL_COLOURS[label.level]},
+                              bgcolor="rgba(255,255,255,0.6)")
     figure.update_layout(title={"text": html.escape(f"{index.name}: {len(pmap):,} items"), "y": 0.99})
     path = Path(path)
     figure.write_html(str(path), include_plotlyjs=True, full_html=True)
@@ -63,18 +64,28 @@ def write_map_png(index, pmap, path, lang: str, size_inches: float = 12.0) -> Pa
     figure, axes = plt.subplots(figsize=(size_inches, size_inches), dpi=120)
     axes.scatter(frame["x"], frame["y"], s=1.5 if len(frame) > 20_000 else 6, linewidths=0,
                  c=[colours[g] for g in frame["group"]], alpha=0.6, rasterized=True)
-    labels = region_labels(index, lang)
-    with plt.rc_context({"font.family": ["DejaVu Sans", *_cjk_fonts()], "text.usetex": False}):
-        for label in labels[labels["level"].isin(SHOWN_LEVELS)].itertuples():
-            axes.text(label.x, label.y, label.name, fontsize=LABEL_SIZES[label.level], ha="center", va="center",
-                      parse_math=False, fontfamily=["DejaVu Sans", *_cjk_fonts()],
-                      bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.6, "linewidth": 0})
+    fonts = ["DejaVu Sans", *_cjk_fonts()]
+    for label in shown_labels(index, lang).itertuples():
+        axes.text(label.x, label.y, label.name, fontsize=LABEL_SIZES[label.level], ha="center", va="center",
+                  parse_math=False, fontfamily=fonts, color=LABEL_COLOURS[label.level],
+                  fontweight="bold" if label.level == 0 else "normal", zorder=3 - label.level,
+                  bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.6, "linewidth": 0})
     axes.set_axis_off()
     axes.set_title(f"{index.name}: {len(pmap):,} items", parse_math=False)
     path = Path(path)
     figure.savefig(path, bbox_inches="tight")
     plt.close(figure)
     return path
+
+
+def shown_labels(index, lang: str):
+    """The region labels drawn on a file: levels SHOWN_LEVELS, finer ones first so that the top
+    level's names lie on top, without a region that only repeats its parent (a region too small
+    to split has one child of the same items and name)."""
+    labels = region_labels(index, lang)
+    labels = labels[labels["level"].isin(SHOWN_LEVELS)]
+    repeated = labels.duplicated(subset=["name", "size", "x", "y"], keep="first")
+    return labels[~repeated].sort_values("level", ascending=False, kind="stable")
 
 
 def _cjk_fonts() -> list:
