@@ -222,3 +222,11 @@ def test_position_of_rows(small_index, tmp_path, monkeypatch):
     pmap = projection.project(small_index, MapParams(method="pca", sample=10))
     positions = pmap.position_of_rows(np.concatenate([pmap.rows[[3, 0]], [10_000]]))
     assert positions.tolist() == [3, 0, -1]
+
+
+def test_umap_builds_its_own_graph_from_the_threshold(monkeypatch, word_vectors):
+    """From OWN_NN_DESCENT_FROM points umap-learn's NN-descent replaces the FAISS graph (measured faster)."""
+    monkeypatch.setattr(projection, "OWN_NN_DESCENT_FROM", 100)
+    monkeypatch.setattr(projection, "knn_graph", lambda *args, **kwargs: pytest.fail("FAISS graph above the threshold"))
+    coords = projection.umap_layout(word_vectors[1][:300], 2)
+    assert coords.shape == (300, 2) and np.isfinite(coords).all()
