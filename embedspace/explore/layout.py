@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from datetime import UTC, datetime
 
@@ -70,14 +71,18 @@ def compute_layout(vectors: np.ndarray, progress=None) -> tuple[np.ndarray, dict
 
 
 def layout_for_build(items, vectors, progress=None) -> dict:
-    """build_index(layout=...): the layout files of a new index, or {} above MAX_BUILD_LAYOUT items
-    or below the few items UMAP needs (the map then computes as before)."""
+    """build_index(layout=...): the layout files of a new index, or {} above MAX_BUILD_LAYOUT items,
+    below the few items UMAP needs, or without umap-learn (the map then computes as before)."""
     n = len(items)
     if n > MAX_BUILD_LAYOUT:
         announce(progress, f"{n:,} items: no map layout at build time (over {MAX_BUILD_LAYOUT:,}); "
                            "`embedspace map NAME` computes it.")
         return {}
     if n <= N_NEIGHBORS + 1:
+        return {}
+    if importlib.util.find_spec("umap") is None:  # an optional package: the index is built without its map
+        announce(progress, "No map layout: umap-learn is not installed (pip install 'embedspace[app]', then "
+                           "`embedspace map NAME`).")
         return {}
     coords, meta = compute_layout(vectors, progress)
     return layout_files(coords, {**meta, "next_id": _next_id(items)})

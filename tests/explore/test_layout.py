@@ -117,3 +117,15 @@ def test_map_writes_a_self_contained_html_and_a_png_with_region_names(laid_out, 
     for name in names:  # each drawn as an annotation (top-level names in bold)
         assert re.search(f'"text":"({bold})?{re.escape(json.dumps(name)[1:-1])}({unbold})?"', text), name
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_build_without_umap_learn_still_builds_and_says_why_there_is_no_map(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "umap" else real(name, *a))
+    rows = [{"text": w} for words in GROUPS.values() for w in words.split()]
+    pd.DataFrame(rows).to_csv(tmp_path / "w.csv", index=False)
+    assert main(["build", "w", str(tmp_path / "w.csv"), "--index-dir", str(tmp_path)]) == 0
+    assert "umap-learn is not installed" in capsys.readouterr().err
+    assert not layout_status(Index.open("w", tmp_path)).present
