@@ -122,7 +122,7 @@ def kmeans(vectors: np.ndarray, k: int) -> np.ndarray:
 
 
 def best_top_k(vectors: np.ndarray) -> int:
-    """The k of TOP_K_RANGE whose k-means has the best cosine silhouette on a fixed sample."""
+    """The k of TOP_K_RANGE whose k-means of a fixed sample has the best cosine silhouette there."""
     from sklearn.metrics import silhouette_score
 
     low, high = TOP_K_RANGE
@@ -130,12 +130,12 @@ def best_top_k(vectors: np.ndarray) -> int:
     if high < low:
         return max(1, high)
     rng = np.random.default_rng(SEED)
-    sample = rng.choice(len(vectors), size=min(SILHOUETTE_SAMPLE, len(vectors)), replace=False)
+    sample = vectors[np.sort(rng.choice(len(vectors), size=min(SILHOUETTE_SAMPLE, len(vectors)), replace=False))]
     scores = {}
-    for k in range(low, high + 1):
-        labels = kmeans(vectors, k)
-        if len(np.unique(labels[sample])) > 1:
-            scores[k] = silhouette_score(vectors[sample], labels[sample], metric="cosine")
+    for k in range(low, high + 1):  # on the sample alone: ~10x faster than clustering every item each time
+        labels = kmeans(sample, k)
+        if len(np.unique(labels)) > 1:
+            scores[k] = silhouette_score(sample, labels, metric="cosine")
     return max(scores, key=scores.get) if scores else low
 
 
