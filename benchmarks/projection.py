@@ -39,6 +39,16 @@ the CPU are slower than on an idle machine and are reported as measured.
 
     .venv/bin/python benchmarks/projection.py                   # 10k, 50k, 100k: ~25 min on 2 busy cores
     .venv/bin/python benchmarks/projection.py --sizes 10000     # ~2 min
+
+Every item (issue 17), `--every-item [--index-dir DIR] [--name demo] [--limit N]`: in a fresh
+process, the time explore.layout.compute_layout takes to lay out every item of the index (as
+`build` and `embedspace demo` do; numba's compile included, and timed alone on a 5,000-point
+warm-up first), and the trustworthiness of that layout (or the index's stored one, when it has
+one) against a fresh UMAP of a random sample of EVERY_ITEM_SAMPLE items, both on the same
+TRUST_SAMPLE sampled points: a layout of all items should keep a sample's neighbourhoods about as
+well as a layout made for that sample alone. --limit N: the first N items only (a smoke run).
+Writes the "every_item" entry of benchmarks/results/projection.json, keeping the rest.
+
 Writes benchmarks/results/projection.json (after every size).
 """
 
@@ -327,10 +337,53 @@ def machine() -> dict:
             "date": _dt.datetime.now().isoformat(timespec="seconds")}
 
 
+EVERY_ITEM_SAMPLE = 10_000
+
+
+def every_item(index_dir: Path, name: str, limit: int | None) -> dict:
+    """The layout of every item: its time, and its trustworthiness against a fresh layout of a sample."""
+    from embedspace.explore.layout import compute_layout, stored_map
+    from embedspace.index.store import Index
+
+    index = Index.open(name, index_dir)
+    n = min(limit or len(index), len(index))
+    vectors = index.vectors_f32(np.arange(n))
+    rng = np.random.default_rng(SEED)
+    with Measured() as compile_once:
+        x = l2_normalize(rng.standard_normal((5000, 64)).astype(np.float32))
+        umap_layout(x, 2)  # NN-descent path and layout: numba's compile, alone
+    with Measured() as whole:
+        coords, meta = compute_layout(vectors)
+    stored = stored_map(index) if limit is None else None
+    if stored is not None:
+        coords = stored.coords
+    sample = np.sort(rng.choice(n, size=min(EVERY_ITEM_SAMPLE, n), replace=False))
+    with Measured() as fresh_time:
+        fresh = umap_layout(vectors[sample], 2)
+    points = rng.choice(len(sample), size=min(TRUST_SAMPLE, len(sample)), replace=False)
+    return {"index": name, "items": n, "graph": meta["graph"], "compile_warm_up": compile_once.record(),
+            "layout_every_item": whole.record(), "layout_used_for_trust": "stored" if stored is not None else "computed",
+            "sample": len(sample), "fresh_sample_layout": fresh_time.record(),
+            "trustworthiness_every_item_layout": trust(vectors, coords, sample[points]),
+            "trustworthiness_fresh_sample_layout": trust(vectors[sample], fresh, points),
+            "note": f"trustworthiness n_neighbors=10, cosine, on the same {len(points):,} sampled items"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,50000,100000", help="comma-separated sizes")
+    parser.add_argument("--every-item", action="store_true", help="lay out every item of an index (issue 17)")
+    parser.add_argument("--index-dir", default=str(ROOT / "indexes"))
+    parser.add_argument("--name", default="demo")
+    parser.add_argument("--limit", type=int, help="--every-item on the first N items only (a smoke run)")
     args = parser.parse_args()
+    if args.every_item:
+        report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        report["every_item"] = {"machine": machine(), **every_item(Path(args.index_dir), args.name, args.limit)}
+        if args.limit is None:  # a smoke run is printed, not recorded
+            RESULTS.write_text(json.dumps(report, indent=2))
+        print(json.dumps(report["every_item"], indent=2))
+        return
     sizes = sorted(int(s) for s in args.sizes.split(","))
     data, held_out, source = datasets(sizes)
     report = {"machine": machine(), "data": source, "umap": {"n_neighbors": N_NEIGHBORS, "min_dist": MIN_DIST,

@@ -285,8 +285,9 @@ def fit_demo_map(space, paths: dict, languages, options: DemoOptions, map_path: 
 
 
 def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bool = False,
-               progress: bool = False, name: str = DEMO_NAME) -> DemoResult:
-    """Build (or reuse) the demo index NAME; see the module docstring."""
+               progress: bool = False, name: str = DEMO_NAME, layout=None) -> DemoResult:
+    """Build (or reuse) the demo index NAME; see the module docstring. layout: build_index's (the
+    map of every item, explore/layout.layout_for_build; `embedspace demo` passes it)."""
 
     options = options or DemoOptions()
     if options.images not in DEMO_IMAGE_MODES:
@@ -336,7 +337,7 @@ def build_demo(options: DemoOptions | None = None, index_dir=None, overwrite: bo
     staging = path.parent / f".{name}.build"
     read_options = ReadOptions(lang_column="lang", concept_column="concept", label_column="label")
     kwargs = dict(space=space.canonical, read_options=read_options, index_dir=index_dir, progress=progress,
-                  overwrite=True)
+                  overwrite=True, layout=layout)
     started = time.perf_counter()
     try:
         report = build_index(name, sources, resume=staging.exists(), **kwargs)

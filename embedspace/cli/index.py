@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..errors import InputError
+from ..explore.layout import layout_for_build
 from ..index.build import build_index, remove_items
 from ..index.export import export_index
 from ..index.faiss_index import parse_memory
@@ -32,6 +33,7 @@ def cmd_build(args) -> int:
         max_memory=parse_memory(args.max_memory), resume=args.resume, restart=args.restart,
         overwrite=args.overwrite, add=args.add, index_dir=args.index_dir, progress=not args.quiet,
         chunk_size=args.chunk_size, runner=_runner(args), partitions=args.partitions,
+        layout=None if args.no_layout else layout_for_build,
     )
     print(report.summary())
     return 0

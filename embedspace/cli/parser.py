@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _no_layout(p):
+    p.add_argument("--no-layout", action="store_true", help="skip the map layout of every item (indexes up to "
+                   "250,000 items get one at build time; `embedspace map NAME` computes it later)")
+
+
 def _index_dir(p):
     p.add_argument("--index-dir", default=None, help="folder of indexes (default $EMBEDSPACE_INDEX_DIR or ./indexes)")
 
@@ -90,6 +95,7 @@ def add_index_commands(sub):
     p.add_argument("--overwrite", action="store_true", help="replace an existing index of that name")
     p.add_argument("--partitions", type=int, help="split the FAISS index by item id into N memory-mapped files, "
                    "searched in parallel (default 1)")
+    _no_layout(p)
     _read_options(p)
     _index_dir(p)
     p.set_defaults(handler="index:cmd_build", add=False)
@@ -100,7 +106,7 @@ def add_index_commands(sub):
     _read_options(p)
     _index_dir(p)
     p.set_defaults(handler="index:cmd_build", add=True, space=None, index_type="auto", max_memory=None, overwrite=False,
-                   partitions=None)
+                   partitions=None, no_layout=True)  # add places new items into the stored layout
 
     p = sub.add_parser("remove", help="remove items by id, source or filter")
     p.add_argument("name")
@@ -184,8 +190,20 @@ def add_index_commands(sub):
                    "map on the demo's emoji and their names first; conse: ImageNet-classifier stand-in only")
     p.add_argument("--overwrite", action="store_true", help="rebuild the demo index even if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _no_layout(p)
     _index_dir(p)
     p.set_defaults(handler="demo:cmd_demo")
+
+    p = sub.add_parser("map", help="the map of every item: compute or recompute its stored layout, write it as "
+                       "HTML or PNG with region names")
+    p.add_argument("name")
+    p.add_argument("--relayout", action="store_true", help="compute the layout again (after many added items)")
+    p.add_argument("--html", metavar="FILE", help="write the map as one self-contained HTML file (no network needed)")
+    p.add_argument("--png", metavar="FILE", help="write the map as a PNG picture")
+    p.add_argument("--lang", default="en", help="language of the region names (default en)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _index_dir(p)
+    p.set_defaults(handler="layout:cmd_map")
 
     add_eval_command(sub)
     add_serve_command(sub)

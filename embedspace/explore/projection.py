@@ -2,9 +2,9 @@
 
 - Which items: the index, or its items of some kinds and languages, randomly sampled down to
   `MapParams.sample` items (a fixed seed, so the same choice gives the same sample).
-- UMAP's neighbour graph comes from FAISS (`knn_graph`: exact below EXACT_KNN_BELOW points,
-  HNSW above) and is fed to umap-learn through `precomputed_knn`, instead of umap-learn's own
-  NN-descent (benchmarks/projection.py compares the two, time and trustworthiness).
+- UMAP's neighbour graph: below OWN_NN_DESCENT_FROM points FAISS's exact graph (`knn_graph`),
+  fed to umap-learn through `precomputed_knn`; above, umap-learn's own NN-descent, which
+  benchmarks/projection.py measured faster than FAISS HNSW there (see the constant).
 - PCA is the fast alternative: a linear projection that keeps global directions, not clusters.
 - Cache: the rows and coordinates are .npy files (no pickle) under EMBEDSPACE_CACHE_DIR/maps,
   named by the index checksum and a digest of the parameters and the sampled rows, written
@@ -35,16 +35,18 @@ from ..errors import InputError, require
 from ..languages import normalize_lang
 from ..paths import cache_dir
 from ..progress import announce
-from ..vectors import exact_neighbours
+from ..vectors import PLACE_K, PLACE_TEMPERATURE, place_among_neighbours, placement_weights  # noqa: F401 (re-exported)
 
 METHODS = ("umap", "pca")
 DEFAULT_SAMPLE = 5_000
 N_NEIGHBORS = 15  # umap-learn's default
 MIN_DIST = 0.1  # umap-learn's default
-PLACE_K = 10  # neighbours that place a new point
-PLACE_TEMPERATURE = 0.01  # softmax temperature of their cosines (0.01 to 0.02 placed best, measured)
-PLACE_BLOCK = 256  # queries placed together
-EXACT_KNN_BELOW = 20_000  # exact FAISS kNN below this many points, HNSW above
+EXACT_KNN_BELOW = 20_000  # knn_graph: exact FAISS kNN below this many points, HNSW above
+# From this many points UMAP builds its own graph (NN-descent). benchmarks/results/projection.json
+# (2 shared cores): the graph alone took 8.9 s by NN-descent vs 21.6 s by FAISS HNSW at 50k points,
+# 31 s vs 60 s at 100k, with equal trustworthiness (0.786 vs 0.794; 0.749 vs 0.742). At 10k the
+# exact FAISS graph cost about the same (2.6 s vs 2.2 s) with recall 0.999 instead of 0.986.
+OWN_NN_DESCENT_FROM = EXACT_KNN_BELOW
 # A graph for a map, not a search index: recall@14 ~0.95 on 50k demo vectors at half the build
 # and search time of HNSW32/efConstruction 80 (0.99); UMAP's layout barely changes (benchmarks/projection.py).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 40, 64
@@ -80,7 +82,8 @@ class MapParams:
     def describe(self) -> str:
         if self.method == "pca":
             return f"PCA, {self.dims}-D"
-        return f"UMAP, {self.dims}-D, {self.n_neighbors} neighbours (FAISS kNN graph), min_dist {self.min_dist:g}"
+        return (f"UMAP, {self.dims}-D, {self.n_neighbors} neighbours (FAISS kNN graph below "
+                f"{OWN_NN_DESCENT_FROM:,} items, NN-descent above), min_dist {self.min_dist:g}")
 
 
 @dataclass
@@ -120,26 +123,7 @@ class ProjectionMap:
 
     def place(self, vectors: np.ndarray, k: int = PLACE_K) -> Placement:
         """Similarity-weighted mean position of each vector's k nearest mapped items (module docstring)."""
-        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        k = max(1, min(k, len(self.rows)))
-        # Blocks of queries, so that many at once never hold a (queries x map) matrix of gigabytes.
-        parts = [self._place_block(vectors[start:start + PLACE_BLOCK], k)
-                 for start in range(0, len(vectors), PLACE_BLOCK)] or [self._place_block(vectors, k)]
-        return Placement(np.concatenate([part.coords for part in parts]),
-                         np.concatenate([part.neighbours for part in parts]),
-                         np.concatenate([part.similarities for part in parts]))
-
-    def _place_block(self, vectors: np.ndarray, k: int) -> Placement:
-        top, top_sims = exact_neighbours(vectors, self.vectors, k)
-        weights = placement_weights(top_sims)
-        coords = np.einsum("nk,nkd->nd", weights, self.coords[top])
-        return Placement(coords.astype(np.float32), top, top_sims)
-
-
-def placement_weights(similarities: np.ndarray, temperature: float = PLACE_TEMPERATURE) -> np.ndarray:
-    """Softmax of each row's cosines: the most similar neighbours weigh most (rows sum to 1)."""
-    weights = np.exp((similarities - similarities.max(axis=1, keepdims=True)) / temperature)
-    return weights / weights.sum(axis=1, keepdims=True)
+        return Placement(*place_among_neighbours(vectors, self.vectors, self.coords, k))
 
 
 # -- which items ---------------------------------------------------------------------------------
@@ -214,24 +198,35 @@ def _self_first(found: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray
 
 
 def umap_layout(vectors: np.ndarray, dims: int, n_neighbors: int = N_NEIGHBORS, min_dist: float = MIN_DIST,
-                knn: tuple | None = None) -> np.ndarray:
-    """UMAP of unit vectors (cosine), fed a FAISS kNN graph unless `knn` is given."""
-
+                knn: tuple | None = None, bar: bool = False) -> np.ndarray:
+    """UMAP of unit vectors (cosine): its neighbour graph is `knn`, else FAISS's exact graph below
+    OWN_NN_DESCENT_FROM points and umap-learn's own NN-descent from there. bar: umap-learn's tqdm
+    bar over its optimisation epochs (on stderr)."""
+    use_numba_cache()
     umap = require("umap", "umap-learn", "UMAP maps")
     n = len(vectors)
     if n <= n_neighbors + 1:
         raise InputError(f"A UMAP map needs more than {n_neighbors + 1} items (neighbours + 1); this one has {n}. "
                          "Use PCA, or map more items.")
-    if knn is None:
+    if knn is None and n < OWN_NN_DESCENT_FROM:
         knn = knn_graph(vectors, n_neighbors)
     reducer = umap.UMAP(n_components=dims, n_neighbors=n_neighbors, min_dist=min_dist, metric="cosine",
-                        precomputed_knn=knn, low_memory=True, verbose=False)
+                        precomputed_knn=knn if knn is not None else (None, None, None), low_memory=True,
+                        verbose=False, tqdm_kwds={"disable": not bar, "desc": "Map layout (UMAP epochs)"})
     with warnings.catch_warnings():
         # umap-learn warns that a precomputed graph cannot `transform` new data: see place().
         warnings.filterwarnings("ignore", message=".*precomputed_knn.*")
         warnings.filterwarnings("ignore", category=UserWarning, module="umap")
         coords = reducer.fit_transform(vectors)
     return np.asarray(coords, dtype=np.float32)
+
+
+def use_numba_cache() -> None:
+    """numba caches the compiled code of UMAP and NN-descent (the functions marked cache=True)
+    under the user cache, so a later process skips part of the ~10 s compile (set before numba loads)."""
+    import os
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir("numba")))
 
 
 def pca_layout(vectors: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
@@ -297,11 +292,12 @@ def project(index, params: MapParams = MapParams(), progress=None) -> Projection
         note = (f"The {params.dims} axes explain {explained.sum():.1%} of the variance "
                 f"({', '.join(f'{v:.1%}' for v in explained)}).")
     else:
-        announce(progress, f"Nearest-neighbour graph of {len(rows):,} items with FAISS "
-            f"({'exact' if len(rows) < EXACT_KNN_BELOW else 'HNSW'})…")
-        started = time.perf_counter()
-        knn = knn_graph(vectors, params.n_neighbors)
-        seconds["knn"] = time.perf_counter() - started
+        knn = None
+        if len(rows) < OWN_NN_DESCENT_FROM:
+            announce(progress, f"Nearest-neighbour graph of {len(rows):,} items with FAISS (exact)…")
+            started = time.perf_counter()
+            knn = knn_graph(vectors, params.n_neighbors)
+            seconds["knn"] = time.perf_counter() - started
         announce(progress, f"UMAP layout of {len(rows):,} items in {params.dims}-D (the first map in a process also compiles "
             "UMAP's code: add ~10 s)…")
         started = time.perf_counter()

@@ -45,6 +45,7 @@ from .faiss_index import (
     plan_index,
     tune,
 )
+from .layout_file import layout_after_add, layout_after_remove
 from .sources import (
     DEFAULT_CHUNK_SIZE,
     INLINE_SOURCE,
@@ -267,13 +268,16 @@ def build_index(
     name: str, sources, space: str | None = None, read_options: ReadOptions | None = None,
     index_type: str = "auto", max_memory: int | None = None, resume: bool = False, restart: bool = False,
     overwrite: bool = False, add: bool = False, index_dir=None, progress: bool = False,
-    chunk_size: int = DEFAULT_CHUNK_SIZE, runner=None, partitions: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE, runner=None, partitions: int | None = None, layout=None,
 ) -> BuildReport:
     """Build index NAME from sources (or, with add=True, append to it).
 
     runner: SequentialRunner (default) or ray_runner.RayRunner; both write the same chunks, so a
     build interrupted under one resumes under the other. partitions: split the FAISS index into
     this many memory-mapped files (None: one file, or as many as the index being added to has).
+    layout: layout(items, vectors, progress) -> {file: bytes}, extra files of a new index (explore/
+    layout.py's layout_for_build: the 2-D map); an `add` never computes one, it places the new
+    items into the stored layout (layout_file.py).
     """
     started = time.perf_counter()
     read_options = read_options or ReadOptions()
@@ -303,7 +307,7 @@ def build_index(
         try:
             report = assemble(name, path, space_obj, store, base, [describe_source(s) for s in sources], read_options,
                               index_type, max_memory, add, started, resumed, progress, runner=runner.describe(),
-                              partitions=partitions, build_id=build_id)
+                              partitions=partitions, build_id=build_id, layout=layout)
         except InputError:  # nothing to index, or a bad option: the staged chunks cannot help a rerun
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -423,7 +427,7 @@ def _never_started(staging: Path) -> bool:
 
 
 def assemble(name, path, space, store, base, sources, read_options, index_type, max_memory, add,
-             started, resumed, progress=False, runner=None, partitions=None, build_id=None) -> BuildReport:
+             started, resumed, progress=False, runner=None, partitions=None, build_id=None, layout=None) -> BuildReport:
     new_items, new_vectors, new_skipped = store.read_all(space.dim)
     skipped = new_skipped
     if base is not None:
@@ -452,13 +456,18 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
         "created": base.manifest["created"] if base else _now(), "updated": _now(),
         "next_id": _next_id(items, base), "read_options": asdict(read_options), "builds": builds,
     }
-    manifest = rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress, partitions)
+    if base is not None:
+        extra_files = layout_after_add(base, new_vectors)
+    else:
+        extra_files = layout(items, vectors, progress) if layout is not None else {}
+    manifest = rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress, partitions,
+                                 extra_files)
     return BuildReport(name, len(new_items), new_skipped, seconds, len(new_items) / max(seconds, 1e-9), resumed, len(items),
                        manifest["index"], ids=new_items["id"].tolist())
 
 
 def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress=False,
-                      partitions=None) -> dict:
+                      partitions=None, extra_files=None) -> dict:
     """Choose, build and tune the FAISS index for these vectors (split into `partitions` by item
     id when more than 1), then write the whole index."""
     dense = np.asarray(vectors, dtype=np.float32)
@@ -475,7 +484,7 @@ def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, sk
         plan, parts = fallback, build_partitions(fallback, dense, partitions)
         plan.reason = reason
     manifest = index_manifest(manifest, items, plan, tuning, index_type, max_memory, partitions)
-    return write_index(path, items, vectors, parts, manifest, skipped)
+    return write_index(path, items, vectors, parts, manifest, skipped, extra_files)
 
 
 def index_manifest(manifest, items, plan, tuning, index_type, max_memory, partitions=1) -> dict:
@@ -548,5 +557,6 @@ def remove_items(name: str, ids=None, source: str | None = None, filters: dict |
         manifest["builds"] = manifest.get("builds", []) + [{"mode": "remove", "at": _now(), "removed": removed}]
         rebuild_and_write(index.path, index.items[keep].reset_index(drop=True), np.asarray(index.vectors)[keep],
                           manifest, index.manifest["index"]["requested"], index.manifest["index"].get("max_memory"),
-                          [_carried(s) for s in index.skipped()], partitions=partition_count(index.manifest))
+                          [_carried(s) for s in index.skipped()], partitions=partition_count(index.manifest),
+                          extra_files=layout_after_remove(index, keep))
         return removed

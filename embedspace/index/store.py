@@ -12,6 +12,10 @@
             items.parquet       one row per item, in the same order as the vectors
             vectors.npy         the raw vectors, float16, so the index can be rebuilt or projected
             skipped.jsonl       what the builds skipped, and why
+            (extra files)       what layers above keep with one version of the index (e.g. the 2-D
+                                layout, explore/layout.py): named in the manifest's extra_files,
+                                checksummed like every file, written by write_index(extra_files=)
+                                or replace_extra_files (a new generation with the same main files)
         gen-000006-0b17de/      the previous generation, kept so a reader that opened it can finish
     indexes/.NAME.lock          held by the one writer
     indexes/.NAME.build/        an interrupted build's embedded chunks (--resume)
@@ -38,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -47,12 +52,13 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from ..artifacts import atomic_write_bytes, file_checksum, file_stat, fsync_dir, hash_file, save_json
+from ..artifacts import atomic_write_bytes, file_checksum, file_stat, fsync_dir, hash_file, save_json, sha256_bytes
 from ..errors import IndexStateError, InputError
 from ..languages import normalize_lang
 from ..paths import index_path, index_root
 from ..spaces.registry import load_space
 from .faiss_index import combine_partitions, memory_parts, read_mmapped, set_search_param
+from .layout_file import layout_status
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
@@ -227,18 +233,61 @@ def _read_manifest(name: str, snapshot: Snapshot) -> dict:
 
 
 # -- writing -------------------------------------------------------------------------------------
-def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manifest: dict, skipped: list) -> dict:
+def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manifest: dict, skipped: list,
+                extra_files: dict | None = None) -> dict:
     """Write a new generation of the index at `path` and commit it. The caller holds IndexLock.
 
     The files go to a `gen-*.tmp-PID` folder, are fsynced, the folder is renamed to its generation
     name, and replacing CURRENT (an atomic rename) commits it. A crash at any point leaves the
     previous generation current and whole. Returns the manifest written.
     faiss_parts: the FAISS index, or its partitions in the order of `manifest["index"]["partitions"]`.
+    extra_files: {file name: bytes} kept with this generation (see the module docstring).
     """
     parts = faiss_parts if isinstance(faiss_parts, (list, tuple)) else [faiss_parts]
     files = faiss_files(manifest)
     if len(files) != len(parts):
         raise ValueError(f"{len(parts)} FAISS partitions for {len(files)} files in the manifest")
+    extra_files = _checked_extra_names(extra_files or {}, files)
+
+    def fill(staging: Path, manifest: dict) -> dict:
+        return _write_files(staging, files, parts, items, vectors, skipped, extra_files, manifest)
+
+    return _commit_generation(path, manifest, fill)
+
+
+def replace_extra_files(name: str, changes: dict, index_dir=None) -> dict:
+    """A new generation of index NAME with the same main files (copied) and its extra files changed:
+    {file name: bytes, or None to drop it}. Takes the writer's lock. Returns the manifest written."""
+    path = index_path(name, index_dir)
+    with IndexLock(name, index_dir):
+        tidy(path)
+        index = Index.open(name, index_dir)  # checks every file it copies
+        kept = {n: index.read_extra(n) for n in index.manifest.get("extra_files", []) if n not in changes}
+        extra_files = _checked_extra_names({**kept, **{n: d for n, d in changes.items() if d is not None}},
+                                           faiss_files(index.manifest))
+        main_files = [n for n in index.manifest["files"] if n not in index.manifest.get("extra_files", [])]
+
+        def fill(staging: Path, manifest: dict) -> dict:
+            for file in main_files:
+                shutil.copyfile(index.folder / file, staging / file)
+            _write_extra_files(staging, extra_files)
+            return _seal(staging, [*main_files, *extra_files], manifest, list(extra_files))
+
+        base = {k: v for k, v in index.manifest.items() if k not in ("files", "file_stats", "extra_files")}
+        return _commit_generation(path, base, fill)
+
+
+def _checked_extra_names(extra_files: dict, faiss_names) -> dict:
+    """Extra files are plain names of this folder that never shadow one of the index's own files."""
+    reserved = {*faiss_names, *TABLE_FILES, *V1_FILES}
+    for file in extra_files:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,80}", file) or file in reserved or file.startswith("index-"):
+            raise ValueError(f"extra file name {file!r}: a plain lower-case file name, not one of the index's own")
+    return dict(sorted(extra_files.items()))
+
+
+def _commit_generation(path: Path, manifest: dict, fill) -> dict:
+    """Stage a generation with fill(staging folder, manifest) -> manifest written, then commit it."""
     path.mkdir(parents=True, exist_ok=True)
     tidy(path)
     previous = current_snapshot(path)
@@ -246,8 +295,8 @@ def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manif
     staging, final = path / f"{generation}.tmp-{os.getpid()}", path / generation
     staging.mkdir()
     try:
-        manifest = _write_files(staging, files, parts, items, vectors, skipped,
-                                {**manifest, "format_version": FORMAT_VERSION, "name": path.name, "generation": generation})
+        manifest = fill(staging, {**manifest, "format_version": FORMAT_VERSION, "name": path.name,
+                                  "generation": generation})
         raw = (staging / "manifest.json").read_bytes()
         os.rename(staging, final)
         fsync_dir(path)
@@ -268,7 +317,7 @@ def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manif
     return manifest
 
 
-def _write_files(folder: Path, files, parts, items, vectors, skipped, manifest: dict) -> dict:
+def _write_files(folder: Path, files, parts, items, vectors, skipped, extra_files: dict, manifest: dict) -> dict:
     import faiss
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -278,12 +327,23 @@ def _write_files(folder: Path, files, parts, items, vectors, skipped, manifest: 
     pq.write_table(pa.Table.from_pandas(items, preserve_index=False), folder / "items.parquet")
     np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float16), allow_pickle=False)
     (folder / "skipped.jsonl").write_bytes("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in skipped).encode())
-    names = (*files, *TABLE_FILES, "skipped.jsonl")
+    _write_extra_files(folder, extra_files)
+    return _seal(folder, [*files, *TABLE_FILES, "skipped.jsonl", *extra_files], manifest, list(extra_files))
+
+
+def _write_extra_files(folder: Path, extra_files: dict) -> None:
+    for file, data in extra_files.items():
+        (folder / file).write_bytes(data)
+
+
+def _seal(folder: Path, names: list, manifest: dict, extra_names: list) -> dict:
+    """fsync the files, then write the manifest with their checksums and stats."""
     for name in names:
         with open(folder / name, "rb") as handle:
             os.fsync(handle.fileno())
     manifest = {**manifest, "files": {n: hash_file(folder / n) for n in names},
-                "file_stats": {n: file_stat(folder / n) for n in names}}
+                "file_stats": {n: file_stat(folder / n) for n in names},
+                **({"extra_files": extra_names} if extra_names else {})}
     save_json(folder / "manifest.json", manifest)
     fsync_dir(folder)
     return manifest
@@ -474,6 +534,20 @@ class Index:
             set_search_param(faiss_index, param, value)
         return cls(path, manifest, items, vectors, faiss_index, folder=snapshot.folder)
 
+    def read_extra(self, file: str) -> bytes | None:
+        """An extra file of this generation (write_index(extra_files=)), None if it has none of that
+        name. Its bytes are checked against the manifest's sha256 as they are read."""
+        if file not in self.manifest.get("extra_files", []):
+            return None
+        try:
+            data = (self.folder / file).read_bytes()
+        except OSError as exc:
+            raise IndexStateError(f"Index '{self.name}' is missing {file} ({exc.strerror}). Rebuild the index.") from None
+        if sha256_bytes(data) != self.manifest["files"].get(file):
+            raise IndexStateError(f"Index '{self.name}': {file} does not match its checksum in manifest.json, so it "
+                                  "was changed or damaged after the build. Rebuild the index.")
+        return data
+
     def skipped(self) -> list:
         """What the builds of this index skipped (skipped.jsonl of its generation)."""
         file = self.folder / "skipped.jsonl"
@@ -574,6 +648,7 @@ def describe_index(index: Index) -> str:
         else:
             lines.append(f"  {build['at']}: {build['mode']} +{build['added']:,} items, {build['skipped']:,} skipped, "
                          f"{build['seconds']:.1f} s ({build['items_per_second']:,.1f} items/s)")
+    lines.append("  map: " + layout_status(index).message)
     lines.append("  files: " + ", ".join(f"{f} sha256 {h[:12]}" for f, h in m.get("files", {}).items()))
     return "\n".join(lines)
 

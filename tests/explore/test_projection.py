@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from cache_damage import DAMAGES, damage
 
+import embedspace.vectors
 from embedspace import InputError
 from embedspace.explore import projection
 from embedspace.explore.projection import MapParams, ProjectionMap
@@ -141,7 +142,7 @@ def test_place_many_at_once_equals_one_at_a_time(monkeypatch):
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     pmap = ProjectionMap(np.arange(30), rng.standard_normal((30, 3)).astype(np.float32), MapParams(method="pca", dims=3),
                          30, vectors)
-    monkeypatch.setattr(projection, "PLACE_BLOCK", 4)  # several blocks
+    monkeypatch.setattr(embedspace.vectors, "PLACE_BLOCK", 4)  # several blocks (the placement rule lives there)
     queries = rng.standard_normal((10, 8)).astype(np.float32)
     together = pmap.place(queries).coords
     alone = np.concatenate([pmap.place(q).coords for q in queries])
@@ -221,3 +222,11 @@ def test_position_of_rows(small_index, tmp_path, monkeypatch):
     pmap = projection.project(small_index, MapParams(method="pca", sample=10))
     positions = pmap.position_of_rows(np.concatenate([pmap.rows[[3, 0]], [10_000]]))
     assert positions.tolist() == [3, 0, -1]
+
+
+def test_umap_builds_its_own_graph_from_the_threshold(monkeypatch, word_vectors):
+    """From OWN_NN_DESCENT_FROM points umap-learn's NN-descent replaces the FAISS graph (measured faster)."""
+    monkeypatch.setattr(projection, "OWN_NN_DESCENT_FROM", 100)
+    monkeypatch.setattr(projection, "knn_graph", lambda *args, **kwargs: pytest.fail("FAISS graph above the threshold"))
+    coords = projection.umap_layout(word_vectors[1][:300], 2)
+    assert coords.shape == (300, 2) and np.isfinite(coords).all()

@@ -1,0 +1,204 @@
+"""Named regions of the map: clusters of the space at three levels, named in the reader's language.
+
+- Clusters: spherical k-means (FAISS) in the embedding space, nested. Level 0 has the k in
+  TOP_K_RANGE with the best cosine silhouette on a sample (at least 4: a reader wants a handful
+  of top regions, not two halves); each region of one level is split again into up to
+  CHILDREN regions (fewer when it is small: at least MIN_REGION items each) at the next.
+- Names: for language L, the text items of L nearest to each region's mean vector by CSLS,
+  2 cos(c, w) - r(w), where r(w) is the mean cosine of word w to its CSLS_K nearest region
+  means of all levels: a word near every region (a hub) loses to one near this region only.
+  Siblings (the regions of one level under one parent) never share a name: the larger region
+  picks first, and the next takes its best name not yet taken.
+- Position of a label: the median layout position of the region's items.
+- Computed on first use and cached under the user cache (EMBEDSPACE_CACHE_DIR/regions), keyed by
+  the index's checksum, which changes with every write, the layout included: the clusters once
+  per index version, the names once per language.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+
+from ..artifacts import load_checked_array, save_checked_array, save_json
+from ..languages import normalize_lang
+from ..paths import cache_dir
+from ..vectors import CSLS_K, l2_normalize
+from .layout import stored_map
+from .projection import MapParams, project
+
+LEVELS = 3
+TOP_K_RANGE = (4, 12)
+CHILDREN = 5
+MIN_REGION = 12
+SILHOUETTE_SAMPLE = 3_000
+CANDIDATES = 30  # best names per region considered when siblings collide
+SEED = 1234
+FORMAT = 1
+
+NAMING_HELP = (
+    "**How regions are named.** The items are grouped by k-means in the embedding space itself "
+    "(not on the flat map), at three levels of detail: a handful of large regions, each split "
+    "into smaller ones. A region's name is the text item of the language you chose whose vector "
+    "is nearest to the mean vector of the region's items, with a correction for hubs (CSLS): a "
+    "word that is close to every region is penalised, so one frequent word does not name them "
+    "all. Neighbouring regions of the same level never share a name. The names come from the "
+    "space, so the same regions get Spanish names for a Spanish reader and Japanese names for a "
+    "Japanese one; a language with no text items in the index gives no names."
+)
+
+COLUMNS = ["x", "y", "name", "level", "size", "cluster"]
+
+
+def region_labels(index, lang: str) -> pd.DataFrame:
+    """x, y (layout position of the label), name, level (0 coarsest), size, cluster (stable id)."""
+    lang = normalize_lang(lang)
+    clusters = region_clusters(index)
+    cached = _names_path(index, lang)
+    try:
+        names = json.loads(cached.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        names = name_regions(index, clusters, lang)
+        save_json(cached, names)
+    if not names:
+        return pd.DataFrame(columns=COLUMNS)
+    coords = _layout_coords(index)
+    rows = []
+    for cluster, (level, members) in enumerate(_regions(clusters)):
+        name = names.get(str(cluster))
+        if name is None:
+            continue
+        x, y = np.median(coords[members], axis=0)
+        rows.append({"x": float(x), "y": float(y), "name": name, "level": level, "size": len(members),
+                     "cluster": cluster})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# -- clusters ----------------------------------------------------------------------------------------
+def region_clusters(index) -> np.ndarray:
+    """(LEVELS, items) int32: each item's region id at each level, ids unique across levels."""
+    key = {"format": FORMAT, "index": index.checksum, "levels": LEVELS, "top": TOP_K_RANGE, "children": CHILDREN,
+           "min": MIN_REGION}
+    path = cache_dir("regions") / f"{index.name}-{index.checksum}-clusters.array"
+    clusters = load_checked_array(path, key)
+    if clusters is None or clusters.shape != (LEVELS, len(index)):
+        clusters = cluster_levels(index.vectors_f32(np.arange(len(index))))
+        save_checked_array(path, clusters, key)
+    return clusters
+
+
+def cluster_levels(vectors: np.ndarray) -> np.ndarray:
+    """Nested spherical k-means labels, (LEVELS, n); a region too small to split keeps its id's
+    children empty (its items take a new id equal for all of them at the next level)."""
+    vectors = l2_normalize(vectors)
+    n = len(vectors)
+    labels = np.zeros((LEVELS, n), np.int32)
+    labels[0] = kmeans(vectors, best_top_k(vectors))
+    next_id = int(labels[0].max()) + 1
+    for level in range(1, LEVELS):
+        for parent in np.unique(labels[level - 1]):
+            members = np.flatnonzero(labels[level - 1] == parent)
+            k = min(CHILDREN, len(members) // MIN_REGION)
+            local = kmeans(vectors[members], k) if k >= 2 else np.zeros(len(members), np.int32)
+            labels[level, members] = local + next_id
+            next_id += int(local.max()) + 1
+    return labels
+
+
+def kmeans(vectors: np.ndarray, k: int) -> np.ndarray:
+    import faiss
+
+    k = max(1, min(k, len(vectors)))
+    if k == 1:
+        return np.zeros(len(vectors), np.int32)
+    model = faiss.Kmeans(vectors.shape[1], k, niter=25, seed=SEED, spherical=True, verbose=False,
+                         min_points_per_centroid=1)
+    model.train(np.ascontiguousarray(vectors, dtype=np.float32))
+    _, assigned = model.index.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
+    return _dense(assigned[:, 0])
+
+
+def best_top_k(vectors: np.ndarray) -> int:
+    """The k of TOP_K_RANGE whose k-means of a fixed sample has the best cosine silhouette there."""
+    from sklearn.metrics import silhouette_score
+
+    low, high = TOP_K_RANGE
+    high = min(high, len(vectors) - 1)
+    if high < low:
+        return max(1, high)
+    rng = np.random.default_rng(SEED)
+    sample = vectors[np.sort(rng.choice(len(vectors), size=min(SILHOUETTE_SAMPLE, len(vectors)), replace=False))]
+    scores = {}
+    for k in range(low, high + 1):  # on the sample alone: ~10x faster than clustering every item each time
+        labels = kmeans(sample, k)
+        if len(np.unique(labels)) > 1:
+            scores[k] = silhouette_score(sample, labels, metric="cosine")
+    return max(scores, key=scores.get) if scores else low
+
+
+def _dense(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..m-1 (k-means may leave a centroid empty)."""
+    return np.unique(labels, return_inverse=True)[1].astype(np.int32)
+
+
+def _regions(clusters: np.ndarray):
+    """[(level, member rows)] by region id (ids are 0..m-1 across the levels)."""
+    out = {}
+    for level in range(clusters.shape[0]):
+        for region in np.unique(clusters[level]):
+            out[int(region)] = (level, np.flatnonzero(clusters[level] == region))
+    return [out[r] for r in sorted(out)]
+
+
+# -- names ------------------------------------------------------------------------------------------
+def name_regions(index, clusters: np.ndarray, lang: str) -> dict:
+    """{region id (str): name}: CSLS-nearest text items of `lang`, distinct among siblings."""
+    items = index.items
+    candidates = np.flatnonzero(((items["kind"] == "text") & (items["lang"] == lang)).to_numpy())
+    if len(candidates) == 0:
+        return {}
+    texts = items["text"].to_numpy()[candidates]
+    vectors = index.vectors_f32(np.arange(len(index)))
+    regions = _regions(clusters)
+    means = l2_normalize(np.stack([vectors[members].mean(axis=0) for _, members in regions]))
+    cosines = means @ l2_normalize(vectors[candidates]).T  # (regions, candidates)
+    hubness = np.sort(cosines, axis=0)[-min(CSLS_K, len(means)):].mean(axis=0)  # r(w) over region means
+    scores = 2 * cosines - hubness[None, :]
+    names = {}
+    for siblings in _sibling_groups(clusters, regions):
+        taken = set()
+        for region in sorted(siblings, key=lambda r: -len(regions[r][1])):
+            ranked = np.argsort(-scores[region])[:CANDIDATES]
+            choice = next((texts[c] for c in ranked if _key(texts[c]) not in taken), texts[ranked[0]])
+            taken.add(_key(choice))
+            names[str(region)] = str(choice)
+    return names
+
+
+def _sibling_groups(clusters: np.ndarray, regions) -> list:
+    """Lists of region ids that share a parent (level 0: all of them share the whole index)."""
+    groups: dict = {}
+    for region, (level, members) in enumerate(regions):
+        parent = -1 if level == 0 else int(clusters[level - 1, members[0]])
+        groups.setdefault((level, parent), []).append(region)
+    return list(groups.values())
+
+
+def _key(text: str) -> str:
+    return " ".join(str(text).casefold().split())
+
+
+def _names_path(index, lang: str):
+    digest = hashlib.sha256(json.dumps([FORMAT, CANDIDATES, CSLS_K], sort_keys=True).encode()).hexdigest()[:8]
+    return cache_dir("regions") / f"{index.name}-{index.checksum}-names-{lang}-{digest}.json"
+
+
+def _layout_coords(index) -> np.ndarray:
+    """Layout position of every row: the stored layout, else a map of all items (cached)."""
+    pmap = stored_map(index)
+    if pmap is None:
+        pmap = project(index, MapParams(sample=None))
+    return pmap.coords

@@ -1,0 +1,103 @@
+"""The 2-D layout stored with an index: two extra files of its generation (store.py), no pickle.
+
+    layout-2d.npy   float32 (items, 2): the map position of every row, in row order
+    layout.json     how it was computed (method, parameters, graph, seconds, when) and
+                    `next_id`: the index's next_id when it was laid out
+
+explore/layout.py computes a layout (UMAP) and hands its files to build_index or
+replace_extra_files; this module keeps it in step with the index without computing a new one:
+- `add` places each new item by the maps' placement rule (vectors.place_among_neighbours: the
+  softmax-weighted mean position of its nearest laid-out items in the full space);
+- `remove` drops the rows of the removed items.
+Ids only grow, so the items placed after the layout are exactly those with id >= layout next_id.
+
+Stale: placed items never move the others and cannot form a region of their own; past
+STALE_SHARE of the index placed, `info` and the app say so and `embedspace map NAME --relayout`
+recomputes. 10% is a judgement, not a measurement: one new item in ten is enough new material
+for a group the layout cannot show, and at the demo's size a relayout costs about a minute.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..vectors import place_among_neighbours
+
+COORDS_FILE = "layout-2d.npy"
+META_FILE = "layout.json"
+STALE_SHARE = 0.10
+
+
+@dataclass(frozen=True)
+class LayoutStatus:
+    present: bool
+    placed: int  # items added after the layout, placed among their neighbours
+    total: int  # items of the index
+    stale: bool
+    message: str
+
+
+def layout_files(coords: np.ndarray, meta: dict) -> dict:
+    """{file name: bytes} of a layout, for write_index(extra_files=) or replace_extra_files."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(coords, dtype=np.float32), allow_pickle=False)
+    return {COORDS_FILE: buffer.getvalue(), META_FILE: json.dumps(meta, indent=1, sort_keys=True).encode()}
+
+
+def read_layout(index) -> tuple[np.ndarray, dict] | None:
+    """(coords (items, 2), meta) of the index's stored layout, or None when it has none."""
+    raw = index.read_extra(COORDS_FILE)
+    meta = index.read_extra(META_FILE)
+    if raw is None or meta is None:
+        return None
+    coords = np.load(io.BytesIO(raw), allow_pickle=False)
+    if coords.shape != (len(index), 2):  # a writer that forgot it: better no layout than a wrong one
+        return None
+    return coords, json.loads(meta)
+
+
+def placed_rows(index, meta: dict) -> np.ndarray:
+    """Rows of the items added after the layout (their ids are at least its next_id)."""
+    return np.flatnonzero(index.items["id"].to_numpy() >= int(meta.get("next_id", 0)))
+
+
+def layout_status(index) -> LayoutStatus:
+    stored = read_layout(index)
+    total = len(index)
+    if stored is None:
+        return LayoutStatus(False, 0, total, False, f"Index '{index.name}' has no stored layout; "
+                            f"`embedspace map {index.name}` computes and stores one.")
+    placed = len(placed_rows(index, stored[1]))
+    stale = placed > STALE_SHARE * total
+    message = f"2-D layout of {total - placed:,} items"
+    if placed:
+        message += f", {placed:,} added since and placed among their neighbours ({placed / total:.0%})"
+    if stale:
+        message += (f"; stale (over {STALE_SHARE:.0%} placed): `embedspace map {index.name} --relayout` "
+                    "recomputes it")
+    return LayoutStatus(True, placed, total, stale, message)
+
+
+def layout_after_add(base, new_vectors: np.ndarray) -> dict:
+    """The base index's layout with the new items placed (rows appended in order); {} if none."""
+    stored = read_layout(base)
+    if stored is None:
+        return {}
+    coords, meta = stored
+    if len(new_vectors):
+        placed, _, _ = place_among_neighbours(new_vectors, base.vectors, coords)
+        coords = np.concatenate([coords, placed])
+    return layout_files(coords, meta)
+
+
+def layout_after_remove(index, keep: np.ndarray) -> dict:
+    """The layout of the rows kept; {} if the index has none."""
+    stored = read_layout(index)
+    if stored is None:
+        return {}
+    coords, meta = stored
+    return layout_files(coords[keep], meta)

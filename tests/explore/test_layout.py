@@ -1,0 +1,131 @@
+"""The stored layout: written with the index, opened as a map of every item, kept in step by `add`
+(new items placed among their neighbours, nothing recomputed) and `remove`, recomputed by
+`embedspace map NAME --relayout`. UMAP is replaced by PCA here (its compile would dominate)."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embedspace.cli import main
+from embedspace.explore import layout as layout_module
+from embedspace.explore.layout import layout_status, stored_map
+from embedspace.explore.projection import pca_layout
+from embedspace.explore.regions import region_labels
+from embedspace.index import build_index, remove_items
+from embedspace.index.layout_file import STALE_SHARE, layout_files
+from embedspace.index.sources import ReadOptions
+from embedspace.index.store import Index, describe_index
+
+GROUPS = {"animal": "dog cat horse cow pig sheep lion tiger bear rabbit perro gato caballo vaca cerdo oveja",
+          "colour": "red blue green yellow black white purple pink rojo azul verde amarillo negro blanco",
+          "number": "one two three four five six seven eight uno dos tres cuatro cinco seis siete ocho"}
+HELD_OUT = {"animal": ["mouse", "ratón"], "colour": ["grey", "gris"], "number": ["nine", "nueve"]}
+
+
+def pca_files(items, vectors, progress=None):
+    return layout_files(pca_layout(np.asarray(vectors, np.float32), 2)[0],
+                        {"method": "pca (test)", "next_id": int(items["id"].max()) + 1})
+
+
+@pytest.fixture()
+def laid_out(tmp_path):
+    rows = [{"text": w, "label": g} for g, words in GROUPS.items() for w in words.split()]
+    pd.DataFrame(rows).to_csv(tmp_path / "words.csv", index=False)
+    build_index("words", [tmp_path / "words.csv"], space="use-m3", index_dir=tmp_path, layout=pca_files,
+                read_options=ReadOptions(label_column="label", lang="en"))  # "en" names the regions below
+    return tmp_path
+
+
+def test_the_stored_layout_is_a_map_of_every_item(laid_out):
+    index = Index.open("words", laid_out)
+    pmap = stored_map(index)
+    assert pmap is not None and (pmap.rows == np.arange(len(index))).all() and pmap.coords.shape == (len(index), 2)
+    assert layout_status(index).present and layout_status(index).placed == 0 and not layout_status(index).stale
+    assert pmap.place(index.vectors_f32([0])).coords.shape == (1, 2)
+    assert "layout-2d.npy" in index.manifest["files"] and "map: 2-D layout" in describe_index(index)
+
+
+def test_an_index_without_a_layout_opens_and_says_so(tmp_path):
+    pd.DataFrame({"text": ["dog", "cat", "red"]}).to_csv(tmp_path / "w.csv", index=False)
+    build_index("plain", [tmp_path / "w.csv"], space="use-m3", index_dir=tmp_path)
+    index = Index.open("plain", tmp_path)
+    assert stored_map(index) is None and not layout_status(index).present
+    assert "embedspace map plain" in layout_status(index).message
+
+
+def test_add_places_new_items_among_their_neighbours_without_a_new_layout(laid_out, monkeypatch):
+    before = Index.open("words", laid_out)
+    old = stored_map(before).coords.copy()
+    monkeypatch.setattr(layout_module, "compute_layout", lambda *a, **k: pytest.fail("add computed a layout"))
+    rows = [{"text": w, "label": g} for g, words in HELD_OUT.items() for w in words]
+    pd.DataFrame(rows).to_csv(laid_out / "more.csv", index=False)
+    build_index("words", [laid_out / "more.csv"], add=True, index_dir=laid_out, read_options=ReadOptions(label_column="label"))
+    after = Index.open("words", laid_out)
+    coords = stored_map(after).coords
+    assert np.array_equal(coords[:len(old)], old)  # the laid-out items did not move
+    status = layout_status(after)
+    assert status.placed == len(rows) and len(rows) > STALE_SHARE * len(after)  # 6 of 52 placed: past the share
+    assert status.stale and "embedspace map words --relayout" in describe_index(after)
+    labels = after.items["label"].to_numpy()
+    centres = {g: np.median(old[labels[:len(old)] == g], axis=0) for g in GROUPS}
+    for row in range(len(old), len(after)):
+        nearest = min(centres, key=lambda g: np.linalg.norm(coords[row] - centres[g]))
+        assert nearest == labels[row], (after.items["text"][row], nearest)
+
+
+def test_remove_keeps_the_layout_of_the_rest(laid_out):
+    old = stored_map(Index.open("words", laid_out)).coords
+    remove_items("words", ids=[0, 5], index_dir=laid_out)
+    coords = stored_map(Index.open("words", laid_out)).coords
+    assert np.array_equal(coords, np.delete(old, [0, 5], axis=0))
+
+
+def test_relayout_recomputes_and_clears_the_placed_count(laid_out, monkeypatch, capsys):
+    pd.DataFrame({"text": ["mouse", "grey", "nine"] * 1, "label": ["animal", "colour", "number"]}).to_csv(
+        laid_out / "more.csv", index=False)
+    build_index("words", [laid_out / "more.csv"], add=True, index_dir=laid_out,
+                read_options=ReadOptions(label_column="label"))
+    assert layout_status(Index.open("words", laid_out)).placed == 3
+    calls = []
+
+    def fake_umap(vectors, dims, *args, **kwargs):
+        calls.append(len(vectors))
+        return pca_layout(vectors, dims)[0][:, ::-1].copy()  # differs from the stored one
+
+    monkeypatch.setattr(layout_module, "umap_layout", fake_umap)
+    assert main(["map", "words", "--relayout", "--index-dir", str(laid_out), "--quiet"]) == 0
+    index = Index.open("words", laid_out)
+    assert calls == [len(index)]
+    assert layout_status(index).placed == 0 and stored_map(index) is not None
+    assert json.loads(index.read_extra("layout.json"))["next_id"] == index.manifest["next_id"]
+
+
+def test_map_writes_a_self_contained_html_and_a_png_with_region_names(laid_out, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(tmp_path / "cache"))
+    pytest.importorskip("matplotlib")
+    page, picture = tmp_path / "map.html", tmp_path / "map.png"
+    assert main(["map", "words", "--index-dir", str(laid_out), "--html", str(page), "--png", str(picture),
+                 "--lang", "en", "--quiet"]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "<script src=\"http" not in text and "cdn" not in text.lower().split("plotly.js v")[0][-2000:]
+    assert len(text) > 1_000_000  # plotly.js is inside
+    names = list(region_labels(Index.open("words", laid_out), "en").query("level <= 1")["name"])
+    bold, unbold = re.escape("\\u003cb\\u003e"), re.escape("\\u003c\\u002fb\\u003e")  # <b> </b> in plotly's JSON
+    for name in names:  # each drawn as an annotation (top-level names in bold)
+        assert re.search(f'"text":"({bold})?{re.escape(json.dumps(name)[1:-1])}({unbold})?"', text), name
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_build_without_umap_learn_still_builds_and_says_why_there_is_no_map(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "umap" else real(name, *a))
+    rows = [{"text": w} for words in GROUPS.values() for w in words.split()]
+    pd.DataFrame(rows).to_csv(tmp_path / "w.csv", index=False)
+    assert main(["build", "w", str(tmp_path / "w.csv"), "--index-dir", str(tmp_path)]) == 0
+    assert "umap-learn is not installed" in capsys.readouterr().err
+    assert not layout_status(Index.open("w", tmp_path)).present

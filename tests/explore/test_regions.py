@@ -1,0 +1,87 @@
+"""Named regions: known groups of words in three languages are recovered as top-level regions and
+named, in Spanish, by a word of the group or its hypernym; siblings never share a name."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embedspace.explore.regions import NAMING_HELP, _regions, _sibling_groups, region_clusters, region_labels
+
+GROUPS = {
+    "animal": {"en": "animal dog cat horse cow pig sheep lion tiger bear rabbit mouse",
+               "es": "animal perro gato caballo vaca cerdo oveja león tigre oso conejo ratón",
+               "ja": "動物 犬 猫 馬 牛 豚 羊 ライオン 虎 熊 ウサギ ネズミ"},
+    "colour": {"en": "colour red blue green yellow black white purple orange pink brown grey",
+               "es": "color rojo azul verde amarillo negro blanco morado naranja rosa marrón gris",
+               "ja": "色 赤 青 緑 黄色 黒 白 紫 オレンジ ピンク 茶色 灰色"},
+    "number": {"en": "number one two three four five six seven eight nine ten eleven",
+               "es": "número uno dos tres cuatro cinco seis siete ocho nueve diez once",
+               "ja": "数 一 二 三 四 五 六 七 八 九 十 十一"},
+    "country": {"en": "country France Germany Spain Italy Japan China Brazil Mexico Canada Egypt India",
+                "es": "país Francia Alemania España Italia Japón China Brasil México Canadá Egipto India",
+                "ja": "国 フランス ドイツ スペイン イタリア 日本 中国 ブラジル メキシコ カナダ エジプト インド"},
+}
+# What a Spanish reader may see as the name of each group's region: its words and its hypernym.
+ACCEPTED_ES = {group: set(langs["es"].split()) | {"animales", "colores", "números", "países"}
+               for group, langs in GROUPS.items()}
+
+
+@pytest.fixture(scope="module")
+def groups_index(tmp_path_factory):
+    from embedspace.index.build import build_index
+    from embedspace.index.sources import ReadOptions
+    from embedspace.index.store import Index
+
+    rows = [{"text": word, "lang": lang, "label": group}
+            for group, langs in GROUPS.items() for lang, words in langs.items() for word in words.split()]
+    root = tmp_path_factory.mktemp("regions-index")
+    pd.DataFrame(rows).to_csv(root / "groups.csv", index=False)
+    build_index("groups", [root / "groups.csv"], space="use-m3",
+                read_options=ReadOptions(lang_column="lang", label_column="label"), index_dir=root)
+    return Index.open("groups", root)
+
+
+@pytest.fixture(autouse=True)
+def pca_positions(monkeypatch, tmp_path):
+    """Label positions from a PCA map (a UMAP would add its compile to every run; positions are not
+    what these tests check), and a cache of the test's own."""
+    from embedspace.explore import regions
+    from embedspace.explore.projection import pca_layout
+
+    monkeypatch.setattr(regions, "_layout_coords", lambda index: pca_layout(index.vectors_f32(slice(None)), 2)[0])
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(tmp_path))
+
+
+def test_top_level_regions_recover_the_groups(groups_index):
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    clusters = region_clusters(groups_index)
+    ami = adjusted_mutual_info_score(groups_index.items["label"], clusters[0])
+    print(f"AMI {ami:.3f}, {clusters[0].max() + 1} top-level regions")
+    assert ami >= 0.7, ami
+
+
+def test_spanish_names_come_from_each_group_and_siblings_differ(groups_index):
+    labels = region_labels(groups_index, "es")
+    clusters = region_clusters(groups_index)
+    assert {"x", "y", "name", "level", "size", "cluster"} <= set(labels.columns) and set(labels["level"]) <= {0, 1, 2}
+    spanish = set(groups_index.items.loc[groups_index.items["lang"] == "es", "text"])
+    assert set(labels["name"]) <= spanish  # names are Spanish text items of the index
+    named = dict(zip(labels["cluster"], labels["name"]))
+    for siblings in _sibling_groups(clusters, _regions(clusters)):
+        names = [named[r] for r in siblings]
+        assert len(set(names)) == len(names), names
+    # each group's name: the name of the top-level region most of its items fall in
+    items = groups_index.items
+    print(labels.to_string())
+    for group in GROUPS:
+        region = np.bincount(clusters[0][(items["label"] == group).to_numpy()]).argmax()
+        assert named[region] in ACCEPTED_ES[group], (group, named[region])
+
+
+def test_the_same_regions_are_named_in_japanese_and_a_missing_language_gives_none(groups_index):
+    spanish, japanese = region_labels(groups_index, "es"), region_labels(groups_index, "ja")
+    assert list(spanish["cluster"]) == list(japanese["cluster"])
+    assert set(japanese["name"]) <= set(groups_index.items.loc[groups_index.items["lang"] == "ja", "text"])
+    assert region_labels(groups_index, "fr").empty
+    assert "CSLS" in NAMING_HELP
