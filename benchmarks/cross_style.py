@@ -109,7 +109,8 @@ def main() -> None:
         x = np.concatenate([features, extra]) if augment else features
         y = np.concatenate([targets, targets]) if augment else targets
         mean, scale, weight, bias = fit_ridge(x, y, alpha)
-        row = {"recipe": label, "alpha": alpha, "augmented": augment, "same_style_r@10": same_style(features, extra if augment else None, targets, data.groups, alpha)}
+        row = {"recipe": label, "alpha": alpha, "augmented": augment,
+               "same_style_r@10": same_style(features, extra if augment else None, targets, data.groups, alpha)}
         for style, (rows, style_features) in styles.items():
             mapped = ((style_features - mean) / scale) @ weight + bias
             row[style] = {name: pooled_recall(targets, mapped[half[rows] == h], rows[half[rows] == h])
