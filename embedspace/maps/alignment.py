@@ -27,6 +27,7 @@ from ..index.sources import _load_table
 from ..languages import normalize_lang
 from ..paths import NAME_PATTERN, map_dir
 from ..spaces.image_map import (
+    DEFAULT_ALPHAS,
     DEFAULT_BACKBONES,
     ImageMap,
     caption_to_image_recall,
@@ -282,7 +283,8 @@ def align_images(name: str, space_spec: str, source, labels_from=None, caption_c
 
 
 def fit_image_map(space, data: LabelledImages, backbones=DEFAULT_BACKBONES, method: str = "ridge", languages=None,
-                  features=None, targets=None, meta: dict | None = None, progress: bool = False) -> ImageMap:
+                  features=None, targets=None, meta: dict | None = None, progress: bool = False,
+                  alphas=DEFAULT_ALPHAS) -> ImageMap:
     """Fit a map on every image of `data` (strength chosen by inner folds), its training summary
     in the map's header; features and caption targets are computed unless given."""
     if features is None:
@@ -293,7 +295,7 @@ def fit_image_map(space, data: LabelledImages, backbones=DEFAULT_BACKBONES, meth
     training = {"images": len(data.images), "classes": len(set(data.groups)), "languages": fitted_on,
                 "captions": sum(len(c) for c in data.captions), "source": data.description,
                 "skipped": len(data.skipped)}
-    return fit_map(features, targets, data.groups, backbones, space.text_space(), method,
+    return fit_map(features, targets, data.groups, backbones, space.text_space(), method, alphas,
                    meta={"training": training, **(meta or {})})
 
 
