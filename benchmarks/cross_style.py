@@ -12,6 +12,10 @@ looked at for the choice, and every style's test-half figure is reported for the
 for the previous one (strength by same-style inner folds), measured in the same run.
 
     python benchmarks/emoji_styles_setup.py && python benchmarks/cross_style.py   # -> quality.json "cross_style"
+
+The CLI prints the same cross-style figure for one recipe:
+    embedspace align emoji --images openmoji --languages en --backbones lite0 \\
+        --cross-style benchmarks/.cache/emoji-styles/twitter/64,benchmarks/.cache/emoji-styles/apple/64
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from image_maps import merge_result  # noqa: E402
 
 from embedspace import load_space  # noqa: E402
 from embedspace.images import load_images  # noqa: E402
-from embedspace.maps.alignment import caption_targets, openmoji_images  # noqa: E402
+from embedspace.maps.alignment import STYLE_POOL, caption_targets, openmoji_images, pooled_recall  # noqa: E402
 from embedspace.runtime import load_now  # noqa: E402
 from embedspace.spaces.image_map import (  # noqa: E402
     caption_to_image_recall,
@@ -42,7 +46,6 @@ from embedspace.spaces.image_map import (  # noqa: E402
 )
 
 CHOOSE_ON = ("twitter", "facebook")  # apple is reported, never chosen on
-POOL = 300
 ALPHAS = (1e3, 3e3, 1e4, 3e4, 1e5, 3e5)
 BACKBONES = ("lite0",)
 
@@ -69,21 +72,6 @@ def augmented(images, seed: int = 0) -> list:
             canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
         out.append(canvas)
     return out
-
-
-def pooled_recall(queries, images, rows, seed: int = 3) -> float:
-    """Mean R@10 over pools of POOL images cut from a fixed shuffle (the last, short pool merged)."""
-    order = np.random.default_rng(seed).permutation(len(rows))
-    cuts = list(range(0, len(order), POOL))
-    if len(cuts) > 1 and len(order) - cuts[-1] < POOL // 2:
-        cuts.pop()
-    hits = total = 0
-    for i, start in enumerate(cuts):
-        part = order[start:cuts[i + 1] if i + 1 < len(cuts) else len(order)]
-        recall = caption_to_image_recall(queries[rows[part]], images[part])
-        hits += recall[10] * len(part)
-        total += len(part)
-    return round(hits / total, 4)
 
 
 def main() -> None:
@@ -113,7 +101,8 @@ def main() -> None:
                "same_style_r@10": same_style(features, extra if augment else None, targets, data.groups, alpha)}
         for style, (rows, style_features) in styles.items():
             mapped = ((style_features - mean) / scale) @ weight + bias
-            row[style] = {name: pooled_recall(targets, mapped[half[rows] == h], rows[half[rows] == h])
+            row[style] = {name: pooled_recall(targets[rows[half[rows] == h]], mapped[half[rows] == h],
+                                              np.arange(int((half[rows] == h).sum())))
                           for h, name in ((0, "dev"), (1, "test"))}
         row["choice_score"] = round(float(np.mean([row[s]["dev"] for s in CHOOSE_ON])), 4)
         results.append(row)
@@ -122,7 +111,7 @@ def main() -> None:
     chosen = max(results[1:], key=lambda r: r["choice_score"])
     print(f"chosen (by mean dev R@10 on {' and '.join(CHOOSE_ON)}): {chosen['recipe']}")
     merge_result("cross_style", {
-        "space": "use-m3", "backbones": list(BACKBONES), "train": data.description, "pool": POOL,
+        "space": "use-m3", "backbones": list(BACKBONES), "train": data.description, "pool": STYLE_POOL,
         "split": "emoji split by base emoji into dev/test halves (grouped_folds seed 11); chosen on dev of "
                  f"{', '.join(CHOOSE_ON)}; apple never used for the choice",
         "recipes": results, "chosen": chosen["recipe"], "previous": results[0]["recipe"],
