@@ -153,7 +153,7 @@ def search_many(index, space, texts=None, images=None, vectors=None, ids=None, k
     out = []
     for shown, query, own in zip(labels, queries, own_rows):
         wanted = k if own is None else k + 1
-        rows, cosines = nearest_mixed(index, query, wanted, kinds) if kinds else nearest(index, query, wanted, allowed)
+        rows, cosines = nearest_mixed(index, query, k, kinds, own) if kinds else nearest(index, query, wanted, allowed)
         if own is not None:  # cheaper than a mask without the item, which would force a filtered search
             keep = rows != own
             rows, cosines = rows[keep][:k], cosines[keep][:k]
@@ -182,15 +182,20 @@ def kind_masks(index, allowed=None) -> list | None:
     return masks if all(m.any() for m in masks) else None
 
 
-def nearest_mixed(index, query: np.ndarray, k: int, kinds: list) -> tuple[np.ndarray, np.ndarray]:
+def nearest_mixed(index, query: np.ndarray, k: int, kinds: list, own=None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, cosines) of an unfiltered search over texts and images: each kind's k nearest by
     cosine, merged by reciprocal rank fusion, so the best image stands beside the best text.
 
     Why not one list by cosine: images come into a text space through a map or ConSE and sit in
     their own region (the modality gap), so a text query's cosine to its own image runs ~0.15
     below its cosine to the text's translations; by cosine alone ten texts always come first.
-    Ties in fused rank go to the higher cosine (so a text query's best text comes first)."""
-    lists = [nearest(index, query, k, mask) for mask in kinds]
+    Ties in fused rank go to the higher cosine (so a text query's best text comes first). own: the
+    row of an item query, left out of its kind's list before the lists are merged."""
+    lists = []
+    for mask in kinds:
+        rows, cosines = nearest(index, query, k if own is None else k + 1, mask)
+        keep = rows != own
+        lists.append((rows[keep][:k], cosines[keep][:k]))
     rows = np.concatenate([r for r, _ in lists])
     cosines = np.concatenate([c for _, c in lists])
     fused = np.concatenate([fused_scores(len(r)) for r, _ in lists])
