@@ -59,3 +59,17 @@ def test_mixed_suite_slice_ranks_as_the_search_does(demo12):
                  for r in query.search(index, space, text=text, k=10)["results"])
              for text, concept in zip(names["text"], names["concept"])]
     assert sum(found) / SLICE == figures["es"]["search"]["r@10"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("small_kind", [0, 20_000])
+def test_each_kind_of_an_unfiltered_search_is_its_filtered_search(demo12, monkeypatch, small_kind):
+    """Both ways a kind is searched (a float32 copy of a small kind; the unfiltered search for 2k
+    of a large one, else the filtered search) give the kind-filtered search's items, in order."""
+    index, space = demo12
+    monkeypatch.setattr(query, "SMALL_KIND", small_kind)
+    for text in ("perro", "rocket", "Spain", "rouge"):
+        mixed = query.search(index, space, text=text, k=8)["results"]
+        for kind in ("text", "image"):
+            alone = query.search(index, space, text=text, k=4, kind=kind)["results"]
+            assert [r["id"] for r in mixed if r["kind"] == kind] == [r["id"] for r in alone], (text, kind)
