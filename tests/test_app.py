@@ -164,7 +164,10 @@ def test_search_for_perro_finds_dogs_in_every_language():
     assert not at.exception and not at.error
     titles = card_titles(at)
     assert len(titles) == 12  # the default k: text cards, and emoji drawings (image map)
-    assert {"perro", "dog", "hund"} <= set(titles[:4])
+    # texts and images alternate (rank fusion, docs/indexes.md#queries); this demo's drawings go in
+    # through ConSE, which cannot place them (the real demo's map puts the dog second)
+    assert titles[0] == "perro" and titles[1].endswith(".png")
+    assert {"perro", "dog", "hund"} <= set(titles[:8])
     assert "🇪🇸 es" in card_details(at)  # language flag and code beside each result
 
 
@@ -288,7 +291,8 @@ def test_pca_map_with_the_query_its_neighbours_and_the_analogy():
     assert "the query (placed)" in names and "the query's neighbours" in names and "analogy" in names
     neighbours = trace(figure, "the query's neighbours")
     items = _items().set_index("id")
-    assert items.loc[values(neighbours["customdata"]).astype(int), "text"].tolist()[:2] == ["perro", "dog"]
+    texts = items.loc[values(neighbours["customdata"]).astype(int), "text"].dropna().tolist()
+    assert texts[:2] == ["perro", "dog"]  # the texts among them (images alternate with texts)
     assert len(figure["layout"]["annotations"]) == 2  # A->B and C->answer
     analogy_labels = trace(figure, "analogy")["text"]
     assert analogy_labels[:3] == ["France", "French", "Germany"] and analogy_labels[3] == "? = German"

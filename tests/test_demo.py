@@ -86,6 +86,14 @@ def test_dog_emoji_image_neighbours_include_dog_names_in_two_languages(demo):
     assert len(langs) >= 2, [(r["lang"], r["text"]) for r in results]
 
 
+def test_cat_photo_through_conse_lands_near_cat_words(demo, cat_photo):
+    """A photo goes in through ConSE, not the emoji map: an unfiltered search still shows cat words."""
+    _, index, _, _ = demo
+    results = query.search(index, index.load_space(), image=cat_photo, image_via="conse", k=10)["results"]
+    texts = {r["text"].lower() for r in results if r["kind"] == "text"}
+    assert texts & {"cat", "gato", "katze"}, texts
+
+
 def test_why_conse_misses_the_dog_drawing(use_space):
     """Why the demo fits a map: the classifier puts little weight on any dog class."""
     from embedspace.images import load_images

@@ -24,10 +24,12 @@ def cmd_align(args) -> int:
     report = align_images(args.name, args.space, args.images, args.labels_from, args.caption_column, args.lang_column,
                           _split_codes(args.languages), _split_codes(args.query_languages),
                           tuple(_split_codes(args.backbones)), args.method, args.folds, args.output,
-                          progress=not args.json)
+                          progress=not args.json,
+                          cross_style=[d.strip() for d in (args.cross_style or "").split(",") if d.strip()])
     if args.json:
         print(json.dumps({"map": str(report.map_path), "held_out": report.held_out,
-                          "training": report.image_map.meta["training"], "seconds": round(report.seconds, 1)}, indent=2))
+                          "training": report.image_map.meta["training"],
+                          "cross_style": report.cross_style, "seconds": round(report.seconds, 1)}, indent=2))
     else:
         print(report.summary())
     return 0

@@ -247,6 +247,9 @@ def add_alignment_commands(sub) -> None:
                    "concatenated (default %(default)s; lite0 alone is ~4x cheaper)")
     p.add_argument("--method", default="ridge", choices=["ridge", "contrastive"])
     p.add_argument("--folds", type=int, default=5, help="grouped folds of the held-out report (default 5)")
+    p.add_argument("--cross-style", metavar="DIRS", help="folders of the same emoji in other art styles, "
+                   "comma-separated, PNGs named by code point (e.g. benchmarks/.cache/emoji-styles/twitter/64): "
+                   "the report adds the final map's R@10 on each")
     p.add_argument("--output", help="write the map here instead of the maps folder")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _index_dir(p)

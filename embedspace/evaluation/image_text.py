@@ -310,3 +310,84 @@ def format_text(result: dict) -> str:
             lines.append(f"  {label:<17}{cells[0]:<38}{cells[1]}")
     lines.append(f"  time: {format_seconds(result['seconds'])}")
     return "\n".join(lines)
+
+
+# -- the modality gap: does a name find its image in an unfiltered search? ------------------------------------
+MIXED_BATCH = 256  # queries scored at once: 256 x 64k cosines is ~70 MB
+
+
+def mixed_search(index, space, languages=None, image_vectors=None, limit: int | None = None) -> dict:
+    """For each emoji image of an index (the demo) and each language, its names searched with no filter.
+
+    Each name (a text item labelled 'emoji' whose concept has an image) is embedded as a query and
+    ranks the whole index, texts and images. Per language: the share of names whose image is in
+    the top 1 / top 10 of the images-only list ('images'), of one list by plain cosine ('cosine'),
+    and of the list an unfiltered `embedspace search` shows ('search': each kind's list merged by
+    reciprocal rank fusion, `query.nearest_mixed`). Ties count against the image.
+    image_vectors: other vectors for the index's images, in the index's image order (e.g. from maps
+    fitted without them: `cross_fitted_images`); the texts stay the index's. limit: the first N
+    names of each language (in index order): the pinned slice the tests run."""
+    items = index.items
+    kinds = items["kind"].to_numpy()
+    concepts = items["concept"].astype(object).to_numpy()
+    image_rows = np.flatnonzero(kinds == "image")
+    text_rows = np.flatnonzero(kinds == "text")
+    image_of = {}
+    for position, row in enumerate(image_rows):
+        image_of.setdefault(concepts[row], position)
+    images = index.vectors_f32(image_rows) if image_vectors is None else l2_normalize(image_vectors, dtype=np.float32)
+    texts = index.vectors_f32(text_rows)
+    names = (kinds == "text") & (items["label"].to_numpy() == "emoji") & np.isin(concepts, list(image_of))
+    langs = items["lang"].astype(object).to_numpy()
+    languages = languages or sorted({lang for lang in langs[names] if isinstance(lang, str)})
+    figures = {}
+    for lang in languages:
+        rows = np.flatnonzero(names & (langs == lang))[:limit]
+        if not len(rows):
+            continue
+        queries = embed_texts_cached(space, items["text"].to_numpy()[rows].tolist(), role="query")
+        answers = np.array([image_of[concepts[r]] for r in rows])
+        ranks = np.concatenate([_mixed_ranks(queries[s:s + MIXED_BATCH], answers[s:s + MIXED_BATCH], texts, images)
+                                for s in range(0, len(rows), MIXED_BATCH)])
+        figures[lang] = {"names": int(len(rows)), **{
+            name: {f"r@{k}": round(float((ranks[:, column] < k).mean()), 4) for k in KS}
+            for column, name in enumerate(("images", "cosine", "search"))}}
+    mean = {name: {f"r@{k}": round(float(np.mean([f[name][f"r@{k}"] for f in figures.values()])), 4) for k in KS}
+            for name in ("images", "cosine", "search")} if figures else {}
+    return {"languages": figures, "mean": mean, "images": int(len(image_rows)), "texts": int(len(text_rows))}
+
+
+def _mixed_ranks(queries, answers, texts, images) -> np.ndarray:
+    """(n, 3) 0-based ranks of each query's image: among images, by cosine among all items, and in
+    the fused list of `query.nearest_mixed` (image rank r follows r texts and r images, and the
+    text of rank r too where its cosine is at least the image's)."""
+    image_scores = queries @ images.T
+    right = image_scores[np.arange(len(queries)), answers]
+    among_images = (image_scores >= right[:, None]).sum(axis=1) - 1
+    text_scores = queries @ texts.T
+    texts_above = (text_scores >= right[:, None]).sum(axis=1)
+    by_cosine = among_images + texts_above
+    # the fused list alternates: with equal rank the higher cosine goes first
+    fused = 2 * among_images + (texts_above > among_images)
+    return np.stack([among_images, by_cosine, fused], axis=1)
+
+
+def cross_fitted_images(index, space, fit_languages, backbones=MAP_BACKBONES, k: int = DEFAULT_FOLDS) -> np.ndarray:
+    """The index's emoji images, each mapped by a map fitted without its fold (`emoji_folds`), on
+    the names in fit_languages: what an unfiltered search would see for images the map never saw."""
+    items = index.items
+    image_rows = np.flatnonzero(items["kind"].to_numpy() == "image")
+    emojis = items["concept"].astype(object).to_numpy()[image_rows].tolist()
+    pictures, _ = load_images(items["path"].to_numpy()[image_rows].tolist())
+    features = image_features(pictures, backbones)
+    data = captioned_emoji(emojis, pictures, fit_languages)
+    targets, _ = caption_targets(space, data, fit_languages, embed=lambda texts: embed_texts_cached(space, texts))
+    assignment = emoji_folds(emojis, k)
+    fold_of = np.array([assignment[e] for e in emojis])
+    out = np.zeros((len(emojis), space.dim), np.float32)
+    for fold in range(k):
+        test, train = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
+        fitted = fit_map(features[train], targets[train], [data.groups[j] for j in train], backbones,
+                         space.text_space(), "ridge")
+        out[test] = l2_normalize(fitted.project(features[test]), dtype=np.float32)
+    return out

@@ -141,9 +141,9 @@ def search(index: Index, space, query: Query, k: int = DEFAULT_K, lang: str | No
            kind: str | None = None) -> list[dict]:
     """The query's k nearest items; an item query leaves out the item itself."""
     lang, kind = filter_value(lang), filter_value(kind)
-    extra = 1 if query.item_id is not None else 0
-    found = queries.search(index, space, vector=query.vector, k=k + extra, lang=lang, kind=kind)["results"]
-    found = [r for r in found if r["id"] != query.item_id][:k]
+    # an item query searches by the item's id: the search leaves the item out before it merges kinds
+    by = {"item_id": query.item_id} if query.item_id is not None else {"vector": query.vector}
+    found = queries.search(index, space, k=k, lang=lang, kind=kind, **by)["results"]
     if not found:
         raise InputError(f"No items match the filters (kind: {kind or ANY}, language: {lang or ANY}); widen them.")
     return [{**r, "rank": rank} for rank, r in enumerate(found, start=1)]

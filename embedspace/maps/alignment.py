@@ -27,6 +27,7 @@ from ..index.sources import _load_table
 from ..languages import normalize_lang
 from ..paths import NAME_PATTERN, map_dir
 from ..spaces.image_map import (
+    DEFAULT_ALPHAS,
     DEFAULT_BACKBONES,
     ImageMap,
     caption_to_image_recall,
@@ -155,6 +156,7 @@ class AlignReport:
     held_out: dict  # {"map": {...}, "conse": {...}, "per_language": {...}, "folds": k, "pool": n}
     data: LabelledImages
     seconds: float
+    cross_style: dict = field(default_factory=dict)  # {style: {lang: R@10}}: `cross_style_scores`
 
     def summary(self) -> str:
         h = self.held_out
@@ -162,8 +164,8 @@ class AlignReport:
                  f"{len(set(self.data.groups))} groups, captions in {', '.join(self.data.languages())}."]
         if self.data.skipped:
             lines.append(f"Skipped {len(self.data.skipped)} (e.g. {self.data.skipped[0][0]}: {self.data.skipped[0][1]}).")
-        lines.append(f"Held-out caption->image recall over {h['folds']} grouped folds (pool = the test fold, "
-                     f"about {h['pool']} images):")
+        lines.append(f"Same-style held-out caption->image recall over {h['folds']} grouped folds (pool = the test "
+                     f"fold, about {h['pool']} images):")
         lines.append(f"  {'language':<10} {'queries':>8} {'map R@1':>8} {'map R@10':>9} {'ConSE R@1':>10} {'ConSE R@10':>11}")
         for lang, row in h["per_language"].items():
             lines.append(f"  {lang:<10} {row['queries']:>8} {row['map']['recall@1']:>8.3f} {row['map']['recall@10']:>9.3f} "
@@ -171,6 +173,12 @@ class AlignReport:
         if self.image_map is not None:
             lines.append(f"Map: {self.image_map.meta['method']} on {'+'.join(self.image_map.backbones)} features, "
                          f"alpha={self.image_map.meta['alpha']:g} (chosen by inner folds).")
+        for style, by_lang in self.cross_style.items():
+            lines.append(f"Cross-style R@10 on {style} (the final map; each caption ranks pools of {STYLE_POOL} "
+                         f"of that style's images): " + ", ".join(f"{lang} {r:.3f}" for lang, r in by_lang.items()))
+        if self.cross_style:
+            mean = np.mean([r for by_lang in self.cross_style.values() for r in by_lang.values()])
+            lines.append(f"Cross-style mean R@10: {mean:.3f} (choose a recipe by this, not by the same-style folds).")
         if self.map_path:
             lines.append(f"Saved {self.map_path}; use it as images=map:{self.map_path.stem} "
                          f"(e.g. `embedspace build NAME SOURCE --space '{self.image_map.text_space['name']}"
@@ -254,11 +262,13 @@ def held_out_scores(features, targets, per_lang, groups, conse_vectors, backbone
 def align_images(name: str, space_spec: str, source, labels_from=None, caption_column=None, lang_column=None,
                  languages=None, query_languages=None, backbones=DEFAULT_BACKBONES, method: str = "ridge",
                  folds: int = 5, out=None, save: bool = True, data: LabelledImages | None = None,
-                 progress: bool = False) -> AlignReport:
+                 progress: bool = False, cross_style=()) -> AlignReport:
     """Score the recipe on held-out folds, fit it on every image, save the map (atomically).
 
     `languages`: the caption languages the map is fitted on (all captions where None);
-    `query_languages`: further languages whose captions only serve as held-out queries."""
+    `query_languages`: further languages whose captions only serve as held-out queries.
+    `cross_style`: folders of the same emoji in other art styles (`emoji_style_images`), scored
+    with the final map: a recipe that holds on new styles is chosen by these figures."""
 
     if save and not NAME_PATTERN.match(name):
         raise InputError(f"Map name {name!r}: use letters, digits, '-' and '_' only.")
@@ -275,14 +285,16 @@ def align_images(name: str, space_spec: str, source, labels_from=None, caption_c
                                method, folds)
     image_map = fit_image_map(space, data, backbones, method, languages, features, targets,
                               {"held_out": held_out, "created": time.strftime("%Y-%m-%d")})
+    styles = cross_style_scores(image_map, data, per_lang, cross_style)
     path = None
     if save:
         path = save_map(image_map, Path(out) if out else map_dir() / f"{name}.npz")
-    return AlignReport(path, image_map, held_out, data, time.perf_counter() - started)
+    return AlignReport(path, image_map, held_out, data, time.perf_counter() - started, styles)
 
 
 def fit_image_map(space, data: LabelledImages, backbones=DEFAULT_BACKBONES, method: str = "ridge", languages=None,
-                  features=None, targets=None, meta: dict | None = None, progress: bool = False) -> ImageMap:
+                  features=None, targets=None, meta: dict | None = None, progress: bool = False,
+                  alphas=DEFAULT_ALPHAS) -> ImageMap:
     """Fit a map on every image of `data` (strength chosen by inner folds), its training summary
     in the map's header; features and caption targets are computed unless given."""
     if features is None:
@@ -293,7 +305,7 @@ def fit_image_map(space, data: LabelledImages, backbones=DEFAULT_BACKBONES, meth
     training = {"images": len(data.images), "classes": len(set(data.groups)), "languages": fitted_on,
                 "captions": sum(len(c) for c in data.captions), "source": data.description,
                 "skipped": len(data.skipped)}
-    return fit_map(features, targets, data.groups, backbones, space.text_space(), method,
+    return fit_map(features, targets, data.groups, backbones, space.text_space(), method, alphas,
                    meta={"training": training, **(meta or {})})
 
 
@@ -311,3 +323,70 @@ def text_space_for_maps(space):
 def conse_vectors(space, pil_images) -> np.ndarray:
     """The same images through ConSE in this text space (from the cached Lite0 features)."""
     return space.image_encoder.embed_features(image_features(pil_images, ("lite0",)))
+
+
+# -- other art styles --------------------------------------------------------------------------------------
+STYLE_POOL = 300  # images a caption ranks in the cross-style figure
+
+
+def emoji_style_images(folder) -> dict:
+    """{emoji (without U+FE0F): PNG path} of a folder of one art style's emoji named by their code
+    points in hex ('1f436.png', '2708-fe0f.png': the emoji-datasource packages' img/STYLE/64 layout)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"--cross-style {folder}: not a folder (expected PNGs named by code point, e.g. 1f436.png).")
+    out = {}
+    for path in sorted(folder.glob("*.png")):
+        try:
+            emoji = "".join(chr(int(part, 16)) for part in path.stem.split("-"))
+        except ValueError:
+            continue
+        out[emoji.replace("\ufe0f", "")] = path
+    if not out:
+        raise InputError(f"--cross-style {folder}: no PNGs named by emoji code points (e.g. 1f436.png).")
+    return out
+
+
+def style_name(folder) -> str:
+    """'twitter' for .../img/twitter/64 or .../twitter."""
+    folder = Path(folder)
+    return folder.parent.name if folder.name.isdigit() else folder.name
+
+
+def cross_style_scores(image_map: ImageMap, data: LabelledImages, per_lang: dict, folders) -> dict:
+    """{style: {lang: R@10}}: each caption of an emoji the style draws ranks pools of STYLE_POOL
+    images of that style (cut from a fixed shuffle; a short last pool joins the one before)."""
+    out = {}
+    for folder in folders or ():
+        drawn = emoji_style_images(folder)
+        keys = [str(name).replace("\ufe0f", "") for name in data.names]
+        rows = np.array([i for i, key in enumerate(keys) if key in drawn], dtype=np.int64)
+        if not len(rows):
+            raise InputError(f"--cross-style {folder}: none of its emoji are among the training images "
+                             "(it scores maps fitted on emoji, e.g. --images openmoji).")
+        pictures, _ = load_images([drawn[keys[i]] for i in rows])
+        mapped = image_map.project(image_features(pictures, image_map.backbones))
+        position = {image: p for p, image in enumerate(rows)}
+        out[style_name(folder)] = {lang: pooled_recall(vectors, mapped, [position.get(i, -1) for i in images])
+                                   for lang, (images, vectors) in per_lang.items()}
+    return out
+
+
+def pooled_recall(queries, images, answers, seed: int = 3) -> float:
+    """Mean recall@10 of queries whose image (row `answers[i]` of images; -1: not drawn, skipped)
+    is in a pool of STYLE_POOL images cut from a fixed shuffle of the images."""
+    answers = np.asarray(answers)
+    order = np.random.default_rng(seed).permutation(len(images))
+    cuts = list(range(0, len(order), STYLE_POOL))
+    if len(cuts) > 1 and len(order) - cuts[-1] < STYLE_POOL // 2:
+        cuts.pop()
+    hits = total = 0
+    for number, start in enumerate(cuts):
+        pool = order[start:cuts[number + 1] if number + 1 < len(cuts) else len(order)]
+        where = {image: p for p, image in enumerate(pool)}
+        asked = [i for i, a in enumerate(answers) if a in where]
+        if asked:
+            recall = caption_to_image_recall(queries[asked], images[pool], [where[answers[i]] for i in asked])
+            hits += recall[10] * len(asked)
+            total += len(asked)
+    return round(hits / total, 4) if total else float("nan")

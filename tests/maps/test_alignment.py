@@ -392,3 +392,35 @@ def test_align_text_judges_the_map_on_words_and_translate_follows_the_verdict(tm
     used, setting = applicable_text_map(use_space, "de", "en")
     assert used is None and "no verdict on words" in setting
     assert align_text("use-m3", names, "de", "en", save=False)["words"] is None
+
+
+def test_align_reports_same_style_and_cross_style_figures(tmp_path):
+    """--cross-style: the final map ranks, per caption, the same emoji drawn in another style (here
+    OpenMoji mirrored, named by code point as the emoji-datasource packages name them)."""
+    from PIL import Image, ImageOps
+
+    from embedspace.data.render import render_emoji
+    from embedspace.images import load_images
+
+    emojis = (ANIMALS + " " + VEHICLES).split()
+    paths = render_emoji(emojis)[0]
+    style = tmp_path / "img" / "mirrored" / "64"
+    style.mkdir(parents=True)
+    for e, path in paths.items():
+        ImageOps.mirror(Image.open(path)).save(style / f"{'-'.join(f'{ord(c):x}' for c in e)}.png")
+    data = alignment.captioned_emoji(list(paths), load_images(list(paths.values()))[0], ["en"], "twenty emoji")
+    report = alignment.align_images("styles", "use-m3", None, languages=["en"], backbones=("lite0",), folds=2,
+                                    save=False, data=data, cross_style=[style])
+    assert set(report.cross_style) == {"mirrored"} and report.cross_style["mirrored"]["en"] >= 0.8
+    summary = report.summary()
+    assert "Same-style held-out" in summary and "Cross-style R@10 on mirrored" in summary
+    with pytest.raises(InputError, match="none of its emoji"):
+        alignment.cross_style_scores(report.image_map, data, {}, [_folder_with(tmp_path / "other", "1f9ff.png")])
+
+
+def _folder_with(folder, name):
+    from PIL import Image
+
+    folder.mkdir()
+    Image.new("RGB", (64, 64), "white").save(folder / name)
+    return folder
