@@ -200,7 +200,8 @@ def _draw_regions(figure, regions: pd.DataFrame) -> None:
     sizes = [REGION_FONT[min(int(level), len(REGION_FONT) - 1)] for level in regions["level"]]
     figure.add_trace(go.Scatter(
         x=regions["x"].to_numpy(), y=regions["y"].to_numpy(), mode="text", name=REGIONS_NAME, text=names,
-        textfont={"size": sizes, "color": "#202020", "family": "sans-serif"},
+        # A white halo keeps a name legible over the points.
+        textfont={"size": sizes, "color": "#202020", "family": "sans-serif", "shadow": "0 0 3px white"},
         hovertext=[f"region {name} ({int(size):,} items)" for name, size in zip(names, regions["size"])],
         hovertemplate="%{hovertext}<extra></extra>", showlegend=False))
 
