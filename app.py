@@ -571,7 +571,11 @@ def map_panel(index, space, problem) -> None:
                         config={"scrollZoom": True, "displaylogo": False})
         st.caption(stored_caption(pmap, int(shown.sum())) if stored else map_caption(index, pmap))
         if stored:
-            st.text(layout_status(index).message)  # it may name the index: plain text
+            status = layout_status(index)  # its message may name the index: plain text
+            if status.stale:
+                alert("warning", "The stored layout is out of date:", status.message)
+            else:
+                st.text(status.message)
         for note in notes:
             st.text(note)
     with side:
