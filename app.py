@@ -17,9 +17,12 @@ as a select box option, which Streamlit shows as plain text. tests/test_app.py c
 with such items.
 """
 
+import hashlib
 import logging
 import os
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from embedspace import EmbedspaceError, load_space
@@ -514,6 +517,35 @@ def cached_point_frame(_index, _pmap, key: str):
     return map_figure.point_frame(_index, _pmap, key.rsplit("|", 1)[1])
 
 
+@st.cache_resource(max_entries=4)
+def cached_figure(_frame, _overlay, _regions, _shown, key: str, dims: int, thumbnails: bool, fade: bool):
+    # The same figure object when nothing drawn changed (a click, a side-panel choice): building one of
+    # every item's points takes about half a second on the full demo. Read only (Streamlit copies it).
+    return map_figure.map_figure(_frame, dims, _overlay, thumbnails=thumbnails, shown=_shown, fade=fade,
+                                 regions=_regions)
+
+
+def figure_key(frame_key: str, *drawn) -> str:
+    """A digest of everything a map figure is drawn from (arrays by their bytes, markers by label,
+    place and id), to find it in cached_figure."""
+    digest = hashlib.sha256(frame_key.encode())
+    for part in drawn:
+        if isinstance(part, np.ndarray):
+            digest.update(part.tobytes())
+        elif isinstance(part, map_figure.Overlay):
+            digest.update(f"{len(part.neighbours)},{len(part.arrows)}".encode())
+            markers = [part.query, part.picked, *part.neighbours, *(m for pair in part.arrows for m in pair)]
+            for marker in markers:
+                digest.update(b"-" if marker is None else
+                              repr((marker.label, marker.item_id)).encode() + np.asarray(marker.coords).tobytes())
+        elif isinstance(part, pd.DataFrame):
+            digest.update(part.to_json().encode())
+        else:
+            digest.update(repr(part).encode())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
 def map_regions(index, langs: list):
     """The names of the regions at the picked level, or None (off, or none in that language: said)."""
     level, lang = st.session_state["map_region_level"], st.session_state.get("map_region_lang")
@@ -555,21 +587,24 @@ def map_panel(index, space, problem) -> None:
     if picked is not None and picked in index.row_of_id and not state.get("map_item_clicked"):
         marker = map_figure.item_markers(index, pmap, [{**index.result_row(index.row_of_id[picked]), "rank": 0}])[0]
         overlay.picked = marker
-    frame = cached_point_frame(index, pmap, f"{index.name}|{index.checksum}|{params if not stored else STORED}|"
-                                            f"{state['map_color']}")
+    frame_key = f"{index.name}|{index.checksum}|{params if not stored else STORED}|{state['map_color']}"
+    frame = cached_point_frame(index, pmap, frame_key)
     if stored:
         shown = map_figure.shown_mask(frame, state["map_kinds"], state["map_langs"], state["map_labels"])
     else:
         shown = map_figure.shown_mask(frame, labels=state["map_labels"])
     regions = map_regions(index, explorer.index_languages(index)) if stored else None
     thumbnails = thumbnails_fit and state["map_thumbnails"]
-    figure = map_figure.map_figure(frame, dims, overlay, thumbnails=thumbnails, shown=None if shown.all() else shown,
-                                   fade=state["map_others"] == "fade", regions=regions)
+    matching = int(shown.sum())
+    shown = None if matching == len(frame) else shown
+    fade = state["map_others"] == "fade"
+    figure = cached_figure(frame, overlay, regions, shown, figure_key(frame_key, dims, overlay, thumbnails, shown, fade,
+                                                                     regions), dims, thumbnails, fade)
     chart, side = st.columns([3, 1], gap="medium")
     with chart:
         st.plotly_chart(figure, key="map_chart", on_select=on_map_select, selection_mode=("points", "box", "lasso"),
                         config={"scrollZoom": True, "displaylogo": False})
-        st.caption(stored_caption(pmap, int(shown.sum())) if stored else map_caption(index, pmap))
+        st.caption(stored_caption(pmap, matching) if stored else map_caption(index, pmap))
         if stored:
             status = layout_status(index)  # its message may name the index: plain text
             if status.stale:
