@@ -8,7 +8,9 @@ on a free loopback port, driven like a person by tests/streamlit_browser.py's Ch
     map      click the Map tab, until plotly has drawn every item of the index (its own data: the
              item traces' point count); the first time in a fresh server ("cold": the stored layout
              is read and the point frame built) and again after the Search tab ("warm", median);
-    click    click a point of the map, until the item is shown beside it (median of --repeats).
+    click    click a point of the map, until the item is shown beside it (median of --repeats); and
+             whether the chart stayed the same element and how often plotly drew it again meanwhile
+             (app.py keeps the figure identical on a click, so it should not be redrawn).
 
 Times are taken in the browser (performance.now() at the click or key press, and when the condition
 first holds, polled every animation frame). The check: map / search <= 3 (cold and warm stated).
@@ -99,32 +101,41 @@ def time_tab(page, name: str, condition_js: str) -> float:
     return (ended - started) / 1000
 
 
-def point_on_screen(page) -> tuple[float, float, int]:
-    """Page coordinates and id of an item point near the middle of the chart (from the first item trace)."""
-    return tuple(page.evaluate(r"""() => {
+def point_on_screen(page, nth: int) -> tuple[float, float, int]:
+    """Page coordinates and id of an item point near the middle of the chart (of the first item trace):
+    the 10*nth-th nearest to the middle, so that each repeat clicks another item."""
+    return tuple(page.evaluate(r"""(nth) => {
         const chart = document.querySelector('[data-testid="stMain"] .js-plotly-plot');
         const layout = chart._fullLayout, box = chart.getBoundingClientRect();
         const trace = chart._fullData.find(t => t.type === 'scattergl' && t.customdata && /\(\d[\d,]*\)$/.test(t.name));
         const cx = (layout.xaxis.range[0] + layout.xaxis.range[1]) / 2, cy = (layout.yaxis.range[0] + layout.yaxis.range[1]) / 2;
-        let best = 0, bestDistance = Infinity;
-        for (let i = 0; i < trace._length; i++) {
-            const d = (trace.x[i] - cx) ** 2 + (trace.y[i] - cy) ** 2;
-            if (d < bestDistance) { bestDistance = d; best = i; }
-        }
-        return [box.left + layout._size.l + layout.xaxis.l2p(trace.x[best]),
-                box.top + layout._size.t + layout.yaxis.l2p(trace.y[best]), Number(trace.customdata[best])];
-    }"""))
+        const order = Array.from({length: trace._length}, (_, i) => i);
+        const distance = i => (trace.x[i] - cx) ** 2 + (trace.y[i] - cy) ** 2;
+        order.sort((a, b) => distance(a) - distance(b));
+        const pick = order[Math.min(10 * nth, order.length - 1)];
+        return [box.left + layout._size.l + layout.xaxis.l2p(trace.x[pick]),
+                box.top + layout._size.t + layout.yaxis.l2p(trace.y[pick]), Number(trace.customdata[pick])];
+    }""", nth))
 
 
-def time_click(page) -> float:
-    """Seconds from clicking a point to the item shown beside the map (the 'Use in Search' button)."""
-    page.evaluate("""() => document.querySelectorAll('.st-key-map_use').forEach(e => e.setAttribute('data-old', '1'))""")
-    x, y, _ = point_on_screen(page)
+CHART = "document.querySelector('[data-testid=\"stMain\"] .js-plotly-plot')"
+
+
+def time_click(page, nth: int) -> tuple[float, dict]:
+    """Seconds from clicking a point to that item shown beside the map (its '#id' line), and what the
+    chart did meanwhile: whether it is the same element, and how often plotly drew it again."""
+    page.evaluate(f"""() => {{ const chart = {CHART}; chart.__beforeClick = true; chart.__redraws = 0;
+        chart.on('plotly_afterplot', () => chart.__redraws++); }}""")
+    x, y, item = point_on_screen(page, nth)
+    shown = f"""Array.from(document.querySelectorAll('[data-testid="stMain"] [data-testid="stText"]'))
+        .some(e => e.innerText.trim().endsWith(' #{item}'))"""
     started = now(page)
     page.mouse.click(x, y)
-    ended = until(page, f"document.querySelector('.st-key-map_use:not([data-old])') && !{RUNNING}")
+    ended = until(page, f"{shown} && !{RUNNING}")
     wait_until_idle(page)
-    return (ended - started) / 1000
+    chart = page.evaluate(f"""() => {{ const chart = {CHART};
+        return {{same_element: !!chart.__beforeClick, redraws: chart.__redraws || 0}}; }}""")
+    return (ended - started) / 1000, chart
 
 
 def draw_points(points: int = SYNTHETIC_POINTS, page=None, repeats: int = 3) -> dict:
@@ -182,7 +193,8 @@ def measure(index: str, index_dir: Path, repeats: int, points: int) -> dict:
         wait_until_idle(page)  # the first search loads the space: not timed
         searches = [time_search(page, word) for word in (WORDS * repeats)[:max(repeats, 1)]]
         map_cold = time_tab(page, "Map", condition)
-        clicks = [time_click(page) for _ in range(repeats)]
+        clicked = [time_click(page, nth) for nth in range(repeats)]
+        clicks, click_charts = [seconds for seconds, _ in clicked], [chart for _, chart in clicked]
         map_warm = []
         for _ in range(repeats):
             page.get_by_role("tab", name="Search", exact=True).click()
@@ -192,7 +204,7 @@ def measure(index: str, index_dir: Path, repeats: int, points: int) -> dict:
     search = statistics.median(searches)
     return {"index": index, "items": items, "search_s": search, "search_runs_s": searches,
             "map_cold_s": map_cold, "map_warm_s": statistics.median(map_warm), "map_warm_runs_s": map_warm,
-            "click_s": statistics.median(clicks), "click_runs_s": clicks,
+            "click_s": statistics.median(clicks), "click_runs_s": clicks, "chart_after_click": click_charts,
             "ratio_map_search_cold": map_cold / search, "ratio_map_search_warm": statistics.median(map_warm) / search,
             "goal": f"map / search <= {GOAL:g}", "synthetic": drawing}
 

@@ -66,4 +66,5 @@ def test_region_names_are_escaped_text_sized_by_level():
     names = next(t for t in figure.data if t.name == map_figure.REGIONS_NAME)
     assert list(names.text) == ["&lt;b&gt;perro&lt;/b&gt;", "gato"] and names.mode == "text"
     assert list(names.textfont.size) == list(map_figure.REGION_FONT[:2])
+    assert names.hoverinfo == "skip"  # a click near a name selects the item under the pointer, not the name
     assert map_figure.picked_ids({"points": [{"text": "gato"}, {"customdata": 101}]}) == [101]
