@@ -118,20 +118,24 @@ def point_on_screen(page, nth: int) -> tuple[float, float, int]:
     }""", nth))
 
 
+# The item beside the map: its '... · #id' line (app.py's item_side_panel), '' when none.
+SHOWN_ITEM = """Array.from(document.querySelectorAll('[data-testid="stMain"] [data-testid="stText"]'))
+    .map(e => e.innerText.trim()).filter(t => / #\\d+$/.test(t)).join('|')"""
 CHART = "document.querySelector('[data-testid=\"stMain\"] .js-plotly-plot')"
 
 
 def time_click(page, nth: int) -> tuple[float, dict]:
-    """Seconds from clicking a point to that item shown beside the map (its '#id' line), and what the
+    """Seconds from clicking a point to another item shown beside the map (its '#id' line), and what the
     chart did meanwhile: whether it is the same element, and how often plotly drew it again."""
     page.evaluate(f"""() => {{ const chart = {CHART}; chart.__beforeClick = true; chart.__redraws = 0;
         chart.on('plotly_afterplot', () => chart.__redraws++); }}""")
-    x, y, item = point_on_screen(page, nth)
-    shown = f"""Array.from(document.querySelectorAll('[data-testid="stMain"] [data-testid="stText"]'))
-        .some(e => e.innerText.trim().endsWith(' #{item}'))"""
+    # Plotly selects the point nearest the pointer, of any trace: wait for another item, not for this one.
+    x, y, _ = point_on_screen(page, nth)
+    before = page.evaluate(f"() => {SHOWN_ITEM}")
     started = now(page)
     page.mouse.click(x, y)
-    ended = until(page, f"{shown} && !{RUNNING}")
+    print(f"  clicked at ({x:.0f}, {y:.0f})", flush=True)
+    ended = until(page, f"{SHOWN_ITEM} !== '' && {SHOWN_ITEM} !== {json.dumps(before)} && !{RUNNING}")
     wait_until_idle(page)
     chart = page.evaluate(f"""() => {{ const chart = {CHART};
         return {{same_element: !!chart.__beforeClick, redraws: chart.__redraws || 0}}; }}""")
@@ -192,7 +196,9 @@ def measure(index: str, index_dir: Path, repeats: int, points: int) -> dict:
         page.goto(f"{url}/?panel=Search")
         wait_until_idle(page)  # the first search loads the space: not timed
         searches = [time_search(page, word) for word in (WORDS * repeats)[:max(repeats, 1)]]
+        print(f"  searches: {searches}", flush=True)
         map_cold = time_tab(page, "Map", condition)
+        print(f"  map, cold: {map_cold:.2f} s", flush=True)
         clicked = [time_click(page, nth) for nth in range(repeats)]
         clicks, click_charts = [seconds for seconds, _ in clicked], [chart for _, chart in clicked]
         map_warm = []
@@ -200,6 +206,7 @@ def measure(index: str, index_dir: Path, repeats: int, points: int) -> dict:
             page.get_by_role("tab", name="Search", exact=True).click()
             wait_until_idle(page)
             map_warm.append(time_tab(page, "Map", condition))
+        print(f"  clicks: {clicks}, map warm: {map_warm}", flush=True)
         drawing = draw_points(points, page)
     search = statistics.median(searches)
     return {"index": index, "items": items, "search_s": search, "search_runs_s": searches,
