@@ -17,9 +17,12 @@ as a select box option, which Streamlit shows as plain text. tests/test_app.py c
 with such items.
 """
 
+import hashlib
 import logging
 import os
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from embedspace import EmbedspaceError, load_space
@@ -28,10 +31,19 @@ from embedspace.explore import explorer, map_figure, projection
 from embedspace.index.store import Index
 from embedspace.paths import index_root
 
+# DELETE AT MERGE (issue 17): the fallback to the stand-in, once branch `map` brings layout.py and regions.py.
+try:
+    from embedspace.explore.layout import layout_status, stored_map
+    from embedspace.explore.regions import NAMING_HELP, region_labels
+except ImportError:
+    from embedspace.explore._layout_standin import NAMING_HELP, layout_status, region_labels, stored_map
+
 log = logging.getLogger("embedspace.app")
 
 PANELS = ["Search", "Analogy", "Translate", "Map", "Tokens", "Compare"]
 ANY = explorer.ANY
+STORED = "stored"  # the Map tab's projection: the index's stored layout of every item
+REGION_LEVELS = {0: "broad", 1: "finer", 2: "finest", None: "off"}
 SAMPLE_SIZES = [150, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, None]  # None: every item
 # UMAP maps up to this many items (seconds on 2 cores) are computed without asking; larger ones
 # (minutes) wait for a button. EMBEDSPACE_MAP_ASK_ABOVE changes it (a slow or a fast machine).
@@ -44,8 +56,9 @@ DEFAULTS = {
     "analogy_a": "man", "analogy_b": "king", "analogy_c": "woman", "analogy_method": "add",
     "analogy_kind": "text", "analogy_lang": "en", "analogy_k": 12,
     "tr_text": "perro", "tr_to": "en", "tr_from": ANY, "tr_k": 10,
-    "map_method": "umap", "map_dims": 2, "map_color": "language", "map_sample": 5_000, "map_kinds": [],
-    "map_langs": [], "map_show_query": True, "map_show_analogy": True, "map_thumbnails": True,
+    "map_method": "stored", "map_dims": 2, "map_color": "language", "map_sample": 5_000, "map_kinds": [],
+    "map_langs": [], "map_labels": [], "map_others": "fade", "map_region_level": 0,
+    "map_show_query": True, "map_show_analogy": True, "map_thumbnails": True,
     "text_1": helpers.DEFAULT_TEXTS[0], "text_2": helpers.DEFAULT_TEXTS[1], "more_texts": helpers.DEFAULT_MORE_TEXTS,
 }
 
@@ -356,26 +369,62 @@ def show_tokens(view) -> None:
 
 
 # -- map ---------------------------------------------------------------------------------------------
-def map_settings(index) -> projection.MapParams:
-    methods = {"umap": "UMAP", "pca": "PCA (fast)"}
+def map_settings(index, has_layout: bool) -> tuple[projection.MapParams, bool]:
+    """(the map's parameters, whether it is the index's stored layout). On the stored layout the kinds
+    and languages fade or hide points; on a UMAP or PCA map they choose the items it is computed from."""
+    methods = {STORED: "Stored layout (every item)"} if has_layout else {}
+    methods.update({"umap": "UMAP", "pca": "PCA (fast)"})
+    keep_valid("map_method", list(methods), STORED)
     langs = explorer.index_languages(index)
     st.session_state["map_langs"] = [lang for lang in st.session_state["map_langs"] if lang in langs]
     kinds = explorer.index_kinds(index)
     st.session_state["map_kinds"] = [kind for kind in st.session_state["map_kinds"] if kind in kinds]
-    row = st.columns([2, 2, 2, 2, 3, 3])
-    row[0].radio("Projection", list(methods), key="map_method", format_func=methods.get, horizontal=True)
-    row[1].radio("Dimensions", [2, 3], key="map_dims", format_func=lambda dims: f"{dims}-D", horizontal=True)
+    labels = index_labels(index)
+    st.session_state["map_labels"] = [label for label in st.session_state["map_labels"] if label in labels]
+    stored = st.session_state["map_method"] == STORED
+    row = st.columns([3, 2, 2, 2, 3, 3])
+    row[0].radio("Projection", list(methods), key="map_method", format_func=methods.get, horizontal=True,
+                 help="The stored layout was computed once for every item of the index; UMAP and PCA maps are "
+                      "computed here for a sample, in 2-D or 3-D.")
+    row[1].radio("Dimensions", [2, 3], key="map_dims", format_func=lambda dims: f"{dims}-D", horizontal=True,
+                 disabled=stored)
     row[2].selectbox("Colour by", list(map_figure.COLOR_BY), key="map_color")
-    row[3].selectbox("Items", SAMPLE_SIZES, key="map_sample",
+    row[3].selectbox("Items", SAMPLE_SIZES, key="map_sample", disabled=stored,
                      format_func=lambda size: "all" if size is None else f"≤ {size:,}",
                      help="A random sample (always the same one) of at most this many items.")
-    row[4].multiselect("Kinds", explorer.index_kinds(index), key="map_kinds", placeholder="every kind")
+    row[4].multiselect("Kinds", kinds, key="map_kinds", placeholder="every kind")
     row[5].multiselect("Languages", langs, key="map_langs", placeholder="every language",
                        format_func=explorer.language_label, help="Texts in these languages; images stay unless "
                        "Kinds leaves them out (they have no language).")
+    row = st.columns([4, 2, 2, 2, 2])
+    # Labels are the index's own words: a select box shows its options as plain text.
+    row[0].multiselect("Labels", labels, key="map_labels", placeholder="every label")
+    row[1].radio("Items left out", ["fade", "hide"], key="map_others", horizontal=True,
+                 help="Items the kinds, languages and labels leave out: drawn faded, or not at all.")
     state = st.session_state
-    return projection.MapParams(method=state["map_method"], dims=state["map_dims"], sample=state["map_sample"],
-                                kinds=tuple(state["map_kinds"]), langs=tuple(state["map_langs"]))
+    params = projection.MapParams(method="umap" if stored else state["map_method"], dims=2 if stored else state["map_dims"],
+                                  sample=None if stored else state["map_sample"],
+                                  kinds=() if stored else tuple(state["map_kinds"]),
+                                  langs=() if stored else tuple(state["map_langs"]))
+    if stored:
+        region_settings(row[2], row[3], langs)
+    return params, stored
+
+
+def region_settings(level_column, lang_column, langs: list) -> None:
+    """The level of detail of the region names and their language (the UI's English where the index
+    has it, else its most frequent language). Streamlit does not tell the page how far the chart is
+    zoomed, so the reader picks the level: finer names for a closer look."""
+    level_column.selectbox("Region names", list(REGION_LEVELS), key="map_region_level", format_func=REGION_LEVELS.get,
+                           help=NAMING_HELP)
+    if langs:
+        keep_valid("map_region_lang", langs, "en")
+        lang_column.selectbox("Names in", langs, key="map_region_lang", format_func=explorer.language_label,
+                              help=NAMING_HELP)
+
+
+def index_labels(index) -> list:
+    return sorted(index.items["label"].dropna().astype(str).unique())
 
 
 def status_progress(status):
@@ -441,46 +490,143 @@ def on_map_select() -> None:
     st.session_state["map_selected"] = ids
     if ids:
         st.session_state["map_item"] = ids[0]
+        # Plotly already shows the clicked point as selected: no ring, so the figure stays the same and
+        # Streamlit sends a reference to it, not every point again (its message cache).
+        st.session_state["map_item_clicked"] = True
+
+
+def pick_highlighted() -> None:
+    st.session_state.update(map_item=st.session_state["map_pick"], map_item_clicked=False)
+
+
+@st.cache_resource(show_spinner="Opening the map…", max_entries=4)
+def cached_stored_map(_index, name: str, checksum: str):
+    # The index's stored layout, once per version of the index; None when it has none.
+    return stored_map(_index)
+
+
+@st.cache_resource(show_spinner="Naming the regions…", max_entries=16)
+def cached_regions(_index, name: str, checksum: str, lang: str):
+    return region_labels(_index, lang)
+
+
+@st.cache_resource(max_entries=8)
+def cached_point_frame(_index, _pmap, key: str):
+    # Coordinates, colour groups and hover texts of every point, built once per map and colouring (about
+    # a second on the full demo) rather than on every click or filter change. Read only.
+    return map_figure.point_frame(_index, _pmap, key.rsplit("|", 1)[1])
+
+
+@st.cache_resource(max_entries=4)
+def cached_figure(_frame, _overlay, _regions, _shown, key: str, dims: int, thumbnails: bool, fade: bool):
+    # The same figure object when nothing drawn changed (a click, a side-panel choice): building one of
+    # every item's points takes about half a second on the full demo. Read only (Streamlit copies it).
+    return map_figure.map_figure(_frame, dims, _overlay, thumbnails=thumbnails, shown=_shown, fade=fade,
+                                 regions=_regions)
+
+
+def figure_key(frame_key: str, *drawn) -> str:
+    """A digest of everything a map figure is drawn from (arrays by their bytes, markers by label,
+    place and id), to find it in cached_figure."""
+    digest = hashlib.sha256(frame_key.encode())
+    for part in drawn:
+        if isinstance(part, np.ndarray):
+            digest.update(part.tobytes())
+        elif isinstance(part, map_figure.Overlay):
+            digest.update(f"{len(part.neighbours)},{len(part.arrows)}".encode())
+            markers = [part.query, part.picked, *part.neighbours, *(m for pair in part.arrows for m in pair)]
+            for marker in markers:
+                digest.update(b"-" if marker is None else
+                              repr((marker.label, marker.item_id)).encode() + np.asarray(marker.coords).tobytes())
+        elif isinstance(part, pd.DataFrame):
+            digest.update(part.to_json().encode())
+        else:
+            digest.update(repr(part).encode())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
+def map_regions(index, langs: list):
+    """The names of the regions at the picked level, or None (off, or none in that language: said)."""
+    level, lang = st.session_state["map_region_level"], st.session_state.get("map_region_lang")
+    if level is None or lang not in langs:
+        return None
+    regions = cached_regions(index, index.name, index.checksum, lang)
+    if regions.empty:
+        st.text(f"No region names: the index has no texts in {lang}.")
+        return None
+    return regions[regions["level"] == level]
 
 
 def map_panel(index, space, problem) -> None:
-    st.caption("The index in 2-D or 3-D. Click a point (or drag a box or lasso, in 2-D) to see the item beside "
-               "the map.")
+    st.caption("Every item of the index on its stored layout (or a UMAP or PCA map of a sample, in 2-D or 3-D). "
+               "Click a point (or drag a box or lasso, in 2-D) to see the item beside the map.")
     if problem:
         st.text(problem)
     try:
-        params = map_settings(index)
-        pmap = get_map(index, params)
+        layout = cached_stored_map(index, index.name, index.checksum)
+        params, stored = map_settings(index, layout is not None)
+        pmap = layout if stored else get_map(index, params)
     except Exception as exc:  # noqa: BLE001
         show_failure(exc)
         return
     if pmap is None:
         return
+    state = st.session_state
+    dims = pmap.params.dims
     toggles = st.columns(3)
     toggles[0].toggle("Show the search query", key="map_show_query")
     toggles[1].toggle("Show the analogy (A→B, C→answer)", key="map_show_analogy")
     images_on_map = int((index.items["kind"].iloc[pmap.rows] == "image").sum())
-    thumbnails_fit = params.dims == 2 and 0 < images_on_map <= map_figure.MAX_THUMBNAILS
+    thumbnails_fit = dims == 2 and 0 < images_on_map <= map_figure.MAX_THUMBNAILS
     toggles[2].toggle("Thumbnails of images", key="map_thumbnails", disabled=not thumbnails_fit,
                       help=f"Drawn on 2-D maps with at most {map_figure.MAX_THUMBNAILS} images; "
                            f"this one has {images_on_map:,}.")
     overlay, notes = map_overlay(index, space, pmap)
-    picked = st.session_state.get("map_item")
-    if picked is not None and picked in index.row_of_id:
+    picked = state.get("map_item")
+    if picked is not None and picked in index.row_of_id and not state.get("map_item_clicked"):
         marker = map_figure.item_markers(index, pmap, [{**index.result_row(index.row_of_id[picked]), "rank": 0}])[0]
         overlay.picked = marker
-    frame = map_figure.point_frame(index, pmap, st.session_state["map_color"])
-    thumbnails = thumbnails_fit and st.session_state["map_thumbnails"]
-    figure = map_figure.map_figure(frame, params.dims, overlay, thumbnails=thumbnails)
+    frame_key = f"{index.name}|{index.checksum}|{params if not stored else STORED}|{state['map_color']}"
+    frame = cached_point_frame(index, pmap, frame_key)
+    if stored:
+        shown = map_figure.shown_mask(frame, state["map_kinds"], state["map_langs"], state["map_labels"])
+    else:
+        shown = map_figure.shown_mask(frame, labels=state["map_labels"])
+    regions = map_regions(index, explorer.index_languages(index)) if stored else None
+    thumbnails = thumbnails_fit and state["map_thumbnails"]
+    matching = int(shown.sum())
+    shown = None if matching == len(frame) else shown
+    fade = state["map_others"] == "fade"
+    figure = cached_figure(frame, overlay, regions, shown, figure_key(frame_key, dims, overlay, thumbnails, shown, fade,
+                                                                     regions), dims, thumbnails, fade)
     chart, side = st.columns([3, 1], gap="medium")
     with chart:
         st.plotly_chart(figure, key="map_chart", on_select=on_map_select, selection_mode=("points", "box", "lasso"),
                         config={"scrollZoom": True, "displaylogo": False})
-        st.caption(map_caption(index, pmap))
+        st.caption(stored_caption(pmap, matching) if stored else map_caption(index, pmap))
+        if stored:
+            status = layout_status(index)  # its message may name the index: plain text
+            if status.stale:
+                alert("warning", "The stored layout is out of date:", status.message)
+            else:
+                st.text(status.message)
         for note in notes:
             st.text(note)
     with side:
         item_side_panel(index, pmap, overlay)
+
+
+PLACED_NOTE = (f"The query and the analogy's terms are placed at the similarity-weighted mean position of their "
+               f"{projection.PLACE_K} nearest items on the map, the most similar weighing most.")
+
+
+def stored_caption(pmap, shown: int) -> str:
+    drawn = ("as points" if shown <= map_figure.MAX_POINTS else
+             f"as a density image with a sample of {map_figure.DENSITY_SAMPLE:,} points on top")
+    kept = "" if shown == len(pmap) else f" {shown:,} of them match the kinds, languages and labels;"
+    return (f"The index's stored layout: all {len(pmap):,} items, drawn {drawn}.{kept} {PLACED_NOTE} "
+            "Distances on the layout are only meaningful locally.")
 
 
 def map_caption(index, pmap) -> str:
@@ -494,9 +640,8 @@ def map_caption(index, pmap) -> str:
     if params.kinds or params.langs:
         sample += " that match the kinds and languages"
     caveat = " Distances on a UMAP map are only meaningful locally." if params.method == "umap" else ""
-    return (f"{params.describe()} of {sample}; {how}. {pmap.note} The query and the analogy's terms are placed at "
-            f"the similarity-weighted mean position of their {projection.PLACE_K} nearest items on the map, the most "
-            "similar weighing most (umap-learn cannot place new points on a map built from a precomputed neighbour "
+    return (f"{params.describe()} of {sample}; {how}. {pmap.note} {PLACED_NOTE[:-1]} "
+            "(umap-learn cannot place new points on a map built from a precomputed neighbour "
             "graph); so are search results that are not in the sample."
             f"{caveat}").replace("  ", " ")
 
@@ -510,7 +655,7 @@ def item_side_panel(index, pmap, overlay) -> None:
         keep_valid("map_pick", options, None)
         st.selectbox("Show a highlighted item", options, key="map_pick",
                      format_func=lambda item: "(pick one)" if item is None else highlighted[item],
-                     on_change=lambda: st.session_state.update(map_item=st.session_state["map_pick"]),
+                     on_change=pick_highlighted,
                      help="Plotly cannot select points in 3-D; this works in both.")
     item_id = st.session_state.get("map_item")
     if item_id is None:

@@ -143,6 +143,7 @@ def shot_map(page, url):
     """English and Spanish texts (and the images): translations lie together; the query "perro"
     with its neighbours, man→king and woman→queen, and the selected "dog" beside the map."""
     open_panel(page, url, "Map")
+    click_label(page, "UMAP")  # a computed map of a sample; the stored layout is map-regions-*
     choose(page, "Languages", "🇺🇸 en")
     choose(page, "Languages", "🇪🇸 es")
     choose(page, "Items", "≤ 10,000")
@@ -153,6 +154,7 @@ def shot_map(page, url):
 def shot_map_3d(page, url):
     open_panel(page, url, "Map")
     choose(page, "Colour by", "language")
+    click_label(page, "UMAP")
     click_label(page, "3-D")
     save(page, "map-3d", MAP_HEIGHT)
     click_label(page, "2-D")
@@ -160,16 +162,35 @@ def shot_map_3d(page, url):
 
 def shot_map_thumbnails(page, url):
     open_panel(page, url, "Map")
+    click_label(page, "UMAP")
     click_label(page, "Show the search query")
     click_label(page, "Show the analogy (A→B, C→answer)")
     choose(page, "Kinds", "image")
     choose(page, "Items", "≤ 150")
     save(page, "map-thumbnails", MAP_HEIGHT)
+    choose(page, "Items", "≤ 5,000")
+    for label in ("Show the search query", "Show the analogy (A→B, C→answer)"):
+        click_label(page, label)
+
+
+def shot_map_regions(lang: str):
+    """Every item of the demo on its stored layout, with the broad regions named in `lang`
+    (fonts-noto-cjk draws the Japanese names)."""
+    from embedspace.explore.explorer import language_label
+
+    def shot(page, url):
+        open_panel(page, url, "Map")
+        click_label(page, "Stored layout (every item)")
+        choose(page, "Region names", "broad")
+        choose(page, "Names in", language_label(lang))
+        save(page, f"map-regions-{lang}", MAP_HEIGHT)
+    return shot
 
 
 SHOTS = {"search": shot_search, "search-image": shot_search_image, "search-emoji": shot_search_emoji,
          "analogy": shot_analogy, "translate": shot_translate, "tokens": shot_tokens, "map": shot_map,
-         "map-3d": shot_map_3d, "map-thumbnails": shot_map_thumbnails}
+         "map-3d": shot_map_3d, "map-thumbnails": shot_map_thumbnails,
+         **{f"map-regions-{lang}": shot_map_regions(lang) for lang in ("es", "en", "ja")}}
 
 
 def main(names) -> None:

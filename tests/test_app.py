@@ -113,11 +113,13 @@ def trace(figure: dict, name: str) -> dict:
     return next(t for t in figure["data"] if t.get("name") == name)
 
 
-OVERLAYS = {"the query (placed)", "the query's neighbours", "analogy", "selected"}
+OVERLAYS = {"the query (placed)", "the query's neighbours", "analogy", "selected", "region names", "density"}
+FADED = "other items"
 
 
 def groups(figure: dict) -> dict:
-    """{colour group: point count} from the legend names of the item traces ('en (1,234)')."""
+    """{colour group: point count} from the legend names of the item traces ('en (1,234)'), faded items
+    (those the filters leave out) under FADED."""
     names = [t["name"] for t in figure["data"] if t.get("name") and t["name"] not in OVERLAYS]
     return {name.rsplit(" (", 1)[0]: int(name.rsplit(" (", 1)[1][:-1].replace(",", "")) for name in names}
 
@@ -361,6 +363,59 @@ def test_map_of_some_kinds_and_languages():
     at = run_app("Map", map_method="pca", map_sample=1_000)
     assert sum(groups(figure_of(at)).values()) == 1_000
     assert f"a random sample of 1,000 of the {len(_items()):,} items" in captions(at)
+
+
+def drawn_ids(figure: dict) -> list:
+    """Ids of the item points drawn (the customdata of the item traces, faded ones included)."""
+    return [int(i) for t in figure["data"] if t.get("name") and t["name"] not in OVERLAYS and "customdata" in t
+            for i in values(t["customdata"])]
+
+
+def test_map_opens_on_the_stored_layout_with_every_item_and_region_names():
+    at = run_app("Map")
+    assert not at.exception and not at.error
+    figure = figure_of(at)
+    assert sorted(drawn_ids(figure)) == sorted(_items()["id"].tolist())  # every item, each once
+    item_traces = [t for t in figure["data"] if t.get("name") and t["name"] not in OVERLAYS]
+    assert {t["type"] for t in item_traces} == {"scattergl"}  # WebGL points
+    assert "stored layout: all" in captions(at) and "computed in" not in captions(at)
+    names = trace(figure, "region names")
+    english = set(_items().query("kind == 'text' and lang == 'en'")["text"])
+    assert names["text"] and set(names["text"]) <= english  # named in the UI's language by default
+
+
+def test_region_names_follow_the_picked_language_and_level():
+    spanish = set(_items().query("kind == 'text' and lang == 'es'")["text"])
+    coarse = trace(figure_of(run_app("Map", map_region_lang="es")), "region names")["text"]
+    finer = trace(figure_of(run_app("Map", map_region_lang="es", map_region_level=1)), "region names")["text"]
+    assert set(coarse) <= spanish and set(finer) <= spanish and len(finer) > len(coarse)
+    off = figure_of(run_app("Map", map_region_level=None))
+    assert "region names" not in [t.get("name") for t in off["data"]]
+
+
+def test_filters_on_the_stored_layout_fade_or_hide_points_without_a_new_map():
+    items = _items()
+    at = run_app("Map", map_langs=["en"], map_labels=["emoji"])
+    assert not at.exception and not at.error
+    figure = figure_of(at)
+    kept = items[((items["kind"] != "text") | (items["lang"] == "en")) & (items["label"] == "emoji")]
+    counts = groups(figure)
+    assert counts.pop(FADED) == len(items) - len(kept) and sum(counts.values()) == len(kept)
+    assert sorted(drawn_ids(figure)) == sorted(items["id"].tolist())
+    assert "stored layout" in captions(at) and f"{len(kept):,} of them match" in captions(at)
+    hidden = figure_of(run_app("Map", map_langs=["en"], map_labels=["emoji"], map_others="hide"))
+    assert sorted(drawn_ids(hidden)) == sorted(kept["id"].tolist())
+
+
+def test_a_clicked_point_leaves_the_figure_as_it_was():
+    """Plotly shows the clicked point as selected itself: the figure stays identical, so Streamlit sends a
+    reference to the one the browser has rather than every point again. The side panel shows the item."""
+    perro = int(_items().query("text == 'perro'")["id"].iloc[0])
+    before = run_app("Map")
+    after = run_app("Map", map_item=perro, map_item_clicked=True)
+    assert not after.exception and not after.error
+    assert figure_of(after) == figure_of(before)
+    assert f"perro | 🇪🇸 es · text · emoji · #{perro}" in texts(after.main)
 
 
 # -- compare (a space, no index) ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The app in a real browser: `streamlit run app.py` on a free localhost port, headless Chromium.
 
 Searches for "gato", then for "perro", on the small demo index of conftest.py, and checks that the
-dog results replace the cat results; shows an index whose items are Markdown, LaTeX, colour
+dog results replace the cat results; opens the Map tab and counts the points plotly drew (every item
+of the index, by default) and the region names it wrote; shows an index whose items are Markdown, LaTeX, colour
 directives, emoji shortcodes and HTML (hostile_items.py) and checks that the page shows them as
 typed and fetches nothing; saves screenshots to test-artifacts/ (git-ignored). Skips when Chromium
 or Playwright is missing, unless EMBEDSPACE_REQUIRE_BROWSER=1 (set by .ci/run, which also
@@ -66,6 +67,48 @@ def test_search_for_perro_shows_dogs_in_chromium(browser_ready, app_index_dir):
         assert "cat" not in dogs[:3]
         assert page.locator('[data-testid="stException"]').count() == 0
         assert shot.stat().st_size > 10_000
+
+
+# What plotly drew in the Map tab, read from the chart's own data: the item traces are the WebGL ones
+# named 'group (count)' (app.py's map_figure), the region names are SVG text.
+DRAWN = r"""() => {
+    const chart = document.querySelector('[data-testid="stMain"] .js-plotly-plot');
+    if (!chart || !chart._fullData) return null;
+    const items = chart._fullData.filter(t => t.type === 'scattergl' && t.customdata && /\(\d[\d,]*\)$/.test(t.name));
+    return {
+        points: items.reduce((sum, t) => sum + t._length, 0),
+        ids: new Set(items.flatMap(t => Array.from(t.customdata))).size,
+        webgl: chart.querySelectorAll('canvas').length,
+        regions: Array.from(chart.querySelectorAll('.textpoint text')).map(e => e.textContent),
+    };
+}"""
+
+
+def map_drawing(page, timeout_ms: int = 120_000) -> dict:
+    """What the Map tab's chart drew, once plotly has drawn it."""
+    page.wait_for_function(f"({DRAWN})() !== null", timeout=timeout_ms, polling=200)
+    return page.evaluate(DRAWN)
+
+
+@pytest.mark.slow
+def test_map_tab_draws_every_item_and_names_regions_in_chromium(browser_ready, app_index_dir):
+    from embedspace.index.store import Index
+
+    items = len(Index.open("demo", str(app_index_dir)).items)
+    env = {"EMBEDSPACE_INDEX_DIR": str(app_index_dir), "EMBEDSPACE_CACHE_DIR": os.environ["EMBEDSPACE_CACHE_DIR"]}
+    with streamlit_server(env) as url, chromium_page() as page:
+        page.goto(url)
+        wait_until_idle(page)
+        page.get_by_role("tab", name="Map", exact=True).click()
+        wait_until_idle(page)
+        drawn = map_drawing(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-map.png"), full_page=True)
+        assert drawn["points"] == drawn["ids"] == items, drawn
+        assert drawn["webgl"] >= 1  # scattergl draws on a canvas
+        assert drawn["regions"], drawn
+        assert page.locator('[data-testid="stMain"] .js-plotly-plot .textpoint text').first.is_visible()
+        assert page.locator('[data-testid="stException"]').count() == 0
 
 
 # -- where the app listens ---------------------------------------------------------------------------

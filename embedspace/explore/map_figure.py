@@ -2,6 +2,10 @@
 current query, its neighbours and an analogy's arrows drawn over them, and thumbnails of the
 images on small 2-D maps. Every item point carries its id in `customdata`, so a selection on
 the chart names the items it selected (`picked_ids`).
+
+Points are WebGL (scattergl) up to MAX_POINTS; above that the map is a density image with a
+sample of points on top. Filters fade or hide points (`shown_mask`) instead of computing a new
+map, and named regions are drawn as text at one level of detail.
 """
 
 from __future__ import annotations
@@ -32,6 +36,14 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 IMAGE_COLOR = "#4d4d4d"  # images, when colouring by language: they have none
 NO_LANGUAGE = "image (no language)"
 AXES = ("x", "y", "z")
+# Up to this many items are drawn as points (issue 17 asks for at least 250,000; benchmarks/
+# map_browser.py times a browser drawing them); above it, a density image and DENSITY_SAMPLE points.
+MAX_POINTS = 250_000
+DENSITY_SAMPLE = 50_000
+DENSITY_BINS = 300
+FADED_COLOR, FADED_OPACITY = "#bdbdbd", 0.25  # items the filters leave out, when they are faded
+FADED_NAME, REGIONS_NAME, DENSITY_NAME = "other items", "region names", "density"
+REGION_FONT = (17, 14, 12)  # px of a region's name, by level: coarse regions in bigger type
 
 
 @dataclass
@@ -74,6 +86,8 @@ def point_frame(index, pmap: ProjectionMap, color_by: str = "language") -> pd.Da
     else:
         group = items["label"]
     frame["group"] = group.fillna("(none)").astype(str).to_numpy()
+    frame["lang"] = items["lang"].to_numpy()  # for shown_mask: filters fade or hide points
+    frame["label"] = items["label"].to_numpy()
     frame["hover"] = [_hover(record) for record in items[["id", "kind", "text", "lang", "label", "concept", "path"]]
                       .to_dict("records")]
     return frame
@@ -101,23 +115,43 @@ def marker_size(points: int, three_d: bool = False) -> int:
     return max(2, size - 2) if three_d else size
 
 
+def shown_mask(frame: pd.DataFrame, kinds=(), langs=(), labels=()) -> np.ndarray:
+    """Which points the filters keep: of the kinds, texts in the languages (images have no
+    language, so they stay unless kinds leaves them out, as in projection.eligible_rows), and of
+    the labels. Empty filters keep everything."""
+    keep = np.ones(len(frame), dtype=bool)
+    if kinds:
+        keep &= frame["kind"].isin(list(kinds)).to_numpy()
+    if langs:
+        keep &= (frame["kind"] != "text").to_numpy() | frame["lang"].isin(list(langs)).to_numpy()
+    if labels:
+        keep &= frame["label"].isin(list(labels)).to_numpy()
+    return keep
+
+
 # -- the figure -----------------------------------------------------------------------------------------
 def map_figure(frame: pd.DataFrame, dims: int, overlay: Overlay | None = None, thumbnails: bool = False,
-               height: int = 680):
-    """The scatter of items (one trace per colour group, largest first) and the overlay."""
+               height: int = 680, shown: np.ndarray | None = None, fade: bool = True,
+               regions: pd.DataFrame | None = None):
+    """The scatter of items (one trace per colour group, largest first), the items the filters
+    leave out (`shown` False) faded beneath them or hidden, region names, and the overlay."""
     import plotly.graph_objects as go
 
     three_d = dims == 3
     figure = go.Figure()
-    colours = palette(frame["group"].unique())
-    size = marker_size(len(frame), three_d)
-    for group in frame["group"].value_counts().index:
-        part = frame[frame["group"] == group]
+    kept = frame if shown is None else frame[shown]
+    if shown is not None and fade and not shown.all():
+        _draw_points(figure, frame[~shown], three_d, FADED_NAME, FADED_COLOR, FADED_OPACITY, len(frame))
+    if len(kept) > MAX_POINTS and not three_d:
+        _draw_density(figure, kept)
+        kept = kept.sample(DENSITY_SAMPLE, random_state=0)
+    colours = palette(kept["group"].unique())
+    for group in kept["group"].value_counts().index:
         # Plotly reads HTML in legend names (a label '<a href=...>' would be a link): escaped.
-        figure.add_trace(_scatter(three_d, part, name=f"{html.escape(str(group))} ({len(part):,})", legendgroup=str(group),
-                                  marker={"size": size, "color": colours[group], "opacity": 0.75},
-                                  customdata=part["id"].to_numpy(), hovertext=part["hover"].to_numpy(),
-                                  hovertemplate="%{hovertext}<extra></extra>", mode="markers"))
+        _draw_points(figure, kept[kept["group"] == group], three_d, html.escape(str(group)), colours[group], 0.75,
+                     len(frame))
+    if regions is not None and len(regions) and not three_d:
+        _draw_regions(figure, regions)
     if overlay is not None and not overlay.empty:
         _draw_overlay(figure, overlay, three_d, _span(frame))
     if thumbnails and not three_d:
@@ -138,12 +172,47 @@ def map_figure(frame: pd.DataFrame, dims: int, overlay: Overlay | None = None, t
     return figure
 
 
+def _draw_points(figure, part: pd.DataFrame, three_d: bool, name: str, colour: str, opacity: float,
+                 total: int) -> None:
+    """One WebGL trace of items; its size follows the whole map's count, so a filter keeps it."""
+    figure.add_trace(_scatter(three_d, part, name=f"{name} ({len(part):,})", legendgroup=name, mode="markers",
+                              marker={"size": marker_size(total, three_d), "color": colour, "opacity": opacity},
+                              customdata=part["id"].to_numpy(), hovertext=part["hover"].to_numpy(),
+                              hovertemplate="%{hovertext}<extra></extra>"))
+
+
+def _draw_density(figure, frame: pd.DataFrame) -> None:
+    """Where the points are, as an image: log counts of a DENSITY_BINS-square grid."""
+    import plotly.graph_objects as go
+
+    counts, x_edges, y_edges = np.histogram2d(frame["x"].to_numpy(), frame["y"].to_numpy(), bins=DENSITY_BINS)
+    figure.add_trace(go.Heatmap(z=np.log1p(counts.T), x=(x_edges[:-1] + x_edges[1:]) / 2,
+                                y=(y_edges[:-1] + y_edges[1:]) / 2, colorscale="Greys", showscale=False,
+                                hoverinfo="skip", name=DENSITY_NAME, zmin=0))
+
+
+def _draw_regions(figure, regions: pd.DataFrame) -> None:
+    """Region names as text at their place (SVG text over the WebGL points); names are index items:
+    escaped, since plotly reads HTML in text."""
+    import plotly.graph_objects as go
+
+    names = [html.escape(str(name)) for name in regions["name"]]
+    sizes = [REGION_FONT[min(int(level), len(REGION_FONT) - 1)] for level in regions["level"]]
+    figure.add_trace(go.Scatter(
+        x=regions["x"].to_numpy(), y=regions["y"].to_numpy(), mode="text", name=REGIONS_NAME, text=names,
+        # A white halo keeps a name legible over the points.
+        textfont={"size": sizes, "color": "#202020", "family": "sans-serif", "shadow": "0 0 3px white"},
+        # Not hoverable: a name is no item, and a click near it must select the item under the pointer.
+        hoverinfo="skip", showlegend=False))
+
+
 def _scatter(three_d: bool, part: pd.DataFrame | None = None, coords: np.ndarray | None = None, **kwargs):
     import plotly.graph_objects as go
 
     if coords is None:
         coords = part[list(AXES[: 3 if three_d else 2])].to_numpy()
-    coords = np.asarray(coords, dtype=float).reshape(-1, 3 if three_d else 2)
+    # float32, as the layouts are: half the bytes of every point sent to the browser.
+    coords = np.asarray(coords, dtype=np.float32).reshape(-1, 3 if three_d else 2)
     if three_d:
         return go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **kwargs)
     return go.Scattergl(x=coords[:, 0], y=coords[:, 1], **kwargs)
