@@ -28,15 +28,10 @@ import streamlit as st
 from embedspace import EmbedspaceError, load_space
 from embedspace.explore import compare as helpers
 from embedspace.explore import explorer, map_figure, projection
+from embedspace.explore.layout import layout_status, stored_map
+from embedspace.explore.regions import NAMING_HELP, region_labels
 from embedspace.index.store import Index
 from embedspace.paths import index_root
-
-# DELETE AT MERGE (issue 17): the fallback to the stand-in, once branch `map` brings layout.py and regions.py.
-try:
-    from embedspace.explore.layout import layout_status, stored_map
-    from embedspace.explore.regions import NAMING_HELP, region_labels
-except ImportError:
-    from embedspace.explore._layout_standin import NAMING_HELP, layout_status, region_labels, stored_map
 
 log = logging.getLogger("embedspace.app")
 
