@@ -78,13 +78,14 @@ APP_LANGS = ("en", "es", "de")
 def app_index_dir(tmp_path_factory):
     """A folder holding index 'demo': a small demo (~2,000 items) built with use-m3."""
     from embedspace.demo import DemoOptions, build_demo
+    from embedspace.explore.layout import layout_for_build
 
     root = tmp_path_factory.mktemp("app-indexes")
     # ConSE images, not the demo's emoji map: the app's tests upload a photo, which a map fitted on
     # emoji drawings cannot place (docs/demo.md); test_demo covers the map demo.
     options = DemoOptions(languages=APP_LANGS, emoji=APP_EMOJI, countries=("ES", "DE", "FR", "IT", "JP", "US"),
                           words=150, images="conse")
-    build_demo(options, index_dir=root)
+    build_demo(options, index_dir=root, layout=layout_for_build)  # as `embedspace demo`: the map stored
     return root
 
 
