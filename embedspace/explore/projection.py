@@ -101,7 +101,7 @@ class ProjectionMap:
     coords: np.ndarray  # (len(rows), dims) float32
     params: MapParams
     eligible: int  # items that matched kinds/langs before sampling
-    vectors: np.ndarray = field(repr=False)  # unit float32 vectors of the mapped items
+    vectors: np.ndarray = field(repr=False)  # unit vectors of the mapped items (float32, or the index's float16 map)
     seconds: dict = field(default_factory=dict)  # stage -> seconds when computed
     from_cache: bool = False
     note: str = ""  # e.g. PCA's explained variance
