@@ -36,6 +36,7 @@ CHILDREN = 5
 MIN_REGION = 12
 SILHOUETTE_SAMPLE = 3_000
 CANDIDATES = 30  # best names per region considered when siblings collide
+MIN_NAME_CHARS = 3  # shorter texts name no region, except CJK ideographs and Hangul (is_nameable)
 SEED = 1234
 FORMAT = 1
 
@@ -158,9 +159,11 @@ def name_regions(index, clusters: np.ndarray, lang: str) -> dict:
     """{region id (str): name}: CSLS-nearest text items of `lang`, distinct among siblings."""
     items = index.items
     candidates = np.flatnonzero(((items["kind"] == "text") & (items["lang"] == lang)).to_numpy())
+    texts = items["text"].to_numpy()[candidates]
+    nameable = np.array([is_nameable(text) for text in texts], dtype=bool)
+    candidates, texts = candidates[nameable], texts[nameable]
     if len(candidates) == 0:
         return {}
-    texts = items["text"].to_numpy()[candidates]
     vectors = index.vectors_f32(np.arange(len(index)))
     regions = _regions(clusters)
     means = l2_normalize(np.stack([vectors[members].mean(axis=0) for _, members in regions]))
@@ -178,6 +181,17 @@ def name_regions(index, clusters: np.ndarray, lang: str) -> dict:
     return names
 
 
+def is_nameable(text) -> bool:
+    """Whether a text may name a region: at least MIN_NAME_CHARS characters, or one CJK ideograph
+    or Hangul syllable (a whole word there: 犬, 国). Frequent-word lists hold fragments and function
+    words ("le", "st", "ll", "だら"), and they sit near the middle of every mixed region: on the
+    demo they named three of its four top regions before this rule."""
+    text = str(text).strip()
+    if len(text) >= MIN_NAME_CHARS:
+        return True
+    return any("\u4e00" <= char <= "\u9fff" or "\uac00" <= char <= "\ud7a3" for char in text)
+
+
 def _sibling_groups(clusters: np.ndarray, regions) -> list:
     """Lists of region ids that share a parent (level 0: all of them share the whole index)."""
     groups: dict = {}
@@ -192,7 +206,7 @@ def _key(text: str) -> str:
 
 
 def _names_path(index, lang: str):
-    digest = hashlib.sha256(json.dumps([FORMAT, CANDIDATES, CSLS_K], sort_keys=True).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(json.dumps([FORMAT, CANDIDATES, CSLS_K, MIN_NAME_CHARS], sort_keys=True).encode()).hexdigest()[:8]
     return cache_dir("regions") / f"{index.name}-{index.checksum}-names-{lang}-{digest}.json"
 
 

@@ -85,3 +85,12 @@ def test_the_same_regions_are_named_in_japanese_and_a_missing_language_gives_non
     assert set(japanese["name"]) <= set(groups_index.items.loc[groups_index.items["lang"] == "ja", "text"])
     assert region_labels(groups_index, "fr").empty
     assert "CSLS" in NAMING_HELP
+
+
+def test_fragments_and_short_function_words_name_no_region():
+    """Frequent-word lists hold fragments ("le", "st", "だら"); a region is named by a word, and a
+    single CJK ideograph or Hangul syllable is one."""
+    from embedspace.explore.regions import is_nameable
+
+    assert not any(is_nameable(text) for text in ("le", "st", "ll", "ma", "だら", "", "  a "))
+    assert all(is_nameable(text) for text in ("dog", "oso", "犬", "国", "개", "ライオン", "bandera"))
