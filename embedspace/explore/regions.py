@@ -9,7 +9,7 @@
   means of all levels: a word near every region (a hub) loses to one near this region only.
   Siblings (the regions of one level under one parent) never share a name: the larger region
   picks first, and the next takes its best name not yet taken.
-- Position of a label: the median layout position of the region's items.
+- Position of a label: the densest spot of the region's items on the layout (label_position).
 - Computed on first use and cached under the user cache (EMBEDSPACE_CACHE_DIR/regions), keyed by
   the index's checksum, which changes with every write, the layout included: the clusters once
   per index version, the names once per language.
@@ -36,6 +36,7 @@ CHILDREN = 5
 MIN_REGION = 12
 SILHOUETTE_SAMPLE = 3_000
 CANDIDATES = 30  # best names per region considered when siblings collide
+LABEL_BINS = 24  # grid of label_position: fine enough to find a cluster, coarse enough to count in
 MIN_NAME_CHARS = 3  # shorter texts name no region, except CJK ideographs and Hangul (is_nameable)
 SEED = 1234
 FORMAT = 1
@@ -72,7 +73,7 @@ def region_labels(index, lang: str) -> pd.DataFrame:
         name = names.get(str(cluster))
         if name is None:
             continue
-        x, y = np.median(coords[members], axis=0)
+        x, y = label_position(coords[members])
         rows.append({"x": float(x), "y": float(y), "name": name, "level": level, "size": len(members),
                      "cluster": cluster})
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -179,6 +180,19 @@ def name_regions(index, clusters: np.ndarray, lang: str) -> dict:
             taken.add(_key(choice))
             names[str(region)] = str(choice)
     return names
+
+
+def label_position(points: np.ndarray) -> tuple[float, float]:
+    """Where a region's name goes: the centre of the densest cell of a LABEL_BINS-square grid over
+    its items, so the name sits on the region's own cluster. The median position (used before)
+    of a region spread over the map lands in the map's crowded middle, where the names of every
+    large region piled up on the demo."""
+    if len(points) < LABEL_BINS:
+        x, y = np.median(points, axis=0)
+        return float(x), float(y)
+    counts, x_edges, y_edges = np.histogram2d(points[:, 0], points[:, 1], bins=LABEL_BINS)
+    i, j = np.unravel_index(int(np.argmax(counts)), counts.shape)
+    return float((x_edges[i] + x_edges[i + 1]) / 2), float((y_edges[j] + y_edges[j + 1]) / 2)
 
 
 def is_nameable(text) -> bool:
