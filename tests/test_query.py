@@ -85,6 +85,26 @@ def test_result_rows_taken_in_bulk_are_the_rows_one_by_one(small):
         [index.result_row(index.row_of_id[r["id"]])["text"] for r in f["results"]] for f in found]
 
 
+def test_the_result_table_is_one_chunk_a_column_so_a_take_stays_cheap():
+    """Pandas reads a big items.parquet as chunked Arrow columns (8 chunks at 1M items); take() over
+    them cost 2.3 ms a query there, 0.02 ms over one chunk. The result table must be combined."""
+    import types
+
+    import pandas as pd
+    import pyarrow as pa
+
+    def chunked(values):
+        return pd.array(pa.chunked_array([values[:2], values[2:4], values[4:]]), dtype=pd.ArrowDtype(pa.large_string()))
+
+    items = pd.DataFrame({"id": np.arange(6), "kind": chunked(["text"] * 6), "text": chunked(list("abcdef")),
+                          "lang": chunked(["en"] * 6), "label": chunked([None] * 6), "concept": chunked([None] * 6),
+                          "path": chunked([None] * 6)})
+    assert items["text"].array._pa_array.num_chunks == 3  # chunked, as read from a large file
+    table = query._result_table(types.SimpleNamespace(items=items))
+    assert all(column.num_chunks == 1 for column in table.columns)
+    assert table.take([5, 0]).column("text").to_pylist() == ["f", "a"]
+
+
 def test_a_remembered_filter_mask_is_not_changed_by_a_query_that_excludes_items(small):
     index, space = small
     spanish = query._allowed(index, lang="es")
