@@ -102,3 +102,18 @@ def test_the_compact_index_costs_at_most_300_bytes_a_vector_at_512_d():
     ivf = faiss.downcast_index(built)
     assert ivf.code_size == DIM * 4 // 8 + 20  # the codes and factors counted by rabitq_bytes
     assert ivf.qb == 8
+
+
+def test_a_filtered_hnsw_walk_for_many_results_keeps_at_least_as_many_candidates(vectors):
+    """efSearch is tuned for ten results; asked for 100 (a translation's CSLS candidates), a filtered
+    walk with the tuned effort fell short of 100 and ended in the exact fallback every time."""
+    from embedspace.index.faiss_index import set_search_param
+
+    index = opened(vectors, "hnsw", 1)
+    set_search_param(index.faiss, "efSearch", 16)
+    allowed = masks()["60%"]
+    try:
+        _, rows = filtered_search(index.faiss, np.asarray(vectors[:20], np.float32), 100, allowed, "hnsw")
+    finally:
+        BUILT.pop(("hnsw", 1))  # the other tests keep the planned efSearch
+    assert (rows >= 0).all() and allowed[rows].all()
