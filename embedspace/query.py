@@ -292,14 +292,14 @@ def _nearest_in_kind(index, query, k: int, mask, whole_index: bool) -> tuple[np.
     reading its rows out of the float16 store on every search would cost more than the search itself.
     A large kind of an unfiltered search first tries the unfiltered search for 2k (cheaper than a
     filtered one), keeping its items of this kind when that gives k of them."""
-    rows = np.flatnonzero(mask)
-    if len(rows) > SMALL_KIND:
+    if np.count_nonzero(mask) > SMALL_KIND:  # the row numbers of a large kind are never needed
         if whole_index:
             found, cosines = nearest(index, query, 2 * k)
             keep = mask[found]
             if keep.sum() >= k:
                 return found[keep][:k], cosines[keep][:k]
         return nearest(index, query, k, mask)
+    rows = np.flatnonzero(mask)
     vectors = _kind_vectors(index, rows)
     cosines = vectors @ np.asarray(query, dtype=np.float32)
     best = np.argpartition(-cosines, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
