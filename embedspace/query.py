@@ -2,8 +2,8 @@
 
 Every score is computed exactly from the stored vectors: FAISS (or a brute-force pass over a
 filtered subset) only proposes candidates. Analogy and CSLS re-rank a documented candidate
-set exactly: the top CANDIDATES items by cosine to the analogy's 3CosAdd target (b - a + c) or
-to the text being translated, within the allowed items.
+set exactly: the top CANDIDATES items by cosine to the analogy's 3CosAdd target (b - a + c), or
+the top CSLS_CANDIDATES to the text being translated, within the allowed items.
 
 Result shape (also the CLI's JSON): {"query": ..., "results": [{"rank", "id", "kind", "text",
 "lang", "label", "concept", "path", "score", "cosine"}]}; `score` is the method's own score and
@@ -17,7 +17,7 @@ import numpy as np
 from .artifacts import load_checked_array, save_checked_array
 from .errors import InputError
 from .images import describe
-from .index.faiss_index import faiss_search, filtered_search, has_exact_storage
+from .index.faiss_index import faiss_search, filtered_search, flat_index, has_exact_storage
 from .languages import normalize_lang
 from .maps.rerank import RERANK_CANDIDATES, load_rerank_space, rerank_candidates, rerank_setting
 from .maps.text_map import applicable_text_map
@@ -35,7 +35,13 @@ from .vectors import (
     neighbourhood_similarity,
 )
 
-CANDIDATES = 100  # exact re-ranking pool for analogy and CSLS
+CANDIDATES = 100  # exact re-ranking pool for analogy
+# CSLS re-ranks the CSLS_CANDIDATES target items nearest by cosine. On the FreeDict DEV halves of
+# ten directions into English (use-m3, pools of 1.2-3.9k English texts) 50 gave the same P@1 as
+# 100 within 0.13 points in every direction (mean -0.03) and as ranking the whole pool; 30 lost up
+# to 0.26 (pl), 10 up to 0.4. A filtered walk of the approximate index keeps FILTER_EF_PER_RESULT
+# candidates a result, so at a million items half the pool is about half a translation's search.
+CSLS_CANDIDATES = 50
 # Above BRUTE_FORCE_BELOW allowed rows a filtered search walks the approximate index with the
 # filter: its effort (efSearch, nprobe) is multiplied by FILTER_FULL_EFFORT_AT / the share of items
 # allowed, between 1 and FILTER_WIDEN_MAX (a filter keeping 7% of the items: x 2.9).
@@ -284,12 +290,15 @@ def nearest_mixed(index, query: np.ndarray, k: int, kinds: list, own=None,
     return rows[order], cosines[order]
 
 
-SMALL_KIND = 20_000  # a kind this small is searched from a float32 copy kept with the open index (<= 40 MB)
+SMALL_KIND = 20_000  # a kind this small is searched exactly from a float32 copy kept with the open index (<= 40 MB)
 
 
 def _nearest_in_kind(index, query, k: int, mask, whole_index: bool) -> tuple[np.ndarray, np.ndarray]:
-    """`nearest` within one kind; a small kind (the demo's 1,914 images) from its float32 copy, since
-    reading its rows out of the float16 store on every search would cost more than the search itself.
+    """`nearest` within one kind; a small kind (the demo's 1,914 images) exactly, from a FAISS flat
+    index of its float32 vectors, since reading its rows out of the float16 store on every search
+    would cost more than the search itself. (Not numpy's `vectors @ query`: OpenBLAS spreads that
+    product over its threads, and on the demo, with the model's threads just used, it took 3 ms a
+    search on a busy machine against 0.08 ms for FAISS's one-thread scan.)
     A large kind of an unfiltered search first tries the unfiltered search for 2k (cheaper than a
     filtered one), keeping its items of this kind when that gives k of them."""
     if np.count_nonzero(mask) > SMALL_KIND:  # the row numbers of a large kind are never needed
@@ -299,23 +308,25 @@ def _nearest_in_kind(index, query, k: int, mask, whole_index: bool) -> tuple[np.
             if keep.sum() >= k:
                 return found[keep][:k], cosines[keep][:k]
         return nearest(index, query, k, mask)
+    rows, flat = _kind_flat_index(index, mask)
+    cosines, found = faiss_search(flat, np.asarray(query, dtype=np.float32)[None, :], k, "flat")
+    found, cosines = found[0], cosines[0]
+    keep = found >= 0
+    order = np.argsort(-cosines[keep], kind="stable")  # FAISS returns them sorted; ties keep row order
+    return rows[found[keep][order]], cosines[keep][order]
+
+
+def _kind_flat_index(index, mask) -> tuple[np.ndarray, object]:
+    """(rows, exact FAISS index of their float32 vectors) for this mask, kept with the open index
+    (a few subsets at most)."""
+    copies = index.__dict__.setdefault("_kind_flat", {})
     rows = np.flatnonzero(mask)
-    vectors = _kind_vectors(index, rows)
-    cosines = vectors @ np.asarray(query, dtype=np.float32)
-    best = np.argpartition(-cosines, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-    order = best[np.argsort(-cosines[best], kind="stable")]
-    return rows[order], cosines[order]
-
-
-def _kind_vectors(index, rows) -> np.ndarray:
-    """The float32 vectors of these rows, kept with the open index (a few subsets at most)."""
-    copies = index.__dict__.setdefault("_kind_vectors", {})
     key = (len(index.items), rows.tobytes())  # rows change when items are added or removed
     if key not in copies:
         if len(copies) >= 4:
             copies.clear()
-        copies[key] = index.vectors_f32(rows)
-    return copies[key]
+        copies[key] = flat_index(index.vectors_f32(rows))
+    return rows, copies[key]
 
 
 def fused_scores(n: int) -> np.ndarray:
@@ -393,13 +404,13 @@ def analogy_many(index, space, triples, k=10, method="add", lang=None, kind=None
 
 # -- translation -------------------------------------------------------------------------------
 def translate(index, space, text: str, to: str, from_: str | None = None, method: str = "csls",
-              k: int = 10, candidates: int = CANDIDATES, use_text_map: bool = True, rerank: str | None = None) -> dict:
+              k: int = 10, candidates: int = CSLS_CANDIDATES, use_text_map: bool = True, rerank: str | None = None) -> dict:
     """Nearest text items in language `to`, by plain cosine (nn) or CSLS (default)."""
     return translate_many(index, space, [text], to=to, from_=from_, method=method, k=k, candidates=candidates,
                           use_text_map=use_text_map, rerank=rerank)[0]
 
 
-def translate_many(index, space, texts, to, from_=None, method="csls", k=10, candidates=CANDIDATES,
+def translate_many(index, space, texts, to, from_=None, method="csls", k=10, candidates=CSLS_CANDIDATES,
                    use_text_map=True, rerank=None) -> list:
     """With `from_` given and a text map saved by `align-text` for this space and direction whose
     report shows it helps words, the source texts are mapped by it first (the target items and

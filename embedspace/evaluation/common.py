@@ -3,8 +3,8 @@ ranking with the query API's own scoring functions, and the result record. (Cach
 are `embedspace.spaces.cache`; the machine facts of a record, `embedspace.runtime`.)
 
 Ranking follows `embedspace.query` exactly, so the figures are what the CLI's `translate` and
-`analogy` return: candidates are the CANDIDATES items nearest by cosine, re-ranked by the
-method's own score (`vectors.csls_scores`, `vectors.analogy_scores`).
+`analogy` return: candidates are the CANDIDATES items (translation: CSLS_CANDIDATES) nearest by
+cosine, re-ranked by the method's own score (`vectors.csls_scores`, `vectors.analogy_scores`).
 """
 
 from __future__ import annotations

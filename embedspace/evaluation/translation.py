@@ -20,6 +20,7 @@ from ..data.words import word_records
 from ..demo import DemoOptions
 from ..errors import InputError, UnsupportedError
 from ..maps.text_map import PairFile, read_pair_file
+from ..query import CSLS_CANDIDATES
 from ..runtime import load_now
 from ..spaces.cache import embed_texts_cached
 from .common import (
@@ -74,7 +75,8 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
     source_vectors, target_vectors = vectors[src], vectors[tgt]
     hubness = target_hubness(target_vectors, source_vectors) if "csls" in methods else None
     for method in methods:
-        ranked = rank_targets(source_vectors[queries], target_vectors, method, max(ks), hubness)
+        ranked = rank_targets(source_vectors[queries], target_vectors, method, max(ks), hubness,
+                              candidates=CSLS_CANDIDATES)
         hits = hits_at(ranked, gold, ks)
         result["precision"][method] = {f"p@{k}": ratio(hits[k].sum(), len(queries)) for k in ks}
         result["precision_spelled_differently"][method] = {f"p@{k}": ratio(hits[k][~same].sum(), int((~same).sum()))
