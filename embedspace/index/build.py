@@ -75,6 +75,7 @@ class BuildReport:
     index: dict = field(default_factory=dict)
     runner_note: str = ""  # what a distributed runner did (workers, restarts)
     ids: list = field(default_factory=list)  # the ids given to the items added
+    unchanged: bool = False  # an add with nothing new: no generation was written
 
     def summary(self) -> str:
         reasons = Counter(s["reason"] for s in self.skipped)
@@ -86,8 +87,10 @@ class BuildReport:
             lines.append(f"Resumed: {self.resumed_chunks} chunk(s) were already done and were not embedded again.")
         if self.runner_note:
             lines.append(self.runner_note)
+        if self.unchanged:
+            lines.append("Nothing new to add: the index is unchanged (no new version was written).")
         if self.skipped:
-            lines.append(f"Skipped {len(self.skipped):,} (listed in skipped.jsonl):")
+            lines.append(f"Skipped {len(self.skipped):,}" + (":" if self.unchanged else " (listed in skipped.jsonl):"))
             lines += [f"  {count:,} x {reason}" for reason, count in reasons.most_common(SUMMARY_REASONS)]
             if len(reasons) > SUMMARY_REASONS:
                 rest = sum(count for _, count in reasons.most_common()[SUMMARY_REASONS:])
@@ -429,6 +432,8 @@ def _never_started(staging: Path) -> bool:
 def assemble(name, path, space, store, base, sources, read_options, index_type, max_memory, add,
              started, resumed, progress=False, runner=None, partitions=None, build_id=None, layout=None) -> BuildReport:
     new_items, new_vectors, new_skipped = store.read_all(space.dim)
+    if base is not None and len(new_items) == 0:  # e.g. only duplicates: a new version would only
+        return _unchanged_report(name, base, new_skipped, started, resumed)  # invalidate caches
     skipped = new_skipped
     if base is not None:
         import pandas as pd
@@ -464,6 +469,11 @@ def assemble(name, path, space, store, base, sources, read_options, index_type, 
                                  extra_files)
     return BuildReport(name, len(new_items), new_skipped, seconds, len(new_items) / max(seconds, 1e-9), resumed, len(items),
                        manifest["index"], ids=new_items["id"].tolist())
+
+
+def _unchanged_report(name, base, skipped, started, resumed) -> BuildReport:
+    return BuildReport(name, 0, skipped, time.perf_counter() - started, 0.0, resumed, len(base.items),
+                       base.manifest["index"], unchanged=True)
 
 
 def rebuild_and_write(path, items, vectors, manifest, index_type, max_memory, skipped, progress=False,

@@ -52,6 +52,19 @@ def test_duplicates_are_skipped_and_reported(words):
     assert {s["reason"] for s in report.skipped} == {"duplicate of an item already in the index"}
 
 
+def test_an_add_of_only_duplicates_leaves_the_index_as_it_was(words):
+    """Nothing new: no new generation (caches keyed by the index's checksum stay valid), and the
+    report says the index is unchanged rather than pointing at a skipped.jsonl it did not write."""
+    before = index_version("words", words)
+    report = add_items("words", [InlineItem("perro", lang="es"), InlineItem("dog", lang="en")], index_dir=words)
+    assert report.added == 0 and report.total_items == 4 and len(report.skipped) == 2
+    assert index_version("words", words) == before
+    assert "unchanged" in report.summary() and "skipped.jsonl" not in report.summary()
+    again = build_index("words", [words / "words.csv"], read_options=ReadOptions(lang_column="lang"), add=True,
+                        index_dir=words)
+    assert again.added == 0 and index_version("words", words) == before
+
+
 @pytest.mark.parametrize("item, fragment", [
     (InlineItem(""), "Item 2: its text is empty"),
     (InlineItem(), "Item 2: its text is None"),
