@@ -78,7 +78,7 @@ RERANK_CHOICES = (DEFAULT_RERANK, *RERANK_SPACES, "none")
 
 def spelling_key(text: str) -> str:
     """Accents stripped (NFKD, combining marks dropped) and case folded: 'Nación' -> 'nacion'."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    return "".join(c for c in unicodedata.normalize("NFKD", text.strip()) if not unicodedata.combining(c)).casefold()
 
 
 def _trigrams(text: str) -> set:
