@@ -35,7 +35,14 @@ import numpy as np
 
 from embedspace.data.words import word_records
 from embedspace.evaluation.translation import dictionary_texts, read_dictionary, translate_pair
-from embedspace.maps.rerank import rerank_order
+from embedspace.maps.rerank import (
+    FREQUENCY_WEIGHT,
+    RERANK_CANDIDATES,
+    SPELLING_WEIGHT,
+    frequency_feature,
+    rerank_order,
+    spelling_similarity,
+)
 from embedspace.maps.text_map import concept_pairs, procrustes
 from embedspace.spaces.cache import embed_texts_cached
 from embedspace.spaces.registry import load_space
@@ -116,6 +123,80 @@ def rerank_grid(second, vectors: dict, texts: dict, src: str, candidates: int = 
     return out
 
 
+SPELLING_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+FREQUENCY_WEIGHTS = (0.0, 0.005, 0.01, 0.015, 0.02, 0.03)
+
+
+def feature_key(spelling: float, frequency: float) -> str:
+    return f"spelling={spelling:g} frequency={frequency:g}"
+
+
+DEFAULT_FEATURES = feature_key(SPELLING_WEIGHT, FREQUENCY_WEIGHT)  # what `translate` does by default
+
+
+def feature_grid(vectors: dict, texts: dict, src: str) -> dict:
+    """Re-rank use-m3's CSLS top RERANK_CANDIDATES by CSLS + s x spelling similarity + f x frequency
+    (embedspace/maps/rerank.py's terms, the ones `translate` adds by default), for every (s, f)
+    of the grid. No second model: the terms come from the texts and wordfreq."""
+    from embedspace.evaluation.common import gold_matrix
+
+    source, target = texts[src], texts["en"]
+    gold = gold_matrix(source.concepts, target.concepts)
+    queries = [i for i, g in enumerate(gold) if g]
+    x, y = vectors[src], vectors["en"]
+    cos = x[queries] @ y.T
+    scores = csls_scores(cos, mean_top_k(cos), mean_top_k(y @ x.T)[None, :])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :RERANK_CANDIDATES]
+    first = np.take_along_axis(scores, top, axis=1).astype(np.float64)
+    candidates = [[target.texts[j] for j in row] for row in top]
+    spelling = np.array([[spelling_similarity(source.texts[q], c) for c in row] for q, row in zip(queries, candidates)])
+    frequency = np.array([frequency_feature(row, "en") for row in candidates])
+    out = {}
+    for s in SPELLING_WEIGHTS:
+        for f in FREQUENCY_WEIGHTS:
+            ranked = np.take_along_axis(top, rerank_order(first, s * spelling + f * frequency, 1.0), axis=1)
+            hits = [[bool(set(row[:n].tolist()) & set(gold[q])) for q, row in zip(queries, ranked)] for n in (1, 5)]
+            out[feature_key(s, f)] = {"p@1": round(float(np.mean(hits[0])), 4), "p@5": round(float(np.mean(hits[1])), 4),
+                                      "sources": len(queries)}
+    return out
+
+
+SCRIPT_GROUPS = {"Latin": ("de", "fr", "it", "pt", "nl", "pl", "tr"), "other scripts": ("ja", "ar", "ru")}
+
+
+def choose_features(report: dict) -> dict:
+    """The rule, on DEV halves only: the grid point with the highest mean dev P@1 over the directions
+    among those that lower no direction's dev P@1 by more than its standard error sqrt(p(1-p)/n);
+    then, per script group, on by default when the group's mean dev P@1 rises and no direction in it
+    falls by more than its standard error. Test figures are only reported beside it."""
+    dev = {d.split("-")[0]: r["dev"]["features"] for d, r in report["directions"].items() if "features" in r["dev"]}
+    base = feature_key(0.0, 0.0)
+
+    def deltas(key):
+        return {lang: grid[key]["p@1"] - grid[base]["p@1"] for lang, grid in dev.items()}
+
+    def standard_error(lang):
+        p, n = dev[lang][base]["p@1"], dev[lang][base]["sources"]
+        return (p * (1 - p) / n) ** 0.5
+
+    def allowed(key, langs):
+        return all(deltas(key)[lang] >= -standard_error(lang) for lang in langs)
+
+    keys = [k for k in next(iter(dev.values())) if allowed(k, dev)]
+    chosen = max(keys, key=lambda k: (round(float(np.mean(list(deltas(k).values()))), 6), k == base))
+    groups = {}
+    for group, langs in SCRIPT_GROUPS.items():
+        langs = [lang for lang in langs if lang in dev]
+        if langs:
+            mean = float(np.mean([deltas(chosen)[lang] for lang in langs]))
+            groups[group] = {"directions": langs, "mean_dev_delta": round(mean, 4),
+                             "on": bool(mean > 0 and allowed(chosen, langs))}
+    return {"chosen_on_dev": chosen, "default_in_translate": DEFAULT_FEATURES,
+            "mean_dev_delta": round(float(np.mean(list(deltas(chosen).values()))), 4),
+            "dev_delta": {lang: round(v, 4) for lang, v in deltas(chosen).items()},
+            "dev_standard_error": {lang: round(standard_error(lang), 4) for lang in dev}, "script_groups": groups}
+
+
 def fit_on_pairs(space, pairs) -> np.ndarray:
     sources, targets = zip(*pairs)
     return procrustes(embed_texts_cached(space, list(sources)), embed_texts_cached(space, list(targets)))
@@ -162,6 +243,7 @@ def run_direction(space, folder: Path, lang: str, words: int, refine_words: int,
         row = {"raw": evaluate(vectors, texts, lang)}
         row["csls_settings"] = csls_grid(vectors, texts, lang)
         row["csls_settings_refined"] = csls_grid(vectors, texts, lang, weight=maps["refined"])
+        row["features"] = feature_grid(vectors, texts, lang)
         if second is not None:
             row["rerank_" + second.canonical] = rerank_grid(second, vectors, texts, lang)
         for name in ("names_map", "refined"):
@@ -230,6 +312,27 @@ def choices(report: dict) -> str:
     return "\n".join(lines)
 
 
+def default_table(report: dict) -> str:
+    """Markdown: per direction, raw use-m3 CSLS vs `translate`'s default re-ranking, dev and test
+    P@1/P@5, all from the same run."""
+    base = feature_key(0.0, 0.0)
+    lines = ["| direction | sources dev / test | dev P@1 raw -> default | dev P@5 raw -> default | "
+             "test P@1 raw -> default | test P@5 raw -> default |", "|---|--:|--:|--:|--:|--:|"]
+    means = {h: [] for h in ("dev", "test")}
+    for direction, result in report["directions"].items():
+        if "features" not in result["dev"]:
+            continue
+        cells = []
+        for half in ("dev", "test"):
+            grid = result[half]["features"]
+            means[half].append(grid[DEFAULT_FEATURES]["p@1"] - grid[base]["p@1"])
+            cells += [f"{grid[base][m]:.3f} -> {grid[DEFAULT_FEATURES][m]:.3f}" for m in ("p@1", "p@5")]
+        sources = f"{result['dev']['features'][base]['sources']:,} / {result['test']['features'][base]['sources']:,}"
+        lines.append(f"| {direction} | {sources} | " + " | ".join(cells) + " |")
+    lines.append(f"| mean change of P@1 | | {np.mean(means['dev']) * 100:+.2f} pt | | {np.mean(means['test']) * 100:+.2f} pt | |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dictionaries", default="benchmarks/results/freedict")
@@ -244,7 +347,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.table:
-        print(table(json.loads(out.read_text())) + "\n\n" + choices(json.loads(out.read_text())))
+        report = json.loads(out.read_text())
+        print(table(report) + "\n\n" + choices(report) + "\n\n" + default_table(report))
         return 0
     space = load_space(args.space)
     report = json.loads(out.read_text()) if out.is_file() else {}
@@ -258,6 +362,7 @@ def main(argv=None) -> int:
         print(lang, json.dumps({h: {m: v["csls"]["p@1"] for m, v in result[h].items() if "csls" in v}
                                 for h in ("dev", "test")}), flush=True)
         out.write_text(json.dumps(report, indent=1) + "\n")
+    report["feature_choice"] = choose_features(report)
     report["load_after"] = os.getloadavg()[0]
     out.write_text(json.dumps(report, indent=1) + "\n")
     return 0

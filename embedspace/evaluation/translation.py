@@ -5,8 +5,8 @@ Test pairs are the concepts the demo's data names in two languages: country and 
 translations are every target text that names one of its concepts (a flag's name may also be the
 country's). The target pool is every text of the target language: all its names plus its frequent
 words (wordfreq), which only serve as distractors: nothing aligns words across languages. Ranking
-is what `embedspace translate TEXT --to TGT --from SRC` does: CSLS's source side is every text of
-the source language.
+is what `embedspace translate TEXT --to TGT --from SRC --rerank none` does (the space's own ranking,
+without translate's default re-ranking): CSLS's source side is every text of the source language.
 """
 
 from __future__ import annotations

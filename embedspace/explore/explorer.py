@@ -212,7 +212,10 @@ def translate(index: Index, space, text, to, from_=None, k: int = 10) -> Transla
     from_lang = filter_value(from_)
     if from_lang and from_lang == to_lang:
         raise InputError(f"The source and target language are both '{to_lang}': pick another target.")
-    results = {method: queries.translate(index, space, text, to=to_lang, from_=from_lang, method=method, k=k)["results"]
+    # The panel compares the two methods' own rankings (its caption defines CSLS's score), so CSLS is
+    # shown without `translate`'s default re-ranking by spelling + frequency.
+    results = {method: queries.translate(index, space, text, to=to_lang, from_=from_lang, method=method, k=k,
+                                         rerank="none")["results"]
                for method in ("nn", "csls")}
     return Translation(text, to_lang, from_lang, results["nn"], results["csls"])
 

@@ -1,6 +1,12 @@
-"""Re-ranking translation candidates with a second space (opt-in: `translate --rerank e5-small`).
+"""Re-ranking translation candidates: by spelling + frequency (the default) or with a second space.
 
-use-m3's CSLS proposes the candidates; the top RERANK_CANDIDATES are re-ordered by
+Default (`translate --rerank spelling-frequency`, no second model): use-m3's CSLS top
+RERANK_CANDIDATES of a one-word query into English are re-ordered by CSLS + SPELLING_WEIGHT x
+character-trigram similarity to the query (cognates: nación / nation) + FREQUENCY_WEIGHT x the
+candidate's wordfreq Zipf frequency above the candidates' mean (a frequent word tends to be the
+common translation). Microseconds a query; `--rerank none` keeps CSLS's order.
+
+Opt-in (`translate --rerank e5-small`): the top RERANK_CANDIDATES are re-ordered by
 CSLS + RERANK_WEIGHT * cosine in the second space (e5-small, "query: " on both sides).
 Chosen on the FreeDict dev halves (w = 2: best mean over the ten directions, +1.1 pt P@1, 9 of 10
 better); on the test halves it gives +0.9 pt mean, 9 of 10 better (docs/quality.md).
@@ -14,6 +20,10 @@ Candidates' and queries' vectors go through the embedding cache, so each text is
 """
 
 from __future__ import annotations
+
+import math
+import unicodedata
+from functools import lru_cache
 
 import numpy as np
 
@@ -47,6 +57,99 @@ def rerank_candidates(second, query_text: str, candidate_texts: list, first_scor
 
 
 def rerank_setting(spec: str | None) -> str:
-    if not spec:
-        return "no re-ranking (opt-in: --rerank e5-small)"
+    if not spec or spec == "none":
+        return "no re-ranking"
+    if spec == DEFAULT_RERANK:
+        return FEATURE_SETTING
     return f"top {RERANK_CANDIDATES} re-ranked by {spec} (score = CSLS + {RERANK_WEIGHT:g} x its cosine)"
+
+
+# -- the default: spelling + frequency, no second model ---------------------------------------------
+# Chosen on the FreeDict dev halves of 10 directions into English (benchmarks/freedict_translation.py,
+# choose_features): the grid point with the best mean dev P@1 among those lowering no direction by more
+# than its standard error. P@1 dev / test: +0.50 / +0.14 pt mean; Latin script +0.69 / +0.46; other
+# scripts +0.07 / -0.6 (docs/quality.md, with the rule per script group).
+SPELLING_WEIGHT = 0.2
+FREQUENCY_WEIGHT = 0.02
+FEATURE_TARGETS = ("en",)  # measured into English only; the frequency list is the target's
+DEFAULT_RERANK = "spelling-frequency"
+RERANK_CHOICES = (DEFAULT_RERANK, *RERANK_SPACES, "none")
+
+
+def spelling_key(text: str) -> str:
+    """Accents stripped (NFKD, combining marks dropped) and case folded: 'Nación' -> 'nacion'."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.strip()) if not unicodedata.combining(c)).casefold()
+
+
+def _trigrams(text: str) -> set:
+    padded = f"#{spelling_key(text)}#"
+    return {padded[i:i + 3] for i in range(max(1, len(padded) - 2))}
+
+
+def spelling_similarity(a: str, b: str) -> float:
+    """Character-trigram Dice coefficient of two texts' spelling keys, in [0, 1]: 1 for the same
+    spelling, about 0.5 for cognates (nación / nation), 0 between different scripts."""
+    x, y = _trigrams(a), _trigrams(b)
+    return 2 * len(x & y) / (len(x) + len(y))
+
+
+@lru_cache(maxsize=4)
+def _frequency_dict(lang: str) -> dict:
+    """wordfreq's word -> frequency for `lang` ({} without wordfreq or a list): loaded once, ~0.1 s."""
+    try:
+        import wordfreq
+    except ImportError:
+        return {}
+    return wordfreq.get_frequency_dict(lang) if lang in wordfreq.available_languages() else {}
+
+
+def zipf_frequency(text: str, lang: str) -> float | None:
+    """wordfreq's Zipf frequency (log10 per billion words) of the case-folded text, None without an
+    entry (a phrase, a name wordfreq lacks). A dictionary look-up, not wordfreq's tokeniser."""
+    frequency = _frequency_dict(lang).get(text.casefold())
+    return math.log10(frequency) + 9 if frequency else None
+
+
+def frequency_feature(candidates: list, lang: str) -> np.ndarray:
+    """Each candidate's Zipf frequency minus the mean over those of the first RERANK_CANDIDATES that
+    have one (the candidates re-ranked; so candidates further down do not move the top's order);
+    0 for a candidate without an entry, so a missing frequency neither helps nor hurts."""
+    zipf = np.array([np.nan if (z := zipf_frequency(c, lang)) is None else z for c in candidates], dtype=np.float64)
+    known = ~np.isnan(zipf)
+    reference = zipf[:RERANK_CANDIDATES][known[:RERANK_CANDIDATES]]
+    if not len(reference):
+        return np.zeros(len(candidates))
+    return np.where(known, zipf - reference.mean(), 0.0)
+
+
+def feature_scores(query: str, candidates: list, lang: str,
+                   spelling_weight: float = SPELLING_WEIGHT, frequency_weight: float = FREQUENCY_WEIGHT) -> np.ndarray:
+    """What the default re-ranking adds to each candidate's CSLS score."""
+    spelling = np.array([spelling_similarity(query, c) for c in candidates], dtype=np.float64)
+    return spelling_weight * spelling + frequency_weight * frequency_feature(candidates, lang)
+
+
+def feature_rerank_skipped(query: str, to: str, method: str) -> str | None:
+    """Why the default re-ranking does not apply to this query, or None when it does."""
+    if method != "csls":
+        return "not re-ranked (its weights were chosen for CSLS)"
+    if to not in FEATURE_TARGETS:
+        return f"not re-ranked (spelling + frequency measured into {', '.join(FEATURE_TARGETS)} only)"
+    if len(query.split()) != 1:
+        return "not re-ranked (spelling + frequency measured on one-word queries only)"
+    return None
+
+
+def feature_rerank(query: str, candidate_texts: list, first_scores: np.ndarray, to: str):
+    """(positions of the candidates, best first; their combined scores in that order): the first
+    RERANK_CANDIDATES re-ordered by CSLS + the feature terms, the rest kept in their order (so the
+    top of an answer does not depend on how many candidates are shown). Every combined score is
+    CSLS + the feature terms."""
+    combined = np.asarray(first_scores, dtype=np.float64) + feature_scores(query, candidate_texts, to)
+    head = np.argsort(-combined[:RERANK_CANDIDATES], kind="stable")
+    order = np.concatenate([head, np.arange(len(head), len(combined))]).astype(np.int64)
+    return order, combined[order]
+
+
+FEATURE_SETTING = (f"top {RERANK_CANDIDATES} re-ranked by spelling + frequency (score = CSLS + {SPELLING_WEIGHT:g} x "
+                   f"trigram similarity + {FREQUENCY_WEIGHT:g} x Zipf frequency above the candidates' mean)")

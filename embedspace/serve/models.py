@@ -223,6 +223,9 @@ class TranslateOptions(Request):
     method: Literal["csls", "nn"] = Field("csls", description="CSLS (default) or plain nearest neighbour.")
     k: K = 10
     text_map: bool = Field(True, description="Use a text map saved by `align-text` for this space and direction.")
+    rerank: Literal["spelling-frequency", "none"] = Field(
+        "spelling-frequency", description="Re-order CSLS's top 10 of a one-word query into English by spelling + "
+        "frequency (default), or keep CSLS's order (none).")
 
 
 class TranslateQuery(TranslateOptions):
@@ -245,7 +248,8 @@ class TranslateAnswer(BaseModel):
     from_: str | None = Field(alias="from")
     method: str
     text_map: bool = Field(description="Whether a text map was applied.")
-    setting: str = Field("", description="The method, and which text map was used or why none.")
+    setting: str = Field("", description="The method, which text map was used or why none, and the re-ranking "
+                         "(what each result's score is).")
     results: list[Result]
 
 

@@ -119,14 +119,16 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, metrics, settings: ServeSetti
     def translate(name: IndexName, body: TranslateQuery):
         opened = indexes.get(name)
         return query.translate(opened.index, opened.space, body.text, to=body.to, from_=body.from_,
-                               method=body.method, k=body.k, use_text_map=body.text_map)
+                               method=body.method, k=body.k, use_text_map=body.text_map,
+                               rerank=body.rerank)
 
     @app.post("/indexes/{name}/translate/batch", response_model=TranslateBatchAnswer, name="translate_batch",
               tags=["queries"], summary="Many translations, with the same options", **read)
     def translate_batch(name: IndexName, body: TranslateBatch):
         opened = indexes.get(name)
         return {"answers": query.translate_many(opened.index, opened.space, body.texts, to=body.to, from_=body.from_,
-                                                method=body.method, k=body.k, use_text_map=body.text_map)}
+                                                method=body.method, k=body.k, use_text_map=body.text_map,
+                                                rerank=body.rerank)}
 
     @app.post("/indexes/{name}/embed", response_model=EmbedAnswer, name="embed", tags=["queries"],
               summary="Vectors of texts or images in the index's own space", **read)

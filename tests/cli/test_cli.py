@@ -89,3 +89,20 @@ def test_output_into_a_closed_pipe_ends_quietly():
     process.stdout.close()  # the reader is gone before the first line is written
     _, err = process.communicate(timeout=60)
     assert process.returncode == 141 and err.decode() == ""  # 128 + SIGPIPE, as a shell shows for `yes | head`
+
+
+def test_translate_says_it_reranks_by_spelling_and_frequency_and_none_turns_it_off(capsys, tmp_path, monkeypatch):
+    """The default re-ranking is on in the CLI, shown in the answer's setting; --rerank none keeps CSLS's order."""
+    import shutil
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "v1"
+    shutil.copytree(fixture, tmp_path / "v1")
+    monkeypatch.setenv("EMBEDSPACE_MAP_DIR", str(tmp_path / "v1" / "indexes" / "maps"))
+    where = ("--index-dir", str(tmp_path / "v1" / "indexes"))
+    default = json.loads(run(capsys, "translate", "plain", "perro", "--to", "en", "--from", "es", "--json", *where)[1])
+    plain = json.loads(run(capsys, "translate", "plain", "perro", "--to", "en", "--from", "es", "--json",
+                           "--rerank", "none", *where)[1])
+    assert "re-ranked by spelling + frequency" in default["setting"] and "no re-ranking" in plain["setting"]
+    scores = [r["score"] for r in plain["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert {r["id"] for r in default["results"]} == {r["id"] for r in plain["results"]}

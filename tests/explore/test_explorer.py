@@ -90,6 +90,9 @@ def test_translation_side_by_side_marks_what_only_one_method_ranks(demo):
     nn_only = {r["text"] for r in result.nn} - {r["text"] for r in result.csls}
     marked = {text[:-2] for text in table["NN"] if text.endswith(" ✱")}
     assert marked == nn_only
+    # the panel compares the methods themselves: CSLS without translate's default re-ranking
+    into_english = explorer.translate(index, space, "perro", "en", k=8)
+    assert into_english.csls == query.translate(index, space, "perro", to="en", k=8, rerank="none")["results"]
     with pytest.raises(InputError, match="both 'de'"):
         explorer.translate(index, space, "Hund", "de", "de")
     with pytest.raises(InputError, match="Pick the language"):

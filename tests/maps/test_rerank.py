@@ -34,7 +34,7 @@ def words_index(tmp_path, monkeypatch):
 
 def test_translate_reranks_csls_top_candidates_with_e5_small(words_index, use_space, e5_space):
     """The re-ranked answer is CSLS's top candidates re-ordered by CSLS + w x e5-small cosine; the setting says so."""
-    plain = query.translate(words_index, use_space, "perro", to="en", from_="es", k=RERANK_CANDIDATES)
+    plain = query.translate(words_index, use_space, "perro", to="en", from_="es", k=RERANK_CANDIDATES, rerank="none")
     reranked = query.translate(words_index, use_space, "perro", to="en", from_="es", k=RERANK_CANDIDATES,
                                rerank="e5-small")
     assert "re-ranked by e5-small" in reranked["setting"] and "no re-ranking" in plain["setting"]
@@ -48,3 +48,67 @@ def test_translate_reranks_csls_top_candidates_with_e5_small(words_index, use_sp
         query.translate(words_index, use_space, "perro", to="en", method="nn", rerank="e5-small")
     with pytest.raises(InputError, match="not measured"):
         query.translate(words_index, use_space, "perro", to="en", rerank="glove-6b-50d")
+
+
+# -- the default: spelling + frequency ---------------------------------------------------------------
+def test_spelling_similarity_sees_cognates_across_accents_and_case_and_nothing_across_scripts():
+    from embedspace.maps.rerank import spelling_similarity
+
+    assert spelling_similarity("Nación", "nation") > 0.4 > spelling_similarity("nación", "people")
+    assert spelling_similarity("CAFÉ", "cafe") == 1.0
+    assert spelling_similarity("собака", "dog") == 0.0 and spelling_similarity("犬", "dog") == 0.0
+
+
+def test_frequency_feature_is_centred_and_zero_without_a_wordfreq_entry():
+    from embedspace.maps.rerank import frequency_feature, zipf_frequency
+
+    feature = frequency_feature(["the", "nation", "xqzvkjw", "united states"], "en")
+    assert feature[2] == 0.0 and feature[3] == 0.0  # no entry (a made-up word, a phrase): neutral
+    assert feature[0] > 0 > feature[1] and feature[0] - feature[1] == pytest.approx(
+        zipf_frequency("the", "en") - zipf_frequency("nation", "en"))
+    assert frequency_feature(["xqzvkjw", "qqxwz"], "en").tolist() == [0.0, 0.0]
+    assert frequency_feature(["dog"], "xx-not-a-language").tolist() == [0.0]
+
+
+def test_feature_rerank_lets_a_cognate_overtake_a_near_equal_csls_score_and_leaves_other_scripts_to_frequency():
+    from embedspace.maps.rerank import FREQUENCY_WEIGHT, feature_rerank, feature_scores, frequency_feature
+
+    csls = np.array([0.300, 0.295])  # 'country' first by CSLS, 'nation' a hair behind
+    order, combined = feature_rerank("nación", ["country", "nation"], csls, "en")
+    assert order.tolist() == [1, 0] and combined[0] > combined[1]
+    # Cyrillic shares no trigram with English: only the frequency term is added.
+    candidates = ["country", "nation"]
+    assert feature_scores("нация", candidates, "en") == pytest.approx(FREQUENCY_WEIGHT * frequency_feature(candidates, "en"))
+
+
+def test_feature_rerank_moves_only_the_top_candidates_so_the_top_does_not_depend_on_k():
+    from embedspace.maps.rerank import RERANK_CANDIDATES, feature_rerank
+
+    texts = [f"word{i}" for i in range(RERANK_CANDIDATES)] + ["nacion"]
+    csls = np.linspace(0.5, 0.4, len(texts))
+    order, _ = feature_rerank("nacion", texts, csls, "en")  # the exact spelling sits 11th: it stays there
+    assert order[-1] == RERANK_CANDIDATES and sorted(order[:-1].tolist()) == list(range(RERANK_CANDIDATES))
+
+
+def test_translate_reranks_by_spelling_and_frequency_by_default_and_none_keeps_csls(words_index, use_space):
+    """The default answer is CSLS's top 10 re-ordered by CSLS + the feature terms; the setting says so
+    and each score is that sum; --rerank none gives CSLS's order; phrases and other targets are not re-ranked."""
+    from embedspace.maps.rerank import feature_scores
+
+    plain = query.translate(words_index, use_space, "perro", to="en", from_="es", k=RERANK_CANDIDATES, rerank="none")
+    default = query.translate(words_index, use_space, "perro", to="en", from_="es", k=RERANK_CANDIDATES)
+    assert "no re-ranking" in plain["setting"] and "re-ranked by spelling + frequency" in default["setting"]
+    scores = [r["score"] for r in plain["results"]]
+    assert scores == sorted(scores, reverse=True)  # none: CSLS's order
+    texts = [r["text"] for r in plain["results"]]
+    expected = np.array(scores) + feature_scores("perro", texts, "en")
+    assert [r["text"] for r in default["results"]] == [texts[i] for i in np.argsort(-expected, kind="stable")]
+    assert [r["score"] for r in default["results"]] == pytest.approx(sorted(expected, reverse=True), abs=1e-4)
+    top3 = query.translate(words_index, use_space, "perro", to="en", from_="es", k=3)
+    assert [r["id"] for r in top3["results"]] == [r["id"] for r in default["results"][:3]]
+    for text, to in (("perro grande", "en"), ("perro", "de")):
+        kept = query.translate(words_index, use_space, text, to=to, from_="es")
+        raw = query.translate(words_index, use_space, text, to=to, from_="es", rerank="none")
+        assert "not re-ranked" in kept["setting"] and kept["results"] == raw["results"]
+    nn = query.translate(words_index, use_space, "perro", to="en", method="nn")
+    assert "not re-ranked" in nn["setting"]

@@ -82,6 +82,11 @@ def test_translate_and_its_batch(reader, words):
     answer = reader.post("/indexes/words/translate", json={"text": "perro", "to": "en", "from": "es", "k": 2})
     assert answer.json() == query.translate(index, space, "perro", to="en", from_="es", k=2)
     assert answer.json()["from"] == "es" and answer.json()["results"][0]["text"] == "dog"
+    assert "re-ranked by spelling + frequency" in answer.json()["setting"]
+    raw = reader.post("/indexes/words/translate", json={"text": "perro", "to": "en", "from": "es", "k": 2,
+                                                        "rerank": "none"}).json()
+    assert raw == query.translate(index, space, "perro", to="en", from_="es", k=2, rerank="none")
+    assert "no re-ranking" in raw["setting"]
     batch = reader.post("/indexes/words/translate/batch", json={"texts": ["perro", "gato"], "to": "de",
                                                                  "method": "nn"}).json()
     assert [a["results"][0]["text"] for a in batch["answers"]] == ["Hund", "Katze"]
