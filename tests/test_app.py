@@ -418,6 +418,24 @@ def test_a_clicked_point_leaves_the_figure_as_it_was():
     assert f"perro | 🇪🇸 es · text · emoji · #{perro}" in texts(after.main)
 
 
+def test_a_rerun_with_the_same_query_does_not_place_it_again(monkeypatch):
+    """Placing the query and the analogy reads every stored vector (a third of a second on the full demo):
+    a rerun that changes neither (a click, a filter, the tab opened again) reuses them."""
+    from embedspace.explore import map_figure
+
+    at = run_app("Map", search_text="perro")
+    placed = []
+    for name in ("query_overlay", "analogy_arrows"):
+        real = getattr(map_figure, name)
+        monkeypatch.setattr(map_figure, name, lambda *a, _real=real, _name=name, **k: placed.append(_name) or _real(*a, **k))
+    again = at.run()
+    assert not again.exception and not again.error and placed == []
+    assert trace(figure_of(again), "the query (placed)")["text"] == ["perro"]
+    again.session_state["search_text"] = "gato"
+    moved = again.run()
+    assert placed == ["query_overlay"] and trace(figure_of(moved), "the query (placed)")["text"] == ["gato"]
+
+
 # -- compare (a space, no index) ---------------------------------------------------------------------
 def similarity_table(at):
     for frame in at.dataframe:

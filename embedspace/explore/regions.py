@@ -10,9 +10,14 @@
   Siblings (the regions of one level under one parent) never share a name: the larger region
   picks first, and the next takes its best name not yet taken.
 - Position of a label: the densest spot of the region's items on the layout (label_position).
-- Computed on first use and cached under the user cache (EMBEDSPACE_CACHE_DIR/regions), keyed by
-  the index's checksum, which changes with every write, the layout included: the clusters once
-  per index version, the names once per language.
+- Stored with the layout: `build`, `embedspace demo` and `embedspace map NAME` compute the
+  clusters and their names in every language of the index (region_files) into the index's
+  regions.npy and regions.json (index/layout_file.py; `add` puts a new item in the regions of its
+  nearest laid-out item), so the app's first map reads them instead of clustering (~15 s on the
+  demo). An index without them (or stored by an older rule: CLUSTERING and NAMING differ) gets
+  them on first use, cached under the user cache (EMBEDSPACE_CACHE_DIR/regions), keyed by the
+  index's checksum, which changes with every write: the clusters once per index version, the
+  names once per language.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import load_checked_array, save_checked_array, save_json
+from ..index.layout_file import read_layout, read_regions, regions_files
 from ..languages import normalize_lang
 from ..paths import cache_dir
+from ..progress import announce
 from ..vectors import CSLS_K, l2_normalize
-from .layout import stored_map
 from .projection import MapParams, project
 
 LEVELS = 3
@@ -53,18 +59,23 @@ NAMING_HELP = (
 )
 
 COLUMNS = ["x", "y", "name", "level", "size", "cluster"]
+# What a stored clustering and stored names were computed by: read back only when the rule is the same.
+CLUSTERING = {"format": FORMAT, "levels": LEVELS, "top": list(TOP_K_RANGE), "children": CHILDREN, "min": MIN_REGION}
+NAMING = {"format": FORMAT, "candidates": CANDIDATES, "csls_k": CSLS_K, "min_chars": MIN_NAME_CHARS}
 
 
 def region_labels(index, lang: str) -> pd.DataFrame:
     """x, y (layout position of the label), name, level (0 coarsest), size, cluster (stable id)."""
     lang = normalize_lang(lang)
     clusters = region_clusters(index)
-    cached = _names_path(index, lang)
-    try:
-        names = json.loads(cached.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        names = name_regions(index, clusters, lang)
-        save_json(cached, names)
+    names = _stored_names(index, lang)
+    if names is None:
+        cached = _names_path(index, lang)
+        try:
+            names = json.loads(cached.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            names = name_regions(index, clusters, lang)
+            save_json(cached, names)
     if not names:
         return pd.DataFrame(columns=COLUMNS)
     coords = _layout_coords(index)
@@ -79,9 +90,23 @@ def region_labels(index, lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def region_files(items: pd.DataFrame, vectors: np.ndarray, progress=None) -> dict:
+    """The index files of the named regions of these items (in row order): the clusters, and their names
+    in every language the items have texts in (index/layout_file.py writes them with the layout)."""
+    announce(progress, f"Grouping the {len(items):,} items into named regions (k-means at {LEVELS} levels)…")
+    vectors = l2_normalize(vectors)
+    clusters = cluster_levels(vectors)
+    langs = sorted(items.loc[items["kind"] == "text", "lang"].dropna().astype(str).unique())
+    names = {lang: region_names(items, vectors, clusters, lang) for lang in langs}
+    return regions_files(clusters, {"clustering": CLUSTERING, "naming": NAMING, "names": names})
+
+
 # -- clusters ----------------------------------------------------------------------------------------
 def region_clusters(index) -> np.ndarray:
     """(LEVELS, items) int32: each item's region id at each level, ids unique across levels."""
+    stored = read_regions(index)
+    if stored is not None and stored[1].get("clustering") == CLUSTERING:
+        return stored[0]
     key = {"format": FORMAT, "index": index.checksum, "levels": LEVELS, "top": TOP_K_RANGE, "children": CHILDREN,
            "min": MIN_REGION}
     path = cache_dir("regions") / f"{index.name}-{index.checksum}-clusters.array"
@@ -90,6 +115,15 @@ def region_clusters(index) -> np.ndarray:
         clusters = cluster_levels(index.vectors_f32(np.arange(len(index))))
         save_checked_array(path, clusters, key)
     return clusters
+
+
+def _stored_names(index, lang: str) -> dict | None:
+    """The region names in `lang` stored with the index ({} for a language it has no texts in), or None
+    when it stores none by the current rules."""
+    stored = read_regions(index)
+    if stored is None or stored[1].get("clustering") != CLUSTERING or stored[1].get("naming") != NAMING:
+        return None
+    return stored[1].get("names", {}).get(lang, {})
 
 
 def cluster_levels(vectors: np.ndarray) -> np.ndarray:
@@ -157,15 +191,18 @@ def _regions(clusters: np.ndarray):
 
 # -- names ------------------------------------------------------------------------------------------
 def name_regions(index, clusters: np.ndarray, lang: str) -> dict:
+    """{region id (str): name} of the index's regions in `lang` (region_names)."""
+    return region_names(index.items, index.vectors_f32(np.arange(len(index))), clusters, lang)
+
+
+def region_names(items: pd.DataFrame, vectors: np.ndarray, clusters: np.ndarray, lang: str) -> dict:
     """{region id (str): name}: CSLS-nearest text items of `lang`, distinct among siblings."""
-    items = index.items
     candidates = np.flatnonzero(((items["kind"] == "text") & (items["lang"] == lang)).to_numpy())
     texts = items["text"].to_numpy()[candidates]
     nameable = np.array([is_nameable(text) for text in texts], dtype=bool)
     candidates, texts = candidates[nameable], texts[nameable]
     if len(candidates) == 0:
         return {}
-    vectors = index.vectors_f32(np.arange(len(index)))
     regions = _regions(clusters)
     means = l2_normalize(np.stack([vectors[members].mean(axis=0) for _, members in regions]))
     cosines = means @ l2_normalize(vectors[candidates]).T  # (regions, candidates)
@@ -226,7 +263,7 @@ def _names_path(index, lang: str):
 
 def _layout_coords(index) -> np.ndarray:
     """Layout position of every row: the stored layout, else a map of all items (cached)."""
-    pmap = stored_map(index)
-    if pmap is None:
-        pmap = project(index, MapParams(sample=None))
-    return pmap.coords
+    stored = read_layout(index)
+    if stored is not None:
+        return stored[0]
+    return project(index, MapParams(sample=None)).coords
