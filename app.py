@@ -486,10 +486,13 @@ ANALOGY_KEYS = ("analogy_a", "analogy_b", "analogy_c", "analogy_method", "analog
 def search_inputs() -> tuple:
     """Everything the Search panel's query and results depend on (an upload by its bytes' digest)."""
     state = st.session_state
-    upload = state.get("upload")
-    upload_key = None if upload is None else (upload[0], hashlib.sha256(upload[1]).hexdigest())
-    return (state.get("query_mode", "text"), state.get("search_text"), state.get("query_item"), upload_key,
-            state.get("image_via"), state["search_k"], state["search_lang"], state["search_kind"])
+    mode = state.get("query_mode", "text")
+    if mode == "image":  # the route is a Search-panel widget, forgotten on other tabs: part of an image query only
+        upload = state.get("upload")
+        query = (None if upload is None else (upload[0], hashlib.sha256(upload[1]).hexdigest()), state.get("image_via"))
+    else:
+        query = state.get("query_item") if mode == "item" else state.get("search_text")
+    return mode, query, state["search_k"], state["search_lang"], state["search_kind"]
 
 
 def remembered(key: str, inputs, compute):
