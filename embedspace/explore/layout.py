@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ..index.layout_file import LayoutStatus, layout_files, read_layout, read_regions
+from ..index.layout_file import LayoutStatus, layout_files, read_layout
 from ..index.layout_file import layout_status as _layout_status
 from ..index.store import Index, replace_extra_files
 from ..progress import announce
 from .projection import MIN_DIST, N_NEIGHBORS, OWN_NN_DESCENT_FROM, MapParams, ProjectionMap, knn_graph, umap_layout
-from .regions import region_files
+from .regions import region_files, stored_regions_current
 
 MAX_BUILD_LAYOUT = 250_000  # a build lays out at most this many items (minutes on 2 cores); above: `embedspace map`
 
@@ -104,9 +104,9 @@ def relayout(name: str, index_dir=None, progress=None) -> LayoutStatus:
 
 def store_regions(name: str, index_dir=None, progress=None) -> bool:
     """Compute and store the named regions of index NAME when it has a layout without them (one laid out
-    before they were stored with it); whether it did."""
+    before they were stored with it, or stored by an older rule); whether it did."""
     index = Index.open(name, index_dir)
-    if read_layout(index) is None or read_regions(index) is not None:
+    if read_layout(index) is None or stored_regions_current(index):
         return False
     replace_extra_files(name, region_files(index.items, index.vectors_f32(np.arange(len(index))), progress), index_dir)
     return True
