@@ -44,6 +44,7 @@ DENSITY_BINS = 300
 FADED_COLOR, FADED_OPACITY = "#bdbdbd", 0.25  # items the filters leave out, when they are faded
 FADED_NAME, REGIONS_NAME, DENSITY_NAME = "other items", "region names", "density"
 REGION_FONT = (17, 14, 12)  # px of a region's name, by level: coarse regions in bigger type
+LABEL_WIDTH_PX = 900  # the map's width on a laptop's wide page (3/4 of it), for placed_labels' boxes
 
 
 @dataclass
@@ -163,7 +164,7 @@ def map_figure(frame: pd.DataFrame, dims: int, overlay: Overlay | None = None, t
         _draw_points(figure, kept[kept["group"] == group], three_d, html.escape(str(group)), colours[group], 0.75,
                      len(frame))
     if regions is not None and len(regions) and not three_d:
-        _draw_regions(figure, regions)
+        _draw_regions(figure, placed_labels(regions, _extent(frame, "x"), _extent(frame, "y"), height))
     if overlay is not None and not overlay.empty:
         _draw_overlay(figure, overlay, three_d, _span(frame))
     if thumbnails and not three_d:
@@ -224,6 +225,34 @@ def _draw_regions(figure, regions: pd.DataFrame) -> None:
         textfont={"size": sizes, "color": "#202020", "family": "sans-serif", "shadow": "0 0 3px white"},
         # Not hoverable: a name is no item, and a click near it must select the item under the pointer.
         hoverinfo="skip", showlegend=False))
+
+
+def placed_labels(regions: pd.DataFrame, x_span: float, y_span: float, height: int = 680,
+                  width: int = LABEL_WIDTH_PX) -> pd.DataFrame:
+    """The region names that fit, biggest region first: a name whose box (estimated from its length and
+    font size, on a plot `width` x `height` pixels showing the spans) overlaps one already placed is
+    nudged a line above or below its place, and left out when neither is free. At the map's first
+    view; zoomed in, there is room again, and the finer levels show more names."""
+    x_unit, y_unit = max(x_span, 1e-9) / width, max(y_span, 1e-9) / height  # map units per pixel
+    placed, boxes = [], []
+    for row in regions.sort_values("size", ascending=False, kind="stable").itertuples(index=False):
+        font = REGION_FONT[min(int(row.level), len(REGION_FONT) - 1)]
+        half_w, half_h = len(str(row.name)) * font * 0.3 * x_unit, font * 0.6 * y_unit  # ~0.6 em a character
+        for dy in (0.0, 2 * half_h, -2 * half_h):
+            box = (row.x - half_w, row.y + dy - half_h, row.x + half_w, row.y + dy + half_h)
+            if not any(_overlap(box, other) for other in boxes):
+                boxes.append(box)
+                placed.append({**row._asdict(), "y": row.y + dy})
+                break
+    return pd.DataFrame(placed, columns=regions.columns)
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _extent(frame: pd.DataFrame, axis: str) -> float:
+    return float(np.ptp(frame[axis].to_numpy())) if len(frame) else 1.0
 
 
 def _scatter(three_d: bool, part: pd.DataFrame | None = None, coords: np.ndarray | None = None, **kwargs):
