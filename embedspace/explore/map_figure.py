@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -44,7 +45,7 @@ DENSITY_BINS = 300
 FADED_COLOR, FADED_OPACITY = "#bdbdbd", 0.25  # items the filters leave out, when they are faded
 FADED_NAME, REGIONS_NAME, DENSITY_NAME = "other items", "region names", "density"
 REGION_FONT = (17, 14, 12)  # px of a region's name, by level: coarse regions in bigger type
-LABEL_WIDTH_PX = 900  # the map's width on a laptop's wide page (3/4 of it), for placed_labels' boxes
+LABEL_WIDTH_PX = 650  # the map's width on a 1400-pixel page (docs/screenshots.py), for placed_labels' boxes
 
 
 @dataclass
@@ -213,18 +214,21 @@ def _draw_density(figure, frame: pd.DataFrame) -> None:
 
 
 def _draw_regions(figure, regions: pd.DataFrame) -> None:
-    """Region names as text at their place (SVG text over the WebGL points); names are index items:
-    escaped, since plotly reads HTML in text."""
-    import plotly.graph_objects as go
+    """Region names as annotations named REGIONS_NAME, on a pale box: plotly draws annotations above
+    the WebGL points (text of an SVG trace lies beneath them, where the demo's dense middle hid it).
+    Names are index items: escaped, since plotly reads HTML in text. Not clickable: a click near a
+    name selects the item under the pointer."""
+    for row in regions.itertuples(index=False):
+        size = REGION_FONT[min(int(row.level), len(REGION_FONT) - 1)]
+        figure.add_annotation(x=row.x, y=row.y, xref="x", yref="y", text=html.escape(str(row.name)), name=REGIONS_NAME,
+                              showarrow=False, font={"size": size, "color": "#000000", "family": "sans-serif"},
+                              bgcolor="rgba(255,255,255,0.75)", borderpad=1, captureevents=False)
 
-    names = [html.escape(str(name)) for name in regions["name"]]
-    sizes = [REGION_FONT[min(int(level), len(REGION_FONT) - 1)] for level in regions["level"]]
-    figure.add_trace(go.Scatter(
-        x=regions["x"].to_numpy(), y=regions["y"].to_numpy(), mode="text", name=REGIONS_NAME, text=names,
-        # A white halo keeps a name legible over the points.
-        textfont={"size": sizes, "color": "#202020", "family": "sans-serif", "shadow": "0 0 3px white"},
-        # Not hoverable: a name is no item, and a click near it must select the item under the pointer.
-        hoverinfo="skip", showlegend=False))
+
+def region_names_drawn(figure) -> list:
+    """The region names a figure (a plotly Figure or its JSON dict) draws, in order."""
+    layout = figure["layout"] if isinstance(figure, dict) else figure.to_plotly_json()["layout"]
+    return [a["text"] for a in layout.get("annotations", []) if a.get("name") == REGIONS_NAME]
 
 
 def placed_labels(regions: pd.DataFrame, x_span: float, y_span: float, height: int = 680,
@@ -237,7 +241,7 @@ def placed_labels(regions: pd.DataFrame, x_span: float, y_span: float, height: i
     placed, boxes = [], []
     for row in regions.sort_values("size", ascending=False, kind="stable").itertuples(index=False):
         font = REGION_FONT[min(int(row.level), len(REGION_FONT) - 1)]
-        half_w, half_h = len(str(row.name)) * font * 0.3 * x_unit, font * 0.6 * y_unit  # ~0.6 em a character
+        half_w, half_h = (text_width_em(str(row.name)) / 2 + 0.2) * font * x_unit, font * 0.65 * y_unit
         for dy in (0.0, 2 * half_h, -2 * half_h):
             box = (row.x - half_w, row.y + dy - half_h, row.x + half_w, row.y + dy + half_h)
             if not any(_overlap(box, other) for other in boxes):
@@ -245,6 +249,11 @@ def placed_labels(regions: pd.DataFrame, x_span: float, y_span: float, height: i
                 placed.append({**row._asdict(), "y": row.y + dy})
                 break
     return pd.DataFrame(placed, columns=regions.columns)
+
+
+def text_width_em(text: str) -> float:
+    """A text's rough width in em: 1 for a wide (CJK) character, 0.6 for others (sans-serif's mean)."""
+    return sum(1.0 if unicodedata.east_asian_width(char) in "WF" else 0.6 for char in text)
 
 
 def _overlap(a, b) -> bool:

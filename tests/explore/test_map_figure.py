@@ -63,10 +63,11 @@ def test_region_names_are_escaped_text_sized_by_level():
     regions = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0], "name": ["<b>perro</b>", "gato"], "level": [0, 1],
                             "size": [10, 3], "cluster": [0, 1]})
     figure = map_figure.map_figure(frame_of(), 2, regions=regions)
-    names = next(t for t in figure.data if t.name == map_figure.REGIONS_NAME)
-    assert list(names.text) == ["&lt;b&gt;perro&lt;/b&gt;", "gato"] and names.mode == "text"
-    assert list(names.textfont.size) == list(map_figure.REGION_FONT[:2])
-    assert names.hoverinfo == "skip"  # a click near a name selects the item under the pointer, not the name
+    assert map_figure.region_names_drawn(figure) == ["&lt;b&gt;perro&lt;/b&gt;", "gato"]
+    names = [a for a in figure.layout.annotations if a.name == map_figure.REGIONS_NAME]
+    assert [a.font.size for a in names] == list(map_figure.REGION_FONT[:2])
+    # drawn above the WebGL points (annotations are), and a click near a name selects the item under it
+    assert not any(a.captureevents for a in names) and not any(a.showarrow for a in names)
     assert map_figure.picked_ids({"points": [{"text": "gato"}, {"customdata": 101}]}) == [101]
 
 
@@ -77,8 +78,8 @@ def test_a_region_name_over_a_bigger_regions_name_is_moved_or_left_out():
     regions = pd.DataFrame({"x": [0.0, 0.02, 0.0, 2.5], "y": [0.0, 0.0, 0.0, 2.5], "level": [0, 0, 0, 0],
                             "name": ["animales", "perros", "gatos", "colores"], "size": [100, 50, 40, 80],
                             "cluster": [1, 2, 3, 4]})
-    drawn = next(t for t in map_figure.map_figure(frame, 2, regions=regions).data if t.name == map_figure.REGIONS_NAME)
-    where = {name: (x, y) for name, x, y in zip(drawn.text, drawn.x, drawn.y)}
+    figure = map_figure.map_figure(frame, 2, regions=regions)
+    where = {a.text: (a.x, a.y) for a in figure.layout.annotations if a.name == map_figure.REGIONS_NAME}
     assert where["animales"] == (0.0, 0.0) and where["colores"] == (2.5, 2.5)  # the biggest stay where they were
     line = np.ptp(frame["y"]) * map_figure.REGION_FONT[0] * 1.2 / 680  # one line of level-0 text, in y units
     moved = [name for name in ("perros", "gatos") if name in where]
