@@ -110,7 +110,7 @@ def test_map_tab_draws_every_item_and_names_regions_in_chromium(browser_ready, a
         assert drawn["points"] == drawn["ids"] == items, drawn
         assert drawn["webgl"] >= 1  # scattergl draws on a canvas
         assert drawn["regions"], drawn
-        assert page.locator('[data-testid="stMain"] .js-plotly-plot .textpoint text').first.is_visible()
+        assert page.locator('[data-testid="stMain"] .js-plotly-plot .annotation-text').first.is_visible()
         assert page.locator('[data-testid="stException"]').count() == 0
 
 
