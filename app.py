@@ -223,11 +223,13 @@ def current_query(index, space):
 
 
 def current_search(index, space):
-    """(query, results) of the Search panel's settings."""
-    query = current_query(index, space)
-    results = explorer.search(index, space, query, k=st.session_state["search_k"],
-                              lang=st.session_state["search_lang"], kind=st.session_state["search_kind"])
-    return query, results
+    """(query, results) of the Search panel's settings, kept in the session while they stay the same (the
+    Map tab draws the results the Search tab found, without searching again)."""
+    def search():
+        query = current_query(index, space)
+        return query, explorer.search(index, space, query, k=st.session_state["search_k"],
+                                      lang=st.session_state["search_lang"], kind=st.session_state["search_kind"])
+    return remembered("search_found", (index.name, index.checksum, space.id, search_inputs()), search)
 
 
 def search_panel(index, space, problem) -> None:
@@ -460,24 +462,64 @@ def get_map(index, params):
 
 
 def map_overlay(index, space, pmap):
-    """The search query and the analogy, placed on the map; notes on what could not be drawn."""
+    """The search query and the analogy, placed on the map; notes on what could not be drawn. Each part
+    is kept in the session until its inputs change: placing reads every stored vector (a third of a
+    second on the full demo), and a click or a filter reruns the page without changing either."""
     overlay, notes = map_figure.Overlay(), []
     if space is None:
         return overlay, notes
+    where = (index.name, index.checksum, space.id, pmap.params, len(pmap))
     if st.session_state["map_show_query"]:
-        try:
-            query, results = current_search(index, space)
-            drawn = map_figure.query_overlay(index, pmap, query.label, query.vector, results)
-            overlay.query, overlay.neighbours = drawn.query, drawn.neighbours
-        except EmbedspaceError as exc:
-            notes.append(f"Query not drawn: {exc}")
+        drawn, note = remembered("map_query_placed", (where, search_inputs()), lambda: placed_query(index, space, pmap))
+        overlay.query, overlay.neighbours = drawn.query, drawn.neighbours
+        notes += [note] if note else []
     if st.session_state["map_show_analogy"]:
-        try:
-            result = current_analogy(index, space)
-            overlay.arrows = map_figure.analogy_arrows(index, pmap, result.terms, result.vectors, result.results[0])
-        except EmbedspaceError as exc:
-            notes.append(f"Analogy not drawn: {exc}")
+        inputs = tuple(st.session_state[key] for key in ANALOGY_KEYS)
+        overlay.arrows, note = remembered("map_analogy_placed", (where, inputs), lambda: placed_analogy(index, space, pmap))
+        notes += [note] if note else []
     return overlay, notes
+
+
+ANALOGY_KEYS = ("analogy_a", "analogy_b", "analogy_c", "analogy_method", "analogy_k", "analogy_lang", "analogy_kind")
+
+
+def search_inputs() -> tuple:
+    """Everything the Search panel's query and results depend on (an upload by its bytes' digest)."""
+    state = st.session_state
+    mode = state.get("query_mode", "text")
+    if mode == "image":  # the route is a Search-panel widget, forgotten on other tabs: part of an image query only
+        upload = state.get("upload")
+        query = (None if upload is None else (upload[0], hashlib.sha256(upload[1]).hexdigest()), state.get("image_via"))
+    else:
+        query = state.get("query_item") if mode == "item" else state.get("search_text")
+    return mode, query, state["search_k"], state["search_lang"], state["search_kind"]
+
+
+def remembered(key: str, inputs, compute):
+    """compute()'s value, kept in the session under `key` while `inputs` stay the same."""
+    kept = st.session_state.get(key)
+    if kept is None or kept[0] != inputs:
+        kept = (inputs, compute())
+        st.session_state[key] = kept
+    return kept[1]
+
+
+def placed_query(index, space, pmap):
+    """(Overlay with the query and its results, or an empty one; a note when it could not be drawn)."""
+    try:
+        query, results = current_search(index, space)
+        return map_figure.query_overlay(index, pmap, query.label, query.vector, results), None
+    except EmbedspaceError as exc:
+        return map_figure.Overlay(), f"Query not drawn: {exc}"
+
+
+def placed_analogy(index, space, pmap):
+    """(the analogy's arrows, or []; a note when they could not be drawn)."""
+    try:
+        result = current_analogy(index, space)
+        return map_figure.analogy_arrows(index, pmap, result.terms, result.vectors, result.results[0]), None
+    except EmbedspaceError as exc:
+        return [], f"Analogy not drawn: {exc}"
 
 
 def on_map_select() -> None:

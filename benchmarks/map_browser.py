@@ -7,7 +7,11 @@ on a free loopback port, driven like a person by tests/streamlit_browser.py's Ch
              the new results (after a first search that loads the model; --repeats words, median);
     map      click the Map tab, until plotly has drawn every item of the index (its own data: the
              item traces' point count); the first time in a fresh server ("cold": the stored layout
-             is read and the point frame built) and again after the Search tab ("warm", median);
+             and regions are read, the point frame built, the query and analogy placed, and the
+             browser fetches plotly.js, a 4.7 MB chunk Streamlit loads at the first chart) and again
+             after the Search tab ("warm", median). An index built before the regions were stored
+             with the layout needs `embedspace map NAME` first, or its cold map clusters it (said,
+             and recorded as regions_stored);
     click    click a point of the map, until the item is shown beside it (median of --repeats); and
              whether the chart stayed the same element and how often plotly drew it again meanwhile
              (app.py keeps the figure identical on a click, so it should not be redrawn).
@@ -187,9 +191,15 @@ class _same:
 
 
 def measure(index: str, index_dir: Path, repeats: int, points: int) -> dict:
+    from embedspace.explore.regions import stored_regions_current
     from embedspace.index import Index
 
-    items = len(Index.open(index, str(index_dir)).items)
+    opened = Index.open(index, str(index_dir))
+    items = len(opened.items)
+    regions_stored = stored_regions_current(opened)
+    if not regions_stored:  # the cold map would cluster the index (~15 s on the demo), which a fresh build does not
+        print(f"  note: index '{index}' stores no named regions by the current rules; the first map computes them. "
+              f"`embedspace map {index}` stores them, as `embedspace demo` does.", flush=True)
     env = {"EMBEDSPACE_INDEX_DIR": str(index_dir)}
     condition = f"({DRAWN_POINTS})() === {items}"
     with streamlit_server(env) as url, chromium_page(height=1100) as page:
@@ -209,7 +219,7 @@ def measure(index: str, index_dir: Path, repeats: int, points: int) -> dict:
         print(f"  clicks: {clicks}, map warm: {map_warm}", flush=True)
         drawing = draw_points(points, page)
     search = statistics.median(searches)
-    return {"index": index, "items": items, "search_s": search, "search_runs_s": searches,
+    return {"index": index, "items": items, "regions_stored": regions_stored, "search_s": search, "search_runs_s": searches,
             "map_cold_s": map_cold, "map_warm_s": statistics.median(map_warm), "map_warm_runs_s": map_warm,
             "click_s": statistics.median(clicks), "click_runs_s": clicks, "chart_after_click": click_charts,
             "ratio_map_search_cold": map_cold / search, "ratio_map_search_warm": statistics.median(map_warm) / search,

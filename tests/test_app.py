@@ -109,6 +109,12 @@ def values(array) -> np.ndarray:
     return np.asarray(array)
 
 
+def region_names_drawn(figure: dict) -> list:
+    from embedspace.explore.map_figure import region_names_drawn as drawn
+
+    return drawn(figure)
+
+
 def trace(figure: dict, name: str) -> dict:
     return next(t for t in figure["data"] if t.get("name") == name)
 
@@ -379,18 +385,18 @@ def test_map_opens_on_the_stored_layout_with_every_item_and_region_names():
     item_traces = [t for t in figure["data"] if t.get("name") and t["name"] not in OVERLAYS]
     assert {t["type"] for t in item_traces} == {"scattergl"}  # WebGL points
     assert "stored layout: all" in captions(at) and "computed in" not in captions(at)
-    names = trace(figure, "region names")
+    names = {"text": region_names_drawn(figure)}
     english = set(_items().query("kind == 'text' and lang == 'en'")["text"])
     assert names["text"] and set(names["text"]) <= english  # named in the UI's language by default
 
 
 def test_region_names_follow_the_picked_language_and_level():
     spanish = set(_items().query("kind == 'text' and lang == 'es'")["text"])
-    coarse = trace(figure_of(run_app("Map", map_region_lang="es")), "region names")["text"]
-    finer = trace(figure_of(run_app("Map", map_region_lang="es", map_region_level=1)), "region names")["text"]
+    coarse = region_names_drawn(figure_of(run_app("Map", map_region_lang="es")))
+    finer = region_names_drawn(figure_of(run_app("Map", map_region_lang="es", map_region_level=1)))
     assert set(coarse) <= spanish and set(finer) <= spanish and len(finer) > len(coarse)
     off = figure_of(run_app("Map", map_region_level=None))
-    assert "region names" not in [t.get("name") for t in off["data"]]
+    assert region_names_drawn(off) == []
 
 
 def test_filters_on_the_stored_layout_fade_or_hide_points_without_a_new_map():
@@ -416,6 +422,24 @@ def test_a_clicked_point_leaves_the_figure_as_it_was():
     assert not after.exception and not after.error
     assert figure_of(after) == figure_of(before)
     assert f"perro | 🇪🇸 es · text · emoji · #{perro}" in texts(after.main)
+
+
+def test_a_rerun_with_the_same_query_does_not_place_it_again(monkeypatch):
+    """Placing the query and the analogy reads every stored vector (a third of a second on the full demo):
+    a rerun that changes neither (a click, a filter, the tab opened again) reuses them."""
+    from embedspace.explore import map_figure
+
+    at = run_app("Map", search_text="perro")
+    placed = []
+    for name in ("query_overlay", "analogy_arrows"):
+        real = getattr(map_figure, name)
+        monkeypatch.setattr(map_figure, name, lambda *a, _real=real, _name=name, **k: placed.append(_name) or _real(*a, **k))
+    again = at.run()
+    assert not again.exception and not again.error and placed == []
+    assert trace(figure_of(again), "the query (placed)")["text"] == ["perro"]
+    again.session_state["search_text"] = "gato"
+    moved = again.run()
+    assert placed == ["query_overlay"] and trace(figure_of(moved), "the query (placed)")["text"] == ["gato"]
 
 
 # -- compare (a space, no index) ---------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_search_for_perro_shows_dogs_in_chromium(browser_ready, app_index_dir):
 
 
 # What plotly drew in the Map tab, read from the chart's own data: the item traces are the WebGL ones
-# named 'group (count)' (app.py's map_figure), the region names are SVG text.
+# named 'group (count)' (app.py's map_figure), the region names are annotations (the analogy's arrows: no text).
 DRAWN = r"""() => {
     const chart = document.querySelector('[data-testid="stMain"] .js-plotly-plot');
     if (!chart || !chart._fullData) return null;
@@ -82,7 +82,7 @@ DRAWN = r"""() => {
         points: items.reduce((sum, t) => sum + t._length, 0),
         ids: new Set(items.flatMap(t => Array.from(t.customdata))).size,
         webgl: chart.querySelectorAll('canvas').length,
-        regions: Array.from(chart.querySelectorAll('.textpoint text')).map(e => e.textContent),
+        regions: Array.from(chart.querySelectorAll('.annotation-text')).map(e => e.textContent).filter(t => t),
     };
 }"""
 
@@ -110,7 +110,7 @@ def test_map_tab_draws_every_item_and_names_regions_in_chromium(browser_ready, a
         assert drawn["points"] == drawn["ids"] == items, drawn
         assert drawn["webgl"] >= 1  # scattergl draws on a canvas
         assert drawn["regions"], drawn
-        assert page.locator('[data-testid="stMain"] .js-plotly-plot .textpoint text').first.is_visible()
+        assert page.locator('[data-testid="stMain"] .js-plotly-plot .annotation-text').first.is_visible()
         assert page.locator('[data-testid="stException"]').count() == 0
 
 

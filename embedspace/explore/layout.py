@@ -7,6 +7,7 @@
   compiles nothing (numba's ~10 s compile is paid by the build, not by the first map).
 - `add` places new items into it (index/layout_file.py); `relayout` (`embedspace map NAME
   --relayout`) recomputes it in a new generation with the same main files.
+- The named regions (explore/regions.py) are computed with the layout and stored beside it.
 - `stored_map(index)`: the stored layout as a projection.ProjectionMap of every row, on which
   `place()` puts queries; None for an index without one (the app then computes a map as before).
 - 3-D maps are computed on demand by projection.project and cached there.
@@ -25,11 +26,12 @@ from ..index.layout_file import layout_status as _layout_status
 from ..index.store import Index, replace_extra_files
 from ..progress import announce
 from .projection import MIN_DIST, N_NEIGHBORS, OWN_NN_DESCENT_FROM, MapParams, ProjectionMap, knn_graph, umap_layout
+from .regions import region_files, stored_regions_current
 
 MAX_BUILD_LAYOUT = 250_000  # a build lays out at most this many items (minutes on 2 cores); above: `embedspace map`
 
 __all__ = ["LayoutStatus", "layout_status", "stored_map", "compute_layout", "layout_for_build", "relayout",
-           "MAX_BUILD_LAYOUT"]
+           "store_regions", "MAX_BUILD_LAYOUT"]
 
 
 def layout_status(index) -> LayoutStatus:
@@ -87,16 +89,27 @@ def layout_for_build(items, vectors, progress=None) -> dict:
                            "`embedspace map NAME`).")
         return {}
     coords, meta = compute_layout(vectors, progress)
-    return layout_files(coords, {**meta, "next_id": _next_id(items)})
+    return {**layout_files(coords, {**meta, "next_id": _next_id(items)}), **region_files(items, vectors, progress)}
 
 
 def relayout(name: str, index_dir=None, progress=None) -> LayoutStatus:
     """Compute the layout of every item of index NAME again and store it (a new generation)."""
     index = Index.open(name, index_dir)
-    coords, meta = compute_layout(index.vectors_f32(np.arange(len(index))), progress)
-    replace_extra_files(name, layout_files(coords, {**meta, "next_id": int(index.manifest.get("next_id", 0))}),
-                        index_dir)
+    vectors = index.vectors_f32(np.arange(len(index)))
+    coords, meta = compute_layout(vectors, progress)
+    replace_extra_files(name, {**layout_files(coords, {**meta, "next_id": int(index.manifest.get("next_id", 0))}),
+                               **region_files(index.items, vectors, progress)}, index_dir)
     return layout_status(Index.open(name, index_dir))
+
+
+def store_regions(name: str, index_dir=None, progress=None) -> bool:
+    """Compute and store the named regions of index NAME when it has a layout without them (one laid out
+    before they were stored with it, or stored by an older rule); whether it did."""
+    index = Index.open(name, index_dir)
+    if read_layout(index) is None or stored_regions_current(index):
+        return False
+    replace_extra_files(name, region_files(index.items, index.vectors_f32(np.arange(len(index))), progress), index_dir)
+    return True
 
 
 def _next_id(items) -> int:

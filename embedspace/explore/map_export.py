@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..index.store import Index
-from .layout import relayout, stored_map
+from .layout import relayout, store_regions, stored_map
 from .map_figure import map_figure, point_frame
 from .regions import region_labels
 
@@ -24,14 +24,16 @@ CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Serif CJK JP")  # Deb
 
 
 def map_with_layout(name: str, index_dir=None, progress=None):
-    """(index, its stored map), computing and storing the layout first if the index has none."""
+    """(index, its stored map), computing and storing the layout (and its named regions) first if the
+    index has none."""
     index = Index.open(name, index_dir)
     pmap = stored_map(index)
     if pmap is None:
         relayout(name, index_dir, progress)
-        index = Index.open(name, index_dir)
-        pmap = stored_map(index)
-    return index, pmap
+    elif not store_regions(name, index_dir, progress):  # one laid out before the regions were stored with it
+        return index, pmap
+    index = Index.open(name, index_dir)
+    return index, stored_map(index)
 
 
 def write_map_html(index, pmap, path, lang: str) -> Path:

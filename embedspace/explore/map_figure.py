@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -44,6 +45,7 @@ DENSITY_BINS = 300
 FADED_COLOR, FADED_OPACITY = "#bdbdbd", 0.25  # items the filters leave out, when they are faded
 FADED_NAME, REGIONS_NAME, DENSITY_NAME = "other items", "region names", "density"
 REGION_FONT = (17, 14, 12)  # px of a region's name, by level: coarse regions in bigger type
+LABEL_WIDTH_PX = 650  # the map's width on a 1400-pixel page (docs/screenshots.py), for placed_labels' boxes
 
 
 @dataclass
@@ -88,16 +90,28 @@ def point_frame(index, pmap: ProjectionMap, color_by: str = "language") -> pd.Da
     frame["group"] = group.fillna("(none)").astype(str).to_numpy()
     frame["lang"] = items["lang"].to_numpy()  # for shown_mask: filters fade or hide points
     frame["label"] = items["label"].to_numpy()
-    frame["hover"] = [_hover(record) for record in items[["id", "kind", "text", "lang", "label", "concept", "path"]]
-                      .to_dict("records")]
+    frame["hover"] = hover_titles(items)
     return frame
 
 
-def _hover(item: dict) -> str:
-    clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in item.items()}
-    details = " · ".join(str(part) for part in (clean["lang"], clean["label"], f"#{clean['id']}") if part)
-    kind = " (image)" if clean["kind"] == "image" else ""
-    return f"<b>{html.escape(item_title(clean))}</b>{kind}<br>{html.escape(details)}"
+def hover_titles(items: pd.DataFrame) -> np.ndarray:
+    """Each item's title (explorer.item_title: a text, or an image's concept and file name), escaped,
+    as its hover text. Only the title: the trace adds the colour group and the id (hover_template),
+    and the side panel the rest on a click. Hover text is most of what the browser is sent for a
+    map of every item (language, label and id spelled out per point made the demo's 7.6 MB)."""
+    titles = np.array(items["text"].astype(object).where(items["text"].notna(), ""), dtype=object)
+    images = np.flatnonzero((items["kind"] == "image").to_numpy())
+    if len(images):
+        details = items.iloc[images][["kind", "path", "concept"]].astype(object)
+        records = details.where(details.notna(), None).to_dict("records")
+        titles[images] = [item_title(record) for record in records]
+    return np.array([html.escape(str(title)) for title in titles], dtype=object)
+
+
+def hover_template(group: str) -> dict:
+    """Trace settings of an item trace's hover: the point's title (hovertext), the trace's group (meta:
+    one string per trace, not one per point) and the item's id (customdata)."""
+    return {"meta": group, "hovertemplate": "<b>%{hovertext}</b><br>%{meta} · #%{customdata}<extra></extra>"}
 
 
 def palette(groups) -> dict:
@@ -151,7 +165,7 @@ def map_figure(frame: pd.DataFrame, dims: int, overlay: Overlay | None = None, t
         _draw_points(figure, kept[kept["group"] == group], three_d, html.escape(str(group)), colours[group], 0.75,
                      len(frame))
     if regions is not None and len(regions) and not three_d:
-        _draw_regions(figure, regions)
+        _draw_regions(figure, placed_labels(regions, _extent(frame, "x"), _extent(frame, "y"), height))
     if overlay is not None and not overlay.empty:
         _draw_overlay(figure, overlay, three_d, _span(frame))
     if thumbnails and not three_d:
@@ -177,8 +191,16 @@ def _draw_points(figure, part: pd.DataFrame, three_d: bool, name: str, colour: s
     """One WebGL trace of items; its size follows the whole map's count, so a filter keeps it."""
     figure.add_trace(_scatter(three_d, part, name=f"{name} ({len(part):,})", legendgroup=name, mode="markers",
                               marker={"size": marker_size(total, three_d), "color": colour, "opacity": opacity},
-                              customdata=part["id"].to_numpy(), hovertext=part["hover"].to_numpy(),
-                              hovertemplate="%{hovertext}<extra></extra>"))
+                              customdata=compact_ids(part["id"].to_numpy()), hovertext=part["hover"].to_numpy(),
+                              **hover_template(name)))
+
+
+def compact_ids(ids: np.ndarray) -> np.ndarray:
+    """Item ids as int32 when they fit (plotly sends numpy arrays as typed binary: 4 bytes a point, not 8)."""
+    ids = np.asarray(ids)
+    if len(ids) and ids.min() >= np.iinfo(np.int32).min and ids.max() <= np.iinfo(np.int32).max:
+        return ids.astype(np.int32)
+    return ids
 
 
 def _draw_density(figure, frame: pd.DataFrame) -> None:
@@ -192,18 +214,54 @@ def _draw_density(figure, frame: pd.DataFrame) -> None:
 
 
 def _draw_regions(figure, regions: pd.DataFrame) -> None:
-    """Region names as text at their place (SVG text over the WebGL points); names are index items:
-    escaped, since plotly reads HTML in text."""
-    import plotly.graph_objects as go
+    """Region names as annotations named REGIONS_NAME, on a pale box: plotly draws annotations above
+    the WebGL points (text of an SVG trace lies beneath them, where the demo's dense middle hid it).
+    Names are index items: escaped, since plotly reads HTML in text. Not clickable: a click near a
+    name selects the item under the pointer."""
+    for row in regions.itertuples(index=False):
+        size = REGION_FONT[min(int(row.level), len(REGION_FONT) - 1)]
+        figure.add_annotation(x=row.x, y=row.y, xref="x", yref="y", text=html.escape(str(row.name)), name=REGIONS_NAME,
+                              showarrow=False, font={"size": size, "color": "#000000", "family": "sans-serif"},
+                              bgcolor="rgba(255,255,255,0.75)", borderpad=1, captureevents=False)
 
-    names = [html.escape(str(name)) for name in regions["name"]]
-    sizes = [REGION_FONT[min(int(level), len(REGION_FONT) - 1)] for level in regions["level"]]
-    figure.add_trace(go.Scatter(
-        x=regions["x"].to_numpy(), y=regions["y"].to_numpy(), mode="text", name=REGIONS_NAME, text=names,
-        # A white halo keeps a name legible over the points.
-        textfont={"size": sizes, "color": "#202020", "family": "sans-serif", "shadow": "0 0 3px white"},
-        # Not hoverable: a name is no item, and a click near it must select the item under the pointer.
-        hoverinfo="skip", showlegend=False))
+
+def region_names_drawn(figure) -> list:
+    """The region names a figure (a plotly Figure or its JSON dict) draws, in order."""
+    layout = figure["layout"] if isinstance(figure, dict) else figure.to_plotly_json()["layout"]
+    return [a["text"] for a in layout.get("annotations", []) if a.get("name") == REGIONS_NAME]
+
+
+def placed_labels(regions: pd.DataFrame, x_span: float, y_span: float, height: int = 680,
+                  width: int = LABEL_WIDTH_PX) -> pd.DataFrame:
+    """The region names that fit, biggest region first: a name whose box (estimated from its length and
+    font size, on a plot `width` x `height` pixels showing the spans) overlaps one already placed is
+    nudged a line above or below its place, and left out when neither is free. At the map's first
+    view; zoomed in, there is room again, and the finer levels show more names."""
+    x_unit, y_unit = max(x_span, 1e-9) / width, max(y_span, 1e-9) / height  # map units per pixel
+    placed, boxes = [], []
+    for row in regions.sort_values("size", ascending=False, kind="stable").itertuples(index=False):
+        font = REGION_FONT[min(int(row.level), len(REGION_FONT) - 1)]
+        half_w, half_h = (text_width_em(str(row.name)) / 2 + 0.2) * font * x_unit, font * 0.65 * y_unit
+        for dy in (0.0, 2 * half_h, -2 * half_h):
+            box = (row.x - half_w, row.y + dy - half_h, row.x + half_w, row.y + dy + half_h)
+            if not any(_overlap(box, other) for other in boxes):
+                boxes.append(box)
+                placed.append({**row._asdict(), "y": row.y + dy})
+                break
+    return pd.DataFrame(placed, columns=regions.columns)
+
+
+def text_width_em(text: str) -> float:
+    """A text's rough width in em: 1 for a wide (CJK) character, 0.6 for others (sans-serif's mean)."""
+    return sum(1.0 if unicodedata.east_asian_width(char) in "WF" else 0.6 for char in text)
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _extent(frame: pd.DataFrame, axis: str) -> float:
+    return float(np.ptp(frame[axis].to_numpy())) if len(frame) else 1.0
 
 
 def _scatter(three_d: bool, part: pd.DataFrame | None = None, coords: np.ndarray | None = None, **kwargs):

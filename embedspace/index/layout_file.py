@@ -3,11 +3,16 @@
     layout-2d.npy   float32 (items, 2): the map position of every row, in row order
     layout.json     how it was computed (method, parameters, graph, seconds, when) and
                     `next_id`: the index's next_id when it was laid out
+    regions.npy     int32 (levels, items): each row's named region at each level of detail
+    regions.json    how they were clustered, and their names in each language of the index
+                    (explore/regions.py computes both; without these files it computes them on
+                    first use and caches them outside the index)
 
 explore/layout.py computes a layout (UMAP) and hands its files to build_index or
 replace_extra_files; this module keeps it in step with the index without computing a new one:
 - `add` places each new item by the maps' placement rule (vectors.place_among_neighbours: the
-  softmax-weighted mean position of its nearest laid-out items in the full space);
+  softmax-weighted mean position of its nearest laid-out items in the full space), and puts it in
+  the regions of the nearest of them;
 - `remove` drops the rows of the removed items.
 Ids only grow, so the items placed after the layout are exactly those with id >= layout next_id.
 
@@ -29,6 +34,8 @@ from ..vectors import place_among_neighbours
 
 COORDS_FILE = "layout-2d.npy"
 META_FILE = "layout.json"
+REGIONS_FILE = "regions.npy"
+REGIONS_META_FILE = "regions.json"
 STALE_SHARE = 0.10
 
 
@@ -82,22 +89,54 @@ def layout_status(index) -> LayoutStatus:
     return LayoutStatus(True, placed, total, stale, message)
 
 
+def regions_files(clusters: np.ndarray, meta: dict) -> dict:
+    """{file name: bytes} of the named regions (explore/regions.py), for the same writers as layout_files."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(clusters, dtype=np.int32), allow_pickle=False)
+    return {REGIONS_FILE: buffer.getvalue(),
+            REGIONS_META_FILE: json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False).encode()}
+
+
+def read_regions(index) -> tuple[np.ndarray, dict] | None:
+    """(clusters (levels, items), meta) of the index's stored regions, or None when it has none."""
+    raw = index.read_extra(REGIONS_FILE)
+    meta = index.read_extra(REGIONS_META_FILE)
+    if raw is None or meta is None:
+        return None
+    clusters = np.load(io.BytesIO(raw), allow_pickle=False)
+    if clusters.ndim != 2 or clusters.shape[1] != len(index):  # better computed again than wrong
+        return None
+    return clusters, json.loads(meta)
+
+
 def layout_after_add(base, new_vectors: np.ndarray) -> dict:
-    """The base index's layout with the new items placed (rows appended in order); {} if none."""
+    """The base index's layout with the new items placed (rows appended in order), and its regions with
+    each new item in those of its nearest laid-out item; {} if it has no layout."""
     stored = read_layout(base)
     if stored is None:
         return {}
     coords, meta = stored
+    nearest = np.zeros(0, np.int64)
     if len(new_vectors):
-        placed, _, _ = place_among_neighbours(new_vectors, base.vectors, coords)
+        placed, neighbours, _ = place_among_neighbours(new_vectors, base.vectors, coords)
         coords = np.concatenate([coords, placed])
-    return layout_files(coords, meta)
+        nearest = neighbours[:, 0]  # sorted most similar first
+    files = layout_files(coords, meta)
+    regions = read_regions(base)
+    if regions is not None:
+        clusters, regions_meta = regions
+        files.update(regions_files(np.concatenate([clusters, clusters[:, nearest]], axis=1), regions_meta))
+    return files
 
 
 def layout_after_remove(index, keep: np.ndarray) -> dict:
-    """The layout of the rows kept; {} if the index has none."""
+    """The layout (and the regions) of the rows kept; {} if the index has no layout."""
     stored = read_layout(index)
     if stored is None:
         return {}
     coords, meta = stored
-    return layout_files(coords[keep], meta)
+    files = layout_files(coords[keep], meta)
+    regions = read_regions(index)
+    if regions is not None:
+        files.update(regions_files(regions[0][:, keep], regions[1]))
+    return files

@@ -11,11 +11,12 @@ import pytest
 
 from embedspace.cli import main
 from embedspace.explore import layout as layout_module
+from embedspace.explore import regions as regions_module
 from embedspace.explore.layout import layout_status, stored_map
 from embedspace.explore.projection import pca_layout
-from embedspace.explore.regions import region_labels
+from embedspace.explore.regions import region_clusters, region_labels
 from embedspace.index import build_index, remove_items
-from embedspace.index.layout_file import STALE_SHARE, layout_files
+from embedspace.index.layout_file import STALE_SHARE, layout_files, read_regions
 from embedspace.index.sources import ReadOptions
 from embedspace.index.store import Index, describe_index
 
@@ -129,3 +130,59 @@ def test_a_build_without_umap_learn_still_builds_and_says_why_there_is_no_map(tm
     assert main(["build", "w", str(tmp_path / "w.csv"), "--index-dir", str(tmp_path)]) == 0
     assert "umap-learn is not installed" in capsys.readouterr().err
     assert not layout_status(Index.open("w", tmp_path)).present
+
+
+# -- the named regions, stored with the layout ------------------------------------------------------------
+@pytest.fixture()
+def built_with_regions(tmp_path, monkeypatch):
+    """A build through layout_for_build (UMAP replaced by PCA): the layout and the regions it stores."""
+    monkeypatch.setattr(layout_module, "umap_layout", lambda vectors, dims, *a, **k: pca_layout(vectors, dims)[0])
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(tmp_path / "cache"))
+    rows = [{"text": w, "label": g} for g, words in GROUPS.items() for w in words.split()]
+    pd.DataFrame(rows).to_csv(tmp_path / "words.csv", index=False)
+    build_index("words", [tmp_path / "words.csv"], space="use-m3", index_dir=tmp_path, layout=layout_module.layout_for_build,
+                read_options=ReadOptions(label_column="label", lang="en"))
+    return tmp_path
+
+
+def no_computing(monkeypatch):
+    monkeypatch.setattr(regions_module, "cluster_levels", lambda *a, **k: pytest.fail("clustered on first use"))
+    monkeypatch.setattr(regions_module, "region_names", lambda *a, **k: pytest.fail("named on first use"))
+
+
+def test_the_build_stores_the_named_regions_so_the_first_map_computes_none(built_with_regions, monkeypatch):
+    index = Index.open("words", built_with_regions)
+    stored = read_regions(index)
+    assert stored is not None and stored[0].shape == (regions_module.LEVELS, len(index))
+    assert "regions.npy" in index.manifest["files"]  # checksummed like every file of the index
+    no_computing(monkeypatch)
+    labels = region_labels(index, "en")
+    assert len(labels) and set(labels["name"]) <= set(index.items["text"])
+
+
+def test_add_and_remove_keep_the_stored_regions_in_step(built_with_regions, monkeypatch):
+    before = region_clusters(Index.open("words", built_with_regions))
+    rows = [{"text": w, "label": g} for g, words in HELD_OUT.items() for w in words]
+    pd.DataFrame(rows).to_csv(built_with_regions / "more.csv", index=False)
+    no_computing(monkeypatch)
+    build_index("words", [built_with_regions / "more.csv"], add=True, index_dir=built_with_regions,
+                read_options=ReadOptions(label_column="label"))
+    index = Index.open("words", built_with_regions)
+    clusters = region_clusters(index)
+    assert clusters.shape == (regions_module.LEVELS, len(index)) and np.array_equal(clusters[:, :before.shape[1]], before)
+    labels = index.items["label"].to_numpy()
+    for row in range(before.shape[1], len(index)):  # a new item joins the top-level region of its group
+        group = np.bincount(before[0][labels[:before.shape[1]] == labels[row]]).argmax()
+        assert clusters[0, row] == group, index.items["text"][row]
+    remove_items("words", ids=[0, 5], index_dir=built_with_regions)
+    assert np.array_equal(region_clusters(Index.open("words", built_with_regions)), np.delete(clusters, [0, 5], axis=1))
+
+
+def test_map_stores_the_regions_of_an_index_laid_out_without_them(laid_out, monkeypatch, capsys):
+    monkeypatch.setenv("EMBEDSPACE_CACHE_DIR", str(laid_out / "cache"))
+    assert read_regions(Index.open("words", laid_out)) is None
+    assert main(["map", "words", "--index-dir", str(laid_out), "--quiet"]) == 0
+    index = Index.open("words", laid_out)
+    assert read_regions(index) is not None and layout_status(index).present
+    no_computing(monkeypatch)
+    assert len(region_labels(index, "en"))

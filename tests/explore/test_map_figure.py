@@ -63,8 +63,27 @@ def test_region_names_are_escaped_text_sized_by_level():
     regions = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0], "name": ["<b>perro</b>", "gato"], "level": [0, 1],
                             "size": [10, 3], "cluster": [0, 1]})
     figure = map_figure.map_figure(frame_of(), 2, regions=regions)
-    names = next(t for t in figure.data if t.name == map_figure.REGIONS_NAME)
-    assert list(names.text) == ["&lt;b&gt;perro&lt;/b&gt;", "gato"] and names.mode == "text"
-    assert list(names.textfont.size) == list(map_figure.REGION_FONT[:2])
-    assert names.hoverinfo == "skip"  # a click near a name selects the item under the pointer, not the name
+    assert map_figure.region_names_drawn(figure) == ["&lt;b&gt;perro&lt;/b&gt;", "gato"]
+    names = [a for a in figure.layout.annotations if a.name == map_figure.REGIONS_NAME]
+    assert [a.font.size for a in names] == list(map_figure.REGION_FONT[:2])
+    # drawn above the WebGL points (annotations are), and a click near a name selects the item under it
+    assert not any(a.captureevents for a in names) and not any(a.showarrow for a in names)
     assert map_figure.picked_ids({"points": [{"text": "gato"}, {"customdata": 101}]}) == [101]
+
+
+def test_a_region_name_over_a_bigger_regions_name_is_moved_or_left_out():
+    """Names are drawn biggest region first; one whose box would overlap a name already drawn is nudged
+    above or below it, or left out, so that no two names are drawn over each other."""
+    frame = frame_of(200)  # x, y ~ N(0, 1): a map about 6 units wide and high
+    regions = pd.DataFrame({"x": [0.0, 0.02, 0.0, 2.5], "y": [0.0, 0.0, 0.0, 2.5], "level": [0, 0, 0, 0],
+                            "name": ["animales", "perros", "gatos", "colores"], "size": [100, 50, 40, 80],
+                            "cluster": [1, 2, 3, 4]})
+    figure = map_figure.map_figure(frame, 2, regions=regions)
+    where = {a.text: (a.x, a.y) for a in figure.layout.annotations if a.name == map_figure.REGIONS_NAME}
+    assert where["animales"] == (0.0, 0.0) and where["colores"] == (2.5, 2.5)  # the biggest stay where they were
+    line = np.ptp(frame["y"]) * map_figure.REGION_FONT[0] * 1.2 / 680  # one line of level-0 text, in y units
+    moved = [name for name in ("perros", "gatos") if name in where]
+    for name in moved:
+        assert abs(where[name][1]) >= line * 0.99, name
+    if len(moved) == 2:
+        assert abs(where["perros"][1] - where["gatos"][1]) >= line * 0.99

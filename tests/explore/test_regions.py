@@ -94,3 +94,32 @@ def test_fragments_and_short_function_words_name_no_region():
 
     assert not any(is_nameable(text) for text in ("le", "st", "ll", "ma", "だら", "", "  a "))
     assert all(is_nameable(text) for text in ("dog", "oso", "犬", "国", "개", "ライオン", "bandera"))
+
+
+def test_a_mixed_region_is_named_by_the_word_most_of_its_items_are_nearest_to():
+    """Seven items near 'perro', three near 'gato': the name is 'perro', which most items are nearest
+    to, not 'mascota', the word nearest to their mean (typical of none of them in a mixed region)."""
+    from embedspace.explore.regions import region_names
+
+    dog, cat, other = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2]
+    rng = np.random.default_rng(0)
+    members = [dog + rng.normal(0, 0.05, 8) for _ in range(7)] + [cat + rng.normal(0, 0.05, 8) for _ in range(3)]
+    members += [other + rng.normal(0, 0.05, 8) for _ in range(10)]
+    words = {"perro": dog, "gato": cat, "mascota": (dog + cat) / np.sqrt(2), "piedra": other}
+    items = pd.DataFrame({"kind": ["image"] * len(members) + ["text"] * len(words),
+                          "lang": [None] * len(members) + ["es"] * len(words), "text": [None] * len(members) + list(words)})
+    vectors = np.stack(members + list(words.values())).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    # the words belong to the region of what they name, as they would in an index
+    clusters = np.array([[0] * 10 + [1] * 10 + [0, 0, 0, 1]], dtype=np.int32)
+    assert region_names(items, vectors, clusters, "es") == {"0": "perro", "1": "piedra"}
+
+
+def test_without_a_clear_number_of_regions_the_top_level_has_the_most_of_its_range():
+    """Items with no group structure (random directions): every k's silhouette is near 0, so it does
+    not say how many regions there are; the top level then has the most regions of TOP_K_RANGE."""
+    from embedspace.explore.regions import TOP_K_RANGE, best_top_k
+
+    vectors = np.random.default_rng(0).normal(size=(600, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert best_top_k(vectors) == TOP_K_RANGE[1]
