@@ -328,8 +328,17 @@ def test_selected_point_is_shown_beside_the_map_with_its_concepts_image():
     assert at.session_state["query_item"] == perro and at.session_state["panel"] == "Search"
 
 
-def test_3d_map_and_thumbnails():
+def test_the_map_draws_the_analogy_once_the_analogy_tab_was_opened():
+    """(test_3d_map_and_thumbnails checks the arrows themselves.)"""
     at = run_app("Map", map_method="pca", map_dims=3)
+    assert not at.exception and at.session_state["map_show_analogy"] is False
+    assert "cone" not in {t["type"] for t in figure_of(at)["data"]}  # no arrow heads
+    at = run_app("Analogy")
+    assert not at.exception and at.session_state["map_show_analogy"] is True
+
+
+def test_3d_map_and_thumbnails():
+    at = run_app("Map", map_method="pca", map_dims=3, map_show_analogy=True)
     assert not at.exception and not at.error
     figure = figure_of(at)
     assert {t["type"] for t in figure["data"]} >= {"scatter3d", "cone"}  # points, and the analogy's arrow heads
@@ -664,3 +673,4 @@ def test_an_app_open_to_the_network_by_default_shows_nothing():
         config.set_option("server.address", configured)
     assert [e.value for e in at.error] == ["This app is listening on every network interface, so it shows nothing."]
     assert "--server.address 127.0.0.1" in at.text[0].value and not at.tabs and not at.sidebar.selectbox
+
