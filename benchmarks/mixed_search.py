@@ -39,9 +39,15 @@ def main() -> None:
     entry = {"index": args.index, "space_id": index.manifest["space_id"]}
     entry["demo_map"] = mixed_search(index, space)
     show("demo's map (fitted on these emoji)", entry["demo_map"])
-    entry["held_out"] = mixed_search(index, space, image_vectors=cross_fitted_images(index, space, fit_languages))
-    entry["held_out_note"] = (f"each image mapped by a ridge map on lite0 features fitted on the other 4 of 5 folds, "
-                              f"names in {', '.join(fit_languages)}; texts as indexed")
+    image_map = space.image_map
+    recipe = {"alpha": image_map.meta["alpha"] if image_map and image_map.meta.get("alpha_fixed") else None,
+              "neighbours": image_map.neighbour_part if image_map else None}
+    held_out = cross_fitted_images(index, space, fit_languages, **recipe)
+    entry["held_out"] = mixed_search(index, space, image_vectors=held_out)
+    entry["map_recipe"] = image_map.meta.get("recipe", "ridge, strength by inner folds") if image_map else None
+    entry["held_out_note"] = (f"each image mapped by a map of the demo's recipe ({entry['map_recipe']}) on lite0 "
+                              f"features fitted on the other 4 of 5 folds, names in {', '.join(fit_languages)}; "
+                              "texts as indexed")
     show("held-out folds", entry["held_out"])
     entry.update({"command": "python benchmarks/mixed_search.py", "seconds": round(time.perf_counter() - started),
                   "load_before": load_before, "machine": f"{platform.machine()}", "date": time.strftime("%Y-%m-%d")})

@@ -44,7 +44,7 @@ from .index.store import index_exists, read_manifest
 from .languages import normalize_lang
 from .maps.alignment import captioned_emoji, fit_image_map
 from .paths import cache_dir, demo_images_dir, index_path, map_dir
-from .spaces.image_map import save_map
+from .spaces.image_map import NeighbourPart, save_map
 from .spaces.registry import DEFAULT_SPACE, load_space
 from .spec import format_spec
 
@@ -66,6 +66,8 @@ class DemoOptions:
     skin_tones: bool = False  # include the skin-tone variants (+~2,030 images, +~24,000 names; see docs/demo.md)
     images: str = "map"  # map: fit a learned image map on the demo's own emoji and names; conse: ConSE
     map_backbones: tuple = ("lite0",)  # the map's image features; lite0 alone keeps the build within minutes
+    map_alpha: float | None = 1e4  # the map's ridge strength (None: by inner folds, which learns OpenMoji's style)
+    map_neighbours: NeighbourPart | None = NeighbourPart(k=10, temperature=0.05, ridge_weight=0.35)  # cross_style.py
 
 
 @dataclass
@@ -271,14 +273,19 @@ def _manifest_space(path: Path) -> str | None:
 def fit_demo_map(space, paths: dict, languages, options: DemoOptions, map_path: Path, index_dir, progress: bool):
     """Fit the showcase image map on the demo's own emoji, captioned by their names in every demo
     language, and return the space that uses it. Scores on held-out emoji are the evaluation's job
-    (`embedspace eval image-text`); this map has seen every demo emoji."""
+    (`embedspace eval image-text`); this map has seen every demo emoji.
+
+    The recipe (options.map_alpha, options.map_neighbours) was chosen by benchmarks/cross_style.py
+    on other art styles' drawings of these emoji: a strong ridge plus the nearest training images,
+    so a demo emoji keeps its own names and a new drawing style still lands near them."""
 
     emojis = list(paths)
     if progress:
         print(f"Fitting the demo's image map on {len(emojis):,} emoji ({'+'.join(options.map_backbones)} features)...")
     images, _ = load_images([paths[e] for e in emojis])
     data = captioned_emoji(emojis, images, languages, "the demo's OpenMoji emoji")
-    save_map(fit_image_map(space, data, options.map_backbones, progress=progress), map_path)
+    save_map(fit_image_map(space, data, options.map_backbones, progress=progress, alpha=options.map_alpha,
+                           neighbours=options.map_neighbours), map_path)
     ref = map_path.stem if index_dir is None and map_path.parent == map_dir() else str(map_path.resolve())
 
     return load_space(format_spec(space.spec.with_options({**space.options, "images": f"map:{ref}"})))

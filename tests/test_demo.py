@@ -86,6 +86,16 @@ def test_dog_emoji_image_neighbours_include_dog_names_in_two_languages(demo):
     assert len(langs) >= 2, [(r["lang"], r["text"]) for r in results]
 
 
+def test_the_demo_map_is_fitted_with_the_recipe_chosen_across_styles(demo):
+    """The recipe in DemoOptions (benchmarks/cross_style.py) is the one in the map file and its header."""
+    _, index, _, options = demo
+    image_map = index.load_space().image_map
+    assert image_map.neighbour_part == options.map_neighbours is not None
+    assert image_map.meta["alpha"] == options.map_alpha and image_map.meta["alpha_fixed"]
+    assert "nearest training images" in image_map.meta["recipe"]
+    assert len(image_map.neighbours) == index.manifest["counts"]["by_kind"]["image"]
+
+
 def test_cat_photo_through_conse_lands_near_cat_words(demo, cat_photo):
     """A photo goes in through ConSE, not the emoji map: an unfiltered search still shows cat words."""
     _, index, _, _ = demo

@@ -12,10 +12,20 @@ from ..languages import normalize_lang
 from ..maps.alignment import align_images
 from ..maps.mining import DEFAULT_THRESHOLD, mine_texts, mining_quality
 from ..maps.text_map import align_text, concept_pairs, read_pairs
+from ..spaces.image_map import NeighbourPart
 
 
 def _split_codes(text):
     return [code.strip() for code in text.split(",") if code.strip()] if text else None
+
+
+def _neighbour_part(args):
+    """The nearest-training-images part `align --neighbours K` asks for, or None."""
+    if args.neighbours is None:
+        return None
+    part = NeighbourPart(k=args.neighbours, temperature=args.temperature, ridge_weight=args.ridge_weight)
+    part.check()
+    return part
 
 
 def cmd_align(args) -> int:
@@ -25,7 +35,8 @@ def cmd_align(args) -> int:
                           _split_codes(args.languages), _split_codes(args.query_languages),
                           tuple(_split_codes(args.backbones)), args.method, args.folds, args.output,
                           progress=not args.json,
-                          cross_style=[d.strip() for d in (args.cross_style or "").split(",") if d.strip()])
+                          cross_style=[d.strip() for d in (args.cross_style or "").split(",") if d.strip()],
+                          alpha=args.alpha, neighbours=_neighbour_part(args))
     if args.json:
         print(json.dumps({"map": str(report.map_path), "held_out": report.held_out,
                           "training": report.image_map.meta["training"],

@@ -249,6 +249,15 @@ def add_alignment_commands(sub) -> None:
                    "concatenated (default %(default)s; lite0 alone is ~4x cheaper)")
     p.add_argument("--method", default="ridge", choices=["ridge", "contrastive"])
     p.add_argument("--folds", type=int, default=5, help="grouped folds of the held-out report (default 5)")
+    p.add_argument("--alpha", type=float, help="a fixed ridge strength (default: chosen by inner folds of the "
+                   "training images, which favours their own art style)")
+    p.add_argument("--neighbours", type=int, metavar="K", help="add a nearest-training-images part: each image "
+                   "also goes to the similarity-weighted caption vectors of its K nearest training images "
+                   "(the demo's recipe: --alpha 10000 --neighbours 10; see docs/learned-maps.md)")
+    p.add_argument("--temperature", type=float, default=0.05, help="softmax temperature of the neighbours' "
+                   "cosine similarities (default %(default)s)")
+    p.add_argument("--ridge-weight", type=float, default=0.2, help="share of the ridge's output in the blend with "
+                   "the neighbours' (default %(default)s)")
     p.add_argument("--cross-style", metavar="DIRS", help="folders of the same emoji in other art styles, "
                    "comma-separated, PNGs named by code point (e.g. benchmarks/.cache/emoji-styles/twitter/64): "
                    "the report adds the final map's R@10 on each")

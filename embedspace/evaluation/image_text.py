@@ -372,9 +372,11 @@ def _mixed_ranks(queries, answers, texts, images) -> np.ndarray:
     return np.stack([among_images, by_cosine, fused], axis=1)
 
 
-def cross_fitted_images(index, space, fit_languages, backbones=MAP_BACKBONES, k: int = DEFAULT_FOLDS) -> np.ndarray:
+def cross_fitted_images(index, space, fit_languages, backbones=MAP_BACKBONES, k: int = DEFAULT_FOLDS,
+                        alpha: float | None = None, neighbours=None) -> np.ndarray:
     """The index's emoji images, each mapped by a map fitted without its fold (`emoji_folds`), on
-    the names in fit_languages: what an unfiltered search would see for images the map never saw."""
+    the names in fit_languages: what an unfiltered search would see for images the map never saw.
+    alpha, neighbours: the map recipe (`fit_map`'s; default: ridge, strength by inner folds)."""
     items = index.items
     image_rows = np.flatnonzero(items["kind"].to_numpy() == "image")
     emojis = items["concept"].astype(object).to_numpy()[image_rows].tolist()
@@ -388,6 +390,6 @@ def cross_fitted_images(index, space, fit_languages, backbones=MAP_BACKBONES, k:
     for fold in range(k):
         test, train = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
         fitted = fit_map(features[train], targets[train], [data.groups[j] for j in train], backbones,
-                         space.text_space(), "ridge")
+                         space.text_space(), "ridge", alpha=alpha, neighbours=neighbours)
         out[test] = l2_normalize(fitted.project(features[test]), dtype=np.float32)
     return out

@@ -30,6 +30,7 @@ from ..spaces.image_map import (
     DEFAULT_ALPHAS,
     DEFAULT_BACKBONES,
     ImageMap,
+    NeighbourPart,
     caption_to_image_recall,
     fit_map,
     grouped_folds,
@@ -171,8 +172,8 @@ class AlignReport:
             lines.append(f"  {lang:<10} {row['queries']:>8} {row['map']['recall@1']:>8.3f} {row['map']['recall@10']:>9.3f} "
                          f"{row['conse']['recall@1']:>10.3f} {row['conse']['recall@10']:>11.3f}")
         if self.image_map is not None:
-            lines.append(f"Map: {self.image_map.meta['method']} on {'+'.join(self.image_map.backbones)} features, "
-                         f"alpha={self.image_map.meta['alpha']:g} (chosen by inner folds).")
+            recipe = self.image_map.meta.get("recipe", self.image_map.meta["method"])
+            lines.append(f"Map: {recipe} on {'+'.join(self.image_map.backbones)} features.")
         for style, by_lang in self.cross_style.items():
             lines.append(f"Cross-style R@10 on {style} (the final map; each caption ranks pools of {STYLE_POOL} "
                          f"of that style's images): " + ", ".join(f"{lang} {r:.3f}" for lang, r in by_lang.items()))
@@ -217,7 +218,8 @@ def caption_targets(space, data: LabelledImages, fit_languages=None, embed=None)
 
 
 def held_out_scores(features, targets, per_lang, groups, conse_vectors, backbones, text_space, method="ridge",
-                    folds: int = 5, seed: int = 0, alphas=None) -> dict:
+                    folds: int = 5, seed: int = 0, alphas=None, alpha: float | None = None,
+                    neighbours: NeighbourPart | None = None) -> dict:
     """Grouped K-fold scores of the map recipe and of ConSE, per caption language.
 
     Each fold's map is fitted by `fit_map` on the other folds' rows only; a query's pool is the
@@ -231,7 +233,7 @@ def held_out_scores(features, targets, per_lang, groups, conse_vectors, backbone
         pools.append(len(test))
         kwargs = {"alphas": alphas} if alphas else {}
         fitted = fit_map(features[train], targets[train], [groups[i] for i in train], backbones, text_space, method,
-                         **kwargs)
+                         alpha=alpha, neighbours=neighbours, **kwargs)
         predicted = fitted.project(features[test])
         position = {image: row for row, image in enumerate(test)}
         for lang, (images, vectors) in per_lang.items():
@@ -262,11 +264,14 @@ def held_out_scores(features, targets, per_lang, groups, conse_vectors, backbone
 def align_images(name: str, space_spec: str, source, labels_from=None, caption_column=None, lang_column=None,
                  languages=None, query_languages=None, backbones=DEFAULT_BACKBONES, method: str = "ridge",
                  folds: int = 5, out=None, save: bool = True, data: LabelledImages | None = None,
-                 progress: bool = False, cross_style=()) -> AlignReport:
+                 progress: bool = False, cross_style=(), alpha: float | None = None,
+                 neighbours: NeighbourPart | None = None) -> AlignReport:
     """Score the recipe on held-out folds, fit it on every image, save the map (atomically).
 
     `languages`: the caption languages the map is fitted on (all captions where None);
     `query_languages`: further languages whose captions only serve as held-out queries.
+    `alpha`: a fixed ridge strength (None: chosen by inner folds); `neighbours`: add a
+    nearest-training-images part (`NeighbourPart`).
     `cross_style`: folders of the same emoji in other art styles (`emoji_style_images`), scored
     with the final map: a recipe that holds on new styles is chosen by these figures."""
 
@@ -282,9 +287,10 @@ def align_images(name: str, space_spec: str, source, labels_from=None, caption_c
     targets, per_lang = caption_targets(space, data, languages)
     conse = conse_vectors(space, data.images)
     held_out = held_out_scores(features, targets, per_lang, data.groups, conse, backbones, space.text_space(),
-                               method, folds)
+                               method, folds, alpha=alpha, neighbours=neighbours)
     image_map = fit_image_map(space, data, backbones, method, languages, features, targets,
-                              {"held_out": held_out, "created": time.strftime("%Y-%m-%d")})
+                              {"held_out": held_out, "created": time.strftime("%Y-%m-%d")},
+                              alpha=alpha, neighbours=neighbours)
     styles = cross_style_scores(image_map, data, per_lang, cross_style)
     path = None
     if save:
@@ -294,9 +300,10 @@ def align_images(name: str, space_spec: str, source, labels_from=None, caption_c
 
 def fit_image_map(space, data: LabelledImages, backbones=DEFAULT_BACKBONES, method: str = "ridge", languages=None,
                   features=None, targets=None, meta: dict | None = None, progress: bool = False,
-                  alphas=DEFAULT_ALPHAS) -> ImageMap:
-    """Fit a map on every image of `data` (strength chosen by inner folds), its training summary
-    in the map's header; features and caption targets are computed unless given."""
+                  alphas=DEFAULT_ALPHAS, alpha: float | None = None, neighbours: NeighbourPart | None = None) -> ImageMap:
+    """Fit a map on every image of `data` (strength chosen by inner folds unless `alpha` fixes it;
+    `neighbours`: add a nearest-training-images part), its training summary in the map's header;
+    features and caption targets are computed unless given."""
     if features is None:
         features = image_features(data.images, backbones, progress=progress)
     if targets is None:
@@ -306,7 +313,7 @@ def fit_image_map(space, data: LabelledImages, backbones=DEFAULT_BACKBONES, meth
                 "captions": sum(len(c) for c in data.captions), "source": data.description,
                 "skipped": len(data.skipped)}
     return fit_map(features, targets, data.groups, backbones, space.text_space(), method, alphas,
-                   meta={"training": training, **(meta or {})})
+                   meta={"training": training, **(meta or {})}, alpha=alpha, neighbours=neighbours)
 
 
 def text_space_for_maps(space):

@@ -7,6 +7,13 @@ features are the pooled outputs of one or more packaged ImageNet backbones (Effi
 strength chosen by grouped cross-validation on the training images only, is the default; a
 linear head trained with a contrastive loss is the alternative (`method="contrastive"`).
 
+A map may add a nearest-training-images part (`NeighbourPart`, a kernel regression over the
+training images' caption vectors): an image is also placed at the similarity-weighted mean of
+the targets of its K most similar training images (cosine of square-rooted features, softmax
+with a temperature), blended with the ridge output. A ridge that fits its own art style well
+(a weak penalty) learns the style; the neighbour part keeps an image of a known emoji at its own
+names while holding up better on other art styles (benchmarks/cross_style.py, docs/learned-maps.md).
+
 A map is saved as one .npz (no pickle): the arrays plus a JSON header with the format version,
 the backbones and their weight checksums, the text space it was fitted for, and a summary of
 its training data. A space that uses it (`use-m3[images=map:emoji]`) records the file's
@@ -15,7 +22,7 @@ checksum in its id, so an index never silently mixes two projections.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +43,11 @@ from ..vectors import l2_normalize
 from .conse import BACKBONES, classifier, weights_path
 
 MAP_FORMAT = "embedspace.image_map"
-MAP_VERSION = 1
+MAP_VERSION = 1  # a ridge (or contrastive) map alone
+MAP_VERSION_NEIGHBOURS = 2  # plus a nearest-training-images part: two more arrays
+READ_VERSIONS = (MAP_VERSION, MAP_VERSION_NEIGHBOURS)
 ARRAYS = ("mean", "scale", "weight", "bias")
+NEIGHBOUR_ARRAYS = ("neighbours", "neighbour_targets")
 DEFAULT_BACKBONES = ("lite0", "lite1", "lite2")
 DEFAULT_ALPHAS = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 INNER_FOLDS = 4
@@ -83,9 +93,34 @@ def _pixel_key(image) -> str:
 
 
 # -- the map -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NeighbourPart:
+    """The nearest-training-images part of a map: its K most similar training images (cosine of
+    square-rooted features: `neighbour_embedding`) vote for their caption vectors with weights
+    softmax(similarity / temperature); the result (L2-normalised) is blended with the ridge's
+    output (L2-normalised) as ridge_weight * ridge + (1 - ridge_weight) * neighbours."""
+
+    k: int = 10
+    temperature: float = 0.05
+    ridge_weight: float = 0.2
+    power: float = 0.5  # features ** power before the cosine: evens out a few dominant channels
+
+    def check(self) -> None:
+        if not (self.k >= 1 and self.temperature > 0 and 0 <= self.ridge_weight <= 1 and self.power > 0):
+            raise InputError(f"Neighbour part {self}: needs k >= 1, temperature > 0, 0 <= ridge weight <= 1 "
+                             "and power > 0.")
+
+
+def neighbour_embedding(features: np.ndarray, power: float) -> np.ndarray:
+    """Unit vectors of the (non-negative, pooled) features raised to `power`: what the neighbour
+    part compares. Pooled EfficientNet features are post-activation, so clipping at 0 only guards."""
+    return l2_normalize(np.maximum(features, 0) ** power, dtype=np.float32)
+
+
 @dataclass
 class ImageMap:
-    """features -> text space: ((x - mean) / scale) @ weight + bias, then L2-normalised."""
+    """features -> text space: ((x - mean) / scale) @ weight + bias, then L2-normalised; with a
+    neighbour part (`NeighbourPart`), blended with the targets of the nearest training images."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -93,7 +128,10 @@ class ImageMap:
     bias: np.ndarray
     backbones: tuple
     text_space: dict  # {"spec": text spec key, "artifacts": {...}, "dim": n, "name": canonical}
-    meta: dict = field(default_factory=dict)  # method, strength, training summary, cv report
+    meta: dict = field(default_factory=dict)  # method, strength, recipe, training summary, cv report
+    neighbours: np.ndarray | None = None  # (n, in_dim): neighbour_embedding of the training images
+    neighbour_targets: np.ndarray | None = None  # (n, out_dim): their caption vectors
+    neighbour_part: NeighbourPart | None = None
 
     @property
     def in_dim(self) -> int:
@@ -106,7 +144,26 @@ class ImageMap:
     def project(self, features: np.ndarray) -> np.ndarray:
         if features.shape[1] != self.in_dim:
             raise InputError(f"This image map takes {self.in_dim}-d features, not {features.shape[1]}-d.")
-        return ((features - self.mean) / self.scale) @ self.weight + self.bias
+        ridge = ((features - self.mean) / self.scale) @ self.weight + self.bias
+        part = self.neighbour_part
+        if part is None or self.neighbours is None:
+            return ridge
+        voted = self.neighbour_vectors(features)
+        return part.ridge_weight * l2_normalize(ridge, dtype=np.float32) + (1 - part.ridge_weight) * voted
+
+    def neighbour_vectors(self, features: np.ndarray, batch: int = 1024) -> np.ndarray:
+        """(n, out_dim) unit vectors: the softmax-weighted mean of the nearest training images' targets."""
+        part = self.neighbour_part
+        k = min(part.k, len(self.neighbours))
+        out = np.empty((len(features), self.out_dim), np.float32)
+        for start in range(0, len(features), batch):
+            similarity = neighbour_embedding(features[start:start + batch], part.power) @ self.neighbours.T
+            nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+            logits = np.take_along_axis(similarity, nearest, axis=1) / part.temperature
+            weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+            weights /= weights.sum(axis=1, keepdims=True)
+            out[start:start + batch] = np.einsum("nk,nkd->nd", weights, self.neighbour_targets[nearest])
+        return l2_normalize(out, dtype=np.float32)
 
     def embed(self, pil_images: list) -> np.ndarray:
         return self.project(image_features(pil_images, self.backbones))
@@ -223,17 +280,38 @@ def choose_alpha(features, targets, groups, alphas=DEFAULT_ALPHAS, folds: int = 
 
 
 def fit_map(features, targets, groups, backbones, text_space: dict, method: str = "ridge", alphas=DEFAULT_ALPHAS,
-            meta: dict | None = None) -> ImageMap:
-    """Choose the strength on grouped inner folds of these images, then fit on all of them."""
+            meta: dict | None = None, alpha: float | None = None, neighbours: NeighbourPart | None = None) -> ImageMap:
+    """Choose the strength on grouped inner folds of these images (unless `alpha` fixes it), then
+    fit on all of them; `neighbours` adds a nearest-training-images part (kept: these images)."""
     features = np.asarray(features, np.float32)
     targets = np.asarray(targets, np.float32)
     check_training_data(features, targets, groups, text_space)
     if method not in FITTERS:
         raise InputError(f"Unknown map method {method!r}; choose from {', '.join(FITTERS)}.")
-    alpha, inner = choose_alpha(features, targets, groups, alphas)
+    if alpha is None:
+        alpha, inner = choose_alpha(features, targets, groups, alphas)
+        chosen = {"inner_cv": {str(a): s for a, s in inner.items()}}
+    elif not alpha > 0:
+        raise InputError(f"Ridge strength {alpha}: give a positive number.")
+    else:
+        chosen = {"alpha_fixed": True}
     mean, scale, weight, bias = FITTERS[method](features, targets, alpha)
-    meta = {**(meta or {}), "method": method, "alpha": alpha, "inner_cv": {str(a): s for a, s in inner.items()}}
-    return ImageMap(mean, scale, weight, bias, tuple(backbones), text_space, meta)
+    meta = {**(meta or {}), "method": method, "alpha": float(alpha), **chosen,
+            "recipe": recipe_label(method, alpha, neighbours, fixed=bool(chosen.get("alpha_fixed")))}
+    if neighbours is None:
+        return ImageMap(mean, scale, weight, bias, tuple(backbones), text_space, meta)
+    neighbours.check()
+    return ImageMap(mean, scale, weight, bias, tuple(backbones), text_space, meta,
+                    neighbour_embedding(features, neighbours.power), targets.copy(), neighbours)
+
+
+def recipe_label(method: str, alpha: float, neighbours: NeighbourPart | None, fixed: bool = True) -> str:
+    """One line naming a map recipe, as the map's metadata and the reports give it."""
+    label = f"{method} alpha {alpha:g}{'' if fixed else ' (inner folds)'}"
+    if neighbours is not None:
+        label += (f" + {neighbours.k} nearest training images (temperature {neighbours.temperature:g}, "
+                  f"features^{neighbours.power:g}, ridge weight {neighbours.ridge_weight:g})")
+    return label
 
 
 def check_training_data(features, targets, groups, text_space: dict) -> None:
@@ -254,12 +332,22 @@ def check_training_data(features, targets, groups, text_space: dict) -> None:
 def save_map(image_map: ImageMap, path) -> Path:
     """Write the map atomically as .npz (no pickle) with a JSON header; returns the path."""
     path = Path(path)
+    with_part = image_map.neighbour_part is not None
+    names = ARRAYS + NEIGHBOUR_ARRAYS if with_part else ARRAYS
+    arrays = {name: np.ascontiguousarray(getattr(image_map, name), np.float32) for name in names}
+    damaged = [name for name, array in arrays.items() if not np.isfinite(array).all()]
+    if damaged:
+        raise InputError(f"Not saving the image map {path.name}: {', '.join(damaged)} hold NaN or inf "
+                         "(check the training features and captions, then fit it again).")
     header = {
-        "format": MAP_FORMAT, "version": MAP_VERSION, "backbones": list(image_map.backbones),
+        "format": MAP_FORMAT, "version": MAP_VERSION_NEIGHBOURS if with_part else MAP_VERSION,
+        "backbones": list(image_map.backbones),
         "backbone_checksums": _backbone_checksums(image_map.backbones), "text_space": image_map.text_space,
         "in_dim": image_map.in_dim, "out_dim": image_map.out_dim, "meta": image_map.meta,
     }
-    save_headed_npz(path, header, {name: np.ascontiguousarray(getattr(image_map, name), np.float32) for name in ARRAYS})
+    if with_part:
+        header["neighbours"] = asdict(image_map.neighbour_part)
+    save_headed_npz(path, header, arrays)
     return path
 
 
@@ -269,14 +357,21 @@ def load_map(path) -> ImageMap:
     refit = f"Refit it with `embedspace align {path.stem} ...`."
     try:
         header, arrays = load_headed_npz(path, ARRAYS)
+        if header.get("version") == MAP_VERSION_NEIGHBOURS:
+            arrays.update(load_headed_npz(path, NEIGHBOUR_ARRAYS)[1])
     except NPZ_ERRORS as exc:
         raise InputError(f"{path} is not a readable embedspace image map ({type(exc).__name__}: {exc}). {refit}") from None
     if header.get("format") != MAP_FORMAT:
         raise InputError(f"{path} is not an embedspace image map. {refit}")
-    if header.get("version") != MAP_VERSION:
-        raise InputError(f"{path} is image-map format {header.get('version')}; this embedspace reads {MAP_VERSION}. {refit}")
+    if header.get("version") not in READ_VERSIONS:
+        raise InputError(f"{path} is image-map format {header.get('version')}; this embedspace reads "
+                         f"{' and '.join(map(str, READ_VERSIONS))}. {refit}")
     in_dim, out_dim = header["in_dim"], header["out_dim"]
     expected = {"mean": (in_dim,), "scale": (in_dim,), "weight": (in_dim, out_dim), "bias": (out_dim,)}
+    part = _neighbour_part(header, path, refit)
+    if part is not None:
+        count = max(len(arrays["neighbours"]), 1)  # an empty part is refused by the shape check below
+        expected.update({"neighbours": (count, in_dim), "neighbour_targets": (count, out_dim)})
     for name, shape in expected.items():
         if arrays[name].shape != shape or not np.isfinite(arrays[name]).all():
             raise InputError(f"{path}: array {name} is {arrays[name].shape}, expected {shape} of finite values. {refit}")
@@ -290,7 +385,20 @@ def load_map(path) -> ImageMap:
     if feature_dim != in_dim:
         raise InputError(f"{path}: its backbones give {feature_dim}-d features but the map takes {in_dim}-d. {refit}")
     return ImageMap(arrays["mean"], arrays["scale"], arrays["weight"], arrays["bias"], tuple(header["backbones"]),
-                    header["text_space"], {**header.get("meta", {}), "backbone_checksums": header["backbone_checksums"]})
+                    header["text_space"], {**header.get("meta", {}), "backbone_checksums": header["backbone_checksums"]},
+                    arrays.get("neighbours"), arrays.get("neighbour_targets"), part)
+
+
+def _neighbour_part(header: dict, path, refit: str) -> NeighbourPart | None:
+    """The neighbour part a format-2 map declares (None for format 1), checked."""
+    if header.get("version") != MAP_VERSION_NEIGHBOURS:
+        return None
+    try:
+        part = NeighbourPart(**header["neighbours"])
+        part.check()
+    except (KeyError, TypeError, InputError) as exc:
+        raise InputError(f"{path}: its nearest-training-images part is not readable ({exc}). {refit}") from None
+    return part
 
 
 def _backbone_checksums(backbones) -> dict:

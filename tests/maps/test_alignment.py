@@ -14,6 +14,7 @@ from embedspace.maps.text_map import procrustes, split_pairs, translation_precis
 from embedspace.spaces import image_map
 from embedspace.spaces.image_map import (
     ImageMap,
+    NeighbourPart,
     caption_to_image_recall,
     fit_map,
     fit_ridge,
@@ -148,11 +149,109 @@ def test_corrupt_map_files_are_refused(tmp_path, damage):
             m.mean = np.zeros(10, np.float32)
         elif damage == "nan":
             m.weight[0, 0] = np.nan
-        save_map(m, path)
+            _save_unchecked(m, path)  # save_map itself refuses NaN
+            m = None
+        if m is not None:
+            save_map(m, path)
         if damage == "not_a_map":
             np.savez(path, weight=np.zeros(3))
     with pytest.raises(InputError, match="m.npz"):
         load_map(path)
+
+
+def _save_unchecked(m, path, version=1, neighbours=None, extra=None):
+    """A map file as a damaged or foreign writer could leave it (save_map refuses NaN)."""
+    from embedspace.artifacts import save_headed_npz
+
+    header = {"format": "embedspace.image_map", "version": version, "backbones": list(m.backbones),
+              "backbone_checksums": {}, "text_space": m.text_space, "in_dim": m.in_dim, "out_dim": m.out_dim,
+              "meta": m.meta, **({"neighbours": neighbours} if neighbours is not None else {})}
+    save_headed_npz(path, header, {"mean": m.mean, "scale": m.scale, "weight": m.weight, "bias": m.bias, **(extra or {})})
+
+
+# -- image maps: the nearest-training-images part ---------------------------------------------------------------
+def _positive_data(n=60, d_in=1280, d_out=8, seed=0):
+    """Non-negative features (as pooled backbone features are) and unit targets, one group per image."""
+    rng = np.random.default_rng(seed)
+    x = np.abs(rng.normal(size=(n, d_in))).astype(np.float32) ** 3
+    y = rng.normal(size=(n, d_out)).astype(np.float32)
+    return x, y / np.linalg.norm(y, axis=1, keepdims=True), [f"g{i}" for i in range(n)]
+
+
+def _unit(v):
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def test_neighbour_part_is_the_documented_blend():
+    """ridge_weight * unit(ridge) + (1 - ridge_weight) * unit(softmax(cos(sqrt x, sqrt x_j) / T) . y_j over the k nearest)."""
+    x, y, groups = _positive_data()
+    part = NeighbourPart(k=5, temperature=0.1, ridge_weight=0.3)
+    fitted = fit_map(x, y, groups, ("lite0",), TEXT_SPACE, alpha=100.0, neighbours=part)
+    fresh = np.abs(np.random.default_rng(5).normal(size=(7, x.shape[1]))).astype(np.float32) ** 3
+    ridge = ((fresh - fitted.mean) / fitted.scale) @ fitted.weight + fitted.bias
+    similarity = _unit(np.sqrt(fresh)) @ _unit(np.sqrt(x)).T
+    expected = []
+    for row in similarity:
+        nearest = np.argsort(-row)[:5]
+        weights = np.exp(row[nearest] / 0.1) / np.exp(row[nearest] / 0.1).sum()
+        expected.append(_unit(weights @ y[nearest]))
+    np.testing.assert_allclose(fitted.project(fresh), 0.3 * _unit(ridge) + 0.7 * np.array(expected), atol=1e-4)
+    assert fitted.meta["alpha"] == 100.0 and "inner_cv" not in fitted.meta
+    assert "5 nearest training images" in fitted.meta["recipe"]
+
+
+def test_a_training_image_keeps_its_own_caption_vector():
+    """What the part is for: an image the map was fitted on lands on its own target, even where a
+    linear map of a strong ridge cannot fit every image's caption (here: 200 images, 20 features)."""
+    x, y, groups = _positive_data(n=200, d_in=20)
+    strong = fit_map(x, y, groups, ("lite0",), TEXT_SPACE, alpha=1e4)
+    with_part = fit_map(x, y, groups, ("lite0",), TEXT_SPACE, alpha=1e4,
+                        neighbours=NeighbourPart(k=10, temperature=0.01, ridge_weight=0.0))
+    assert caption_to_image_recall(y, strong.project(x))[1] < 0.5
+    assert caption_to_image_recall(y, with_part.project(x))[1] == 1.0
+
+
+def test_fixed_strength_must_be_positive():
+    x, y, groups = _positive_data(n=20, d_in=10)
+    with pytest.raises(InputError, match="positive"):
+        fit_map(x, y, groups, ("lite0",), TEXT_SPACE, alpha=0.0)
+    with pytest.raises(InputError, match="temperature"):
+        fit_map(x, y, groups, ("lite0",), TEXT_SPACE, alpha=1.0, neighbours=NeighbourPart(temperature=0))
+
+
+def test_map_with_neighbour_part_round_trip(tmp_path):
+    x, y, groups = _positive_data()
+    fitted = fit_map(x, y, groups, ("lite0",), TEXT_SPACE, alpha=100.0, neighbours=NeighbourPart(k=3))
+    loaded = load_map(save_map(fitted, tmp_path / "m.npz"))
+    np.testing.assert_allclose(loaded.project(x[:5]), fitted.project(x[:5]), atol=1e-6)
+    assert loaded.neighbour_part == NeighbourPart(k=3) and loaded.meta["recipe"] == fitted.meta["recipe"]
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:  # arrays only, no pickled objects
+        assert set(data.files) == {"header", "mean", "scale", "weight", "bias", "neighbours", "neighbour_targets"}
+    fitted.neighbour_targets[0, 0] = np.nan
+    with pytest.raises(InputError, match="neighbour_targets hold NaN"):
+        save_map(fitted, tmp_path / "nan.npz")
+    assert not (tmp_path / "nan.npz").exists()
+
+
+@pytest.mark.parametrize("damage", ["nan", "wrong_shape", "no_part", "bad_part", "missing_array"])
+def test_damaged_neighbour_parts_are_refused(tmp_path, damage):
+    x, y, groups = _positive_data()
+    fitted = fit_map(x, y, groups, ("lite0",), TEXT_SPACE, alpha=100.0, neighbours=NeighbourPart(k=3))
+    arrays = {"neighbours": fitted.neighbours.copy(), "neighbour_targets": fitted.neighbour_targets.copy()}
+    part = {"k": 3, "temperature": 0.05, "ridge_weight": 0.2, "power": 0.5}
+    if damage == "nan":
+        arrays["neighbour_targets"][1, 1] = np.nan
+    elif damage == "wrong_shape":
+        arrays["neighbours"] = arrays["neighbours"][:, :10]
+    elif damage == "no_part":
+        part = None
+    elif damage == "bad_part":
+        part["temperature"] = -1
+    else:
+        del arrays["neighbour_targets"]
+    _save_unchecked(fitted, tmp_path / "m.npz", version=2, neighbours=part, extra=arrays)
+    with pytest.raises(InputError, match="m.npz"):
+        load_map(tmp_path / "m.npz")
 
 
 def test_a_map_for_another_space_is_refused(tmp_path, monkeypatch, use_space):
@@ -424,3 +523,20 @@ def _folder_with(folder, name):
     folder.mkdir()
     Image.new("RGB", (64, 64), "white").save(folder / name)
     return folder
+
+
+@pytest.mark.slow
+def test_align_cli_fits_the_recipe_it_is_given(emoji_folder, tmp_path, monkeypatch, capsys):
+    """`align --alpha A --neighbours K`: the saved map holds the recipe (and says so); a bad K is refused."""
+    from embedspace.cli import main
+
+    monkeypatch.setenv("EMBEDSPACE_INDEX_DIR", str(tmp_path))
+    common = ["align", "recipe", "--space", "use-m3", "--images", str(emoji_folder), "--languages", "en",
+              "--backbones", "lite0", "--folds", "2"]
+    assert main([*common, "--alpha", "10000", "--neighbours", "5", "--temperature", "0.03"]) == 0
+    out = capsys.readouterr().out
+    assert "ridge alpha 10000 + 5 nearest training images (temperature 0.03" in out
+    fitted = load_map(tmp_path / "maps" / "recipe.npz")
+    assert fitted.neighbour_part == NeighbourPart(k=5, temperature=0.03) and fitted.meta["alpha"] == 10000
+    assert main([*common, "--neighbours", "0"]) != 0
+    assert "k >= 1" in capsys.readouterr().err

@@ -65,7 +65,7 @@ class ImageOptionsMixin:
         meta = image_map.meta
         trained = meta.get("training", {})
         self.images_note = (
-            f"Images via the learned map {path.name}: {meta.get('method', 'ridge')} from "
+            f"Images via the learned map {path.name}: {meta.get('recipe', meta.get('method', 'ridge'))} from "
             f"{'+'.join(image_map.backbones)} features, fitted on {trained.get('images', '?')} images of "
             f"{trained.get('classes', '?')} classes ({', '.join(trained.get('languages', [])) or '?'} captions)."
         )
