@@ -47,6 +47,8 @@ warm-up first), and the trustworthiness of that layout (or the index's stored on
 one) against a fresh UMAP of a random sample of EVERY_ITEM_SAMPLE items, both on the same
 TRUST_SAMPLE sampled points: a layout of all items should keep a sample's neighbourhoods about as
 well as a layout made for that sample alone. --limit N: the first N items only (a smoke run).
+The same entry records a browser measurement: plotly.js drawing 250,000 synthetic points as WebGL
+scattergl in headless Chromium (benchmarks/map_browser.draw_points; CPU WebGL, SwiftShader).
 Writes the "every_item" entry of benchmarks/results/projection.json, keeping the rest.
 
 Writes benchmarks/results/projection.json (after every size).
@@ -369,6 +371,14 @@ def every_item(index_dir: Path, name: str, limit: int | None) -> dict:
             "note": f"trustworthiness n_neighbors=10, cosine, on the same {len(points):,} sampled items"}
 
 
+def browser_draw() -> dict:
+    """plotly.js drawing 250,000 synthetic points in headless Chromium (map_browser.draw_points)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from map_browser import draw_points
+
+    return draw_points(250_000)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,50000,100000", help="comma-separated sizes")
@@ -379,7 +389,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.every_item:
         report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        report["every_item"] = {"machine": machine(), **every_item(Path(args.index_dir), args.name, args.limit)}
+        report["every_item"] = {"machine": machine(), **every_item(Path(args.index_dir), args.name, args.limit),
+                                "browser_draw": browser_draw()}
         if args.limit is None:  # a smoke run is printed, not recorded
             RESULTS.write_text(json.dumps(report, indent=2))
         print(json.dumps(report["every_item"], indent=2))
