@@ -142,6 +142,7 @@ def shot_tokens(page, url):
 def shot_map(page, url):
     """English and Spanish texts (and the images): translations lie together; the query "perro"
     with its neighbours, man→king and woman→queen, and the selected "dog" beside the map."""
+    open_panel(page, url, "Analogy")  # the map draws the analogy once the Analogy tab was opened
     open_panel(page, url, "Map")
     click_label(page, "UMAP")  # a computed map of a sample; the stored layout is map-regions-*
     choose(page, "Languages", "🇺🇸 en")
@@ -161,6 +162,7 @@ def shot_map_3d(page, url):
 
 
 def shot_map_thumbnails(page, url):
+    open_panel(page, url, "Analogy")  # so the analogy toggle is on, as the clicks below assume
     open_panel(page, url, "Map")
     click_label(page, "UMAP")
     click_label(page, "Show the search query")

@@ -292,7 +292,7 @@ def test_tokens_of_the_panels_texts():
 # -- map ---------------------------------------------------------------------------------------------
 def test_pca_map_with_the_query_its_neighbours_and_the_analogy():
     at = run_app("Map", map_method="pca", search_text="perro", search_k=5, analogy_a="France",
-                 analogy_b="French", analogy_c="Germany", analogy_lang="en")
+                 analogy_b="French", analogy_c="Germany", analogy_lang="en", map_show_analogy=True)
     assert not at.exception and not at.error
     figure = figure_of(at)
     names = [t.get("name") for t in figure["data"]]
