@@ -95,10 +95,9 @@ def csls_grid(vectors: dict, texts: dict, src: str, ks=(5, 10, 20, 50), weight=N
 RERANK_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def rerank_grid(second, vectors: dict, texts: dict, src: str, candidates: int = 10) -> dict:
-    """Re-rank use-m3's CSLS top `candidates` by CSLS + w * cosine in a second space (e5-small,
-    'query: ' on both sides), for each w of RERANK_WEIGHTS. Only the queries and the candidates
-    are embedded in the second space."""
+def csls_candidates(vectors: dict, texts: dict, src: str, candidates: int):
+    """(source texts, target texts, gold, query positions, the top `candidates` target positions by
+    CSLS, their CSLS scores) of a direction into English, as the re-ranking grids start from."""
     from embedspace.evaluation.common import gold_matrix
 
     source, target = texts[src], texts["en"]
@@ -107,8 +106,15 @@ def rerank_grid(second, vectors: dict, texts: dict, src: str, candidates: int = 
     x, y = vectors[src], vectors["en"]
     cos = x[queries] @ y.T
     scores = csls_scores(cos, mean_top_k(cos), mean_top_k(y @ x.T)[None, :])
-    top = np.argsort(-scores, axis=1)[:, :candidates]
-    first = np.take_along_axis(scores, top, axis=1)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :candidates]
+    return source, target, gold, queries, top, np.take_along_axis(scores, top, axis=1)
+
+
+def rerank_grid(second, vectors: dict, texts: dict, src: str, candidates: int = 10) -> dict:
+    """Re-rank use-m3's CSLS top `candidates` by CSLS + w * cosine in a second space (e5-small,
+    'query: ' on both sides), for each w of RERANK_WEIGHTS. Only the queries and the candidates
+    are embedded in the second space."""
+    source, target, gold, queries, top, first = csls_candidates(vectors, texts, src, candidates)
     rows = sorted(set(top.ravel().tolist()))
     where = {r: i for i, r in enumerate(rows)}
     qv = embed_texts_cached(second, [source.texts[q] for q in queries], role="query")
@@ -138,16 +144,8 @@ def feature_grid(vectors: dict, texts: dict, src: str) -> dict:
     """Re-rank use-m3's CSLS top RERANK_CANDIDATES by CSLS + s x spelling similarity + f x frequency
     (embedspace/maps/rerank.py's terms, the ones `translate` adds by default), for every (s, f)
     of the grid. No second model: the terms come from the texts and wordfreq."""
-    from embedspace.evaluation.common import gold_matrix
-
-    source, target = texts[src], texts["en"]
-    gold = gold_matrix(source.concepts, target.concepts)
-    queries = [i for i, g in enumerate(gold) if g]
-    x, y = vectors[src], vectors["en"]
-    cos = x[queries] @ y.T
-    scores = csls_scores(cos, mean_top_k(cos), mean_top_k(y @ x.T)[None, :])
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :RERANK_CANDIDATES]
-    first = np.take_along_axis(scores, top, axis=1).astype(np.float64)
+    source, target, gold, queries, top, first = csls_candidates(vectors, texts, src, RERANK_CANDIDATES)
+    first = first.astype(np.float64)
     candidates = [[target.texts[j] for j in row] for row in top]
     spelling = np.array([[spelling_similarity(source.texts[q], c) for c in row] for q, row in zip(queries, candidates)])
     frequency = np.array([frequency_feature(row, "en") for row in candidates])

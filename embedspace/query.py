@@ -327,15 +327,17 @@ def _nearest_in_kind(index, query, k: int, mask, whole_index: bool) -> tuple[np.
 
 def _kind_flat_index(index, mask) -> tuple[np.ndarray, object]:
     """(rows, exact FAISS index of their float32 vectors) for this mask, kept with the open index
-    (a few subsets at most)."""
-    copies = index.__dict__.setdefault("_kind_flat", {})
+    (a few masks at most). The whole index's kind masks are the same objects on every search, so
+    they are found by identity; a filtered one by its values."""
+    kept = index.__dict__.setdefault("_kind_flat", [])
+    for known, rows, flat in kept:
+        if known is mask or (known.shape == mask.shape and np.array_equal(known, mask)):
+            return rows, flat
+    if len(kept) >= 4:
+        kept.clear()
     rows = np.flatnonzero(mask)
-    key = (len(index.items), rows.tobytes())  # rows change when items are added or removed
-    if key not in copies:
-        if len(copies) >= 4:
-            copies.clear()
-        copies[key] = flat_index(index.vectors_f32(rows))
-    return rows, copies[key]
+    kept.append((mask, rows, flat_index(index.vectors_f32(rows))))  # masks are never changed in place
+    return rows, kept[-1][2]
 
 
 def fused_scores(n: int) -> np.ndarray:

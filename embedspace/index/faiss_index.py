@@ -518,22 +518,25 @@ def exact_rerank(queries, candidates, vectors, k):
 
 
 def tuning_queries(vectors: np.ndarray, count: int = TUNING_QUERIES, seed: int = 7,
-                   quantile: float = NEAR_QUANTILE) -> tuple[np.ndarray, float]:
-    """Noisy copies of sampled items, as far from their item as the `quantile` of the sampled items'
-    nearest-neighbour cosines: near the data like real queries, but equal to no item. Returns the
-    queries and that cosine."""
+                   quantiles=(NEAR_QUANTILE,)) -> list:
+    """[(queries, cosine)] a set per quantile: noisy copies of the same sampled items, each set as far
+    from its item as that quantile of the sampled items' nearest-neighbour cosines: near the data
+    like real queries, but equal to no item. The items and their neighbours are found once."""
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(vectors), size=min(count, len(vectors)), replace=False)
     base = np.asarray(vectors[np.sort(picks)], dtype=np.float32)
     near = exact_neighbours(base, vectors, 2)[1]  # [:, 0] is the item itself (cosine ~1)
     nearest_other = near[:, 1] if near.shape[1] > 1 else np.zeros(0, np.float32)  # a one-item index has none
-    at = np.quantile(nearest_other, quantile) if len(nearest_other) else MIN_QUERY_COS
-    target_cos = float(np.clip(at, MIN_QUERY_COS, MAX_QUERY_COS))
     noise = rng.standard_normal(base.shape).astype(np.float32)
     noise -= (noise * base).sum(axis=1, keepdims=True) * base  # orthogonal to the item
     noise = l2_normalize(noise)
-    angle = math.acos(target_cos)
-    return (math.cos(angle) * base + math.sin(angle) * noise).astype(np.float32), target_cos
+    sets = []
+    for quantile in quantiles:
+        at = np.quantile(nearest_other, quantile) if len(nearest_other) else MIN_QUERY_COS
+        target_cos = float(np.clip(at, MIN_QUERY_COS, MAX_QUERY_COS))
+        angle = math.acos(target_cos)
+        sets.append(((math.cos(angle) * base + math.sin(angle) * noise).astype(np.float32), target_cos))
+    return sets
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
@@ -558,11 +561,10 @@ def tune(index, plan: IndexPlan, vectors: np.ndarray, k: int = 10, beat_exact: b
     apart); otherwise exact search. With beat_exact=False (the person asked for this index type)
     speed does not disqualify a setting, only recall does: a timing taken on a busy machine must
     not overrule an explicit choice."""
-    queries, query_cos = tuning_queries(vectors, quantile=NEAR_QUANTILE)
+    (queries, query_cos), (far, far_cos) = tuning_queries(vectors, quantiles=(NEAR_QUANTILE, FAR_QUANTILE))
     if plan.kind == "flat":  # nothing to tune: only its latency is recorded
         flat_ms = _single_query_latency(lambda q: index.search(q, k), queries)
         return Tuning(None, None, 1.0, flat_ms, flat_ms, len(queries), [], "exact search: recall is 1 by construction")
-    far, far_cos = tuning_queries(vectors, quantile=FAR_QUANTILE)
     truth, far_truth = exact_neighbours(queries, vectors, k)[0], exact_neighbours(far, vectors, k)[0]
     flat = flat_index(vectors)
     flat_ms = _single_query_latency(lambda q: flat.search(q, k), queries)

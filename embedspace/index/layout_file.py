@@ -48,23 +48,34 @@ class LayoutStatus:
     message: str
 
 
+def _array_files(array_file: str, array: np.ndarray, meta_file: str, meta: dict, **json_options) -> dict:
+    """{file name: bytes} of an array (.npy, no pickle) and its JSON metadata."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return {array_file: buffer.getvalue(),
+            meta_file: json.dumps(meta, indent=1, sort_keys=True, **json_options).encode()}
+
+
+def _read_array_files(index, array_file: str, meta_file: str) -> tuple[np.ndarray, dict] | None:
+    """(array, meta) of a pair written by _array_files, or None when the index lacks either."""
+    raw = index.read_extra(array_file)
+    meta = index.read_extra(meta_file)
+    if raw is None or meta is None:
+        return None
+    return np.load(io.BytesIO(raw), allow_pickle=False), json.loads(meta)
+
+
 def layout_files(coords: np.ndarray, meta: dict) -> dict:
     """{file name: bytes} of a layout, for write_index(extra_files=) or replace_extra_files."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(coords, dtype=np.float32), allow_pickle=False)
-    return {COORDS_FILE: buffer.getvalue(), META_FILE: json.dumps(meta, indent=1, sort_keys=True).encode()}
+    return _array_files(COORDS_FILE, np.asarray(coords, dtype=np.float32), META_FILE, meta)
 
 
 def read_layout(index) -> tuple[np.ndarray, dict] | None:
     """(coords (items, 2), meta) of the index's stored layout, or None when it has none."""
-    raw = index.read_extra(COORDS_FILE)
-    meta = index.read_extra(META_FILE)
-    if raw is None or meta is None:
+    stored = _read_array_files(index, COORDS_FILE, META_FILE)
+    if stored is None or stored[0].shape != (len(index), 2):  # a writer that forgot it: better no layout than a wrong one
         return None
-    coords = np.load(io.BytesIO(raw), allow_pickle=False)
-    if coords.shape != (len(index), 2):  # a writer that forgot it: better no layout than a wrong one
-        return None
-    return coords, json.loads(meta)
+    return stored
 
 
 def placed_rows(index, meta: dict) -> np.ndarray:
@@ -91,22 +102,15 @@ def layout_status(index) -> LayoutStatus:
 
 def regions_files(clusters: np.ndarray, meta: dict) -> dict:
     """{file name: bytes} of the named regions (explore/regions.py), for the same writers as layout_files."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(clusters, dtype=np.int32), allow_pickle=False)
-    return {REGIONS_FILE: buffer.getvalue(),
-            REGIONS_META_FILE: json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False).encode()}
+    return _array_files(REGIONS_FILE, np.asarray(clusters, dtype=np.int32), REGIONS_META_FILE, meta, ensure_ascii=False)
 
 
 def read_regions(index) -> tuple[np.ndarray, dict] | None:
     """(clusters (levels, items), meta) of the index's stored regions, or None when it has none."""
-    raw = index.read_extra(REGIONS_FILE)
-    meta = index.read_extra(REGIONS_META_FILE)
-    if raw is None or meta is None:
+    stored = _read_array_files(index, REGIONS_FILE, REGIONS_META_FILE)
+    if stored is None or stored[0].ndim != 2 or stored[0].shape[1] != len(index):  # better computed again than wrong
         return None
-    clusters = np.load(io.BytesIO(raw), allow_pickle=False)
-    if clusters.ndim != 2 or clusters.shape[1] != len(index):  # better computed again than wrong
-        return None
-    return clusters, json.loads(meta)
+    return stored
 
 
 def layout_after_add(base, new_vectors: np.ndarray) -> dict:
