@@ -667,6 +667,35 @@ PLACED_NOTE = (f"The query and the analogy's terms are placed at the similarity-
                f"{projection.PLACE_K} nearest items on the map, the most similar weighing most.")
 
 
+def prepare_map(index) -> None:
+    """Get the Map tab ready while another tab is shown, so that its first opening only draws.
+
+    Streamlit loads plotly.js (a 4.7 MB chunk, about a second to fetch and parse in a browser) at
+    the first chart of a page: a tiny chart, hidden at the foot of the sidebar, makes the browser
+    load it now. The stored layout, the point frame of the current colouring and the region names
+    are cached for every session of the process (a few tenths of a second on the full demo, once).
+    """
+    with st.sidebar.container(key="plotly_preload"):
+        st.html("<style>.st-key-plotly_preload {display: none}</style>")
+        st.plotly_chart(PRELOAD_FIGURE, key="plotly_preload_chart", config={"staticPlot": True})
+    try:
+        layout = cached_stored_map(index, index.name, index.checksum)
+        if layout is None:
+            return
+        color = st.session_state["map_color"]
+        cached_point_frame(index, layout, f"{index.name}|{index.checksum}|{STORED}|{color}")
+        langs = explorer.index_languages(index)
+        if langs:
+            keep_valid("map_region_lang", langs, "en")  # as region_settings will
+            cached_regions(index, index.name, index.checksum, st.session_state["map_region_lang"])
+    except Exception:  # noqa: BLE001 - the Map tab shows the failure when it is opened
+        log.exception("preparing the map failed")
+
+
+# One WebGL point: the map's trace type, so that the browser also sets WebGL up before the first map.
+PRELOAD_FIGURE = {"data": [{"type": "scattergl", "x": [0], "y": [0]}], "layout": {"width": 10, "height": 10}}
+
+
 def stored_caption(pmap, shown: int) -> str:
     drawn = ("as points" if shown <= map_figure.MAX_POINTS else
              f"as a density image with a sample of {map_figure.DENSITY_SAMPLE:,} points on top")
@@ -852,6 +881,8 @@ def main() -> None:
         if tabs[name].open:
             with tabs[name]:
                 panel(index, space, problem)
+    if not tabs["Map"].open:
+        prepare_map(index)
 
 
 main()

@@ -151,11 +151,18 @@ def place_among_neighbours(vectors: np.ndarray, pool, coords: np.ndarray, k: int
     # Blocks of queries, so that many at once never hold a (queries x pool) matrix of gigabytes.
     for start in range(0, max(len(vectors), 1), PLACE_BLOCK):
         top, top_sims = exact_neighbours(vectors[start:start + PLACE_BLOCK], pool, k)
-        weights = placement_weights(top_sims, temperature)
-        positions.append(np.einsum("nk,nkd->nd", weights, np.asarray(coords)[top]).astype(np.float32))
+        positions.append(place_by_neighbours(top, top_sims, coords, temperature))
         rows.append(top)
         cosines.append(top_sims)
     return np.concatenate(positions), np.concatenate(rows), np.concatenate(cosines)
+
+
+def place_by_neighbours(rows: np.ndarray, cosines: np.ndarray, coords: np.ndarray,
+                        temperature: float = PLACE_TEMPERATURE) -> np.ndarray:
+    """(n, dims) positions: each the softmax-of-cosines weighted mean of `coords` of its neighbours
+    (rows, cosines: (n, k) each, however they were found)."""
+    weights = placement_weights(cosines, temperature)
+    return np.einsum("nk,nkd->nd", weights, np.asarray(coords)[rows]).astype(np.float32)
 
 
 def placement_weights(similarities: np.ndarray, temperature: float = PLACE_TEMPERATURE) -> np.ndarray:

@@ -399,6 +399,39 @@ def test_map_opens_on_the_stored_layout_with_every_item_and_region_names():
     assert names["text"] and set(names["text"]) <= english  # named in the UI's language by default
 
 
+def test_the_search_page_gets_the_map_ready_so_its_first_opening_only_draws(monkeypatch):
+    from embedspace.explore import layout, map_figure, regions
+
+    st_cache_clear()
+    calls = []
+    for module, name in ((layout, "stored_map"), (map_figure, "point_frame"), (regions, "region_labels")):
+        monkeypatch.setattr(module, name, counted(getattr(module, name), name, calls))
+    at = run_app("Search")
+    assert not at.exception and not at.error
+    assert sorted(calls) == ["point_frame", "region_labels", "stored_map"]  # each once, on the Search page
+    preload = [c for c in at.sidebar.get("plotly_chart") if "plotly_preload" in c.proto.id]
+    assert preload and json.loads(preload[0].proto.spec)["data"][0]["type"] == "scattergl"  # plotly.js loaded early
+    at.session_state["panel"] = "Map"
+    at.run()
+    assert not at.exception and not at.error
+    assert sorted(calls) == ["point_frame", "region_labels", "stored_map"]  # the Map tab computed none again
+    assert sorted(drawn_ids(figure_of(at))) == sorted(_items()["id"].tolist())
+    assert not [c for c in at.get("plotly_chart") if "plotly_preload" in c.proto.id]  # the map itself loads plotly
+
+
+def st_cache_clear() -> None:
+    import streamlit as st
+
+    st.cache_resource.clear()
+
+
+def counted(function, name: str, calls: list):
+    def wrapper(*args, **kwargs):
+        calls.append(name)
+        return function(*args, **kwargs)
+    return wrapper
+
+
 def test_region_names_follow_the_picked_language_and_level():
     spanish = set(_items().query("kind == 'text' and lang == 'es'")["text"])
     coarse = region_names_drawn(figure_of(run_app("Map", map_region_lang="es")))

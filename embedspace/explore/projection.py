@@ -26,6 +26,7 @@ import hashlib
 import json
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -35,7 +36,13 @@ from ..errors import InputError, require
 from ..languages import normalize_lang
 from ..paths import cache_dir
 from ..progress import announce
-from ..vectors import PLACE_K, PLACE_TEMPERATURE, place_among_neighbours, placement_weights  # noqa: F401 (re-exported)
+from ..vectors import (  # noqa: F401 (re-exported)
+    PLACE_K,
+    PLACE_TEMPERATURE,
+    place_among_neighbours,
+    place_by_neighbours,
+    placement_weights,
+)
 
 METHODS = ("umap", "pca")
 DEFAULT_SAMPLE = 5_000
@@ -105,6 +112,9 @@ class ProjectionMap:
     seconds: dict = field(default_factory=dict)  # stage -> seconds when computed
     from_cache: bool = False
     note: str = ""  # e.g. PCA's explained variance
+    # (vectors, k) -> (map positions, cosines), (n, k) each: a faster way to the nearest mapped items
+    # than reading every mapped vector (the stored layout of every item uses the index's own search).
+    neighbours: Callable | None = field(default=None, repr=False)
 
     def __len__(self):
         return len(self.rows)
@@ -123,7 +133,10 @@ class ProjectionMap:
 
     def place(self, vectors: np.ndarray, k: int = PLACE_K) -> Placement:
         """Similarity-weighted mean position of each vector's k nearest mapped items (module docstring)."""
-        return Placement(*place_among_neighbours(vectors, self.vectors, self.coords, k))
+        if self.neighbours is None:
+            return Placement(*place_among_neighbours(vectors, self.vectors, self.coords, k))
+        rows, cosines = self.neighbours(np.atleast_2d(vectors), min(k, len(self)))
+        return Placement(place_by_neighbours(rows, cosines, self.coords), rows, cosines)
 
 
 # -- which items ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from embedspace.cli import main
 from embedspace.explore import layout as layout_module
+from embedspace.explore import projection as projection_module
 from embedspace.explore import regions as regions_module
 from embedspace.explore.layout import layout_status, stored_map
 from embedspace.explore.projection import pca_layout
@@ -47,6 +48,20 @@ def test_the_stored_layout_is_a_map_of_every_item(laid_out):
     assert layout_status(index).present and layout_status(index).placed == 0 and not layout_status(index).stale
     assert pmap.place(index.vectors_f32([0])).coords.shape == (1, 2)
     assert "layout-2d.npy" in index.manifest["files"] and "map: 2-D layout" in describe_index(index)
+
+
+def test_the_stored_layout_places_a_query_by_the_index_search_where_the_exact_rule_would(laid_out, monkeypatch):
+    index = Index.open("words", laid_out)
+    pmap = stored_map(index)
+    rng = np.random.default_rng(0)
+    near_items = index.vectors_f32(np.arange(6)) + rng.normal(0, 0.02, (6, index.vectors.shape[1])).astype(np.float32)
+    near_items /= np.linalg.norm(near_items, axis=1, keepdims=True)
+    exact_coords, exact_rows, _ = projection_module.place_among_neighbours(near_items, index.vectors, pmap.coords)
+    monkeypatch.setattr(projection_module, "place_among_neighbours",
+                        lambda *args, **kwargs: pytest.fail("read every stored vector to place a query"))
+    placed = pmap.place(near_items)
+    np.testing.assert_allclose(placed.coords, exact_coords, atol=1e-4 * np.ptp(pmap.coords))
+    assert [set(row) for row in placed.neighbours] == [set(row) for row in exact_rows]
 
 
 def test_an_index_without_a_layout_opens_and_says_so(tmp_path):
