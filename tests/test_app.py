@@ -433,7 +433,10 @@ def counted(function, name: str, calls: list):
 
 
 def test_region_names_follow_the_picked_language_and_level():
-    spanish = set(_items().query("kind == 'text' and lang == 'es'")["text"])
+    from embedspace.explore.regions import words_of_text
+
+    texts = _items().query("kind == 'text' and lang == 'es'")["text"]
+    spanish = set(texts) | {word for text in texts for word in words_of_text(text)}  # an item, or a word of items
     coarse = region_names_drawn(figure_of(run_app("Map", map_region_lang="es")))
     finer = region_names_drawn(figure_of(run_app("Map", map_region_lang="es", map_region_level=1)))
     assert set(coarse) <= spanish and set(finer) <= spanish and len(finer) > len(coarse)

@@ -28,7 +28,7 @@ from ..index.store import Index, replace_extra_files
 from ..progress import announce
 from ..vectors import exact_neighbours
 from .projection import MIN_DIST, N_NEIGHBORS, OWN_NN_DESCENT_FROM, MapParams, ProjectionMap, knn_graph, umap_layout
-from .regions import region_files, stored_regions_current
+from .regions import region_files, stored_clusters_current, stored_regions_current
 
 MAX_BUILD_LAYOUT = 250_000  # a build lays out at most this many items (minutes on 2 cores); above: `embedspace map`
 
@@ -118,11 +118,14 @@ def relayout(name: str, index_dir=None, progress=None) -> LayoutStatus:
 
 def store_regions(name: str, index_dir=None, progress=None) -> bool:
     """Compute and store the named regions of index NAME when it has a layout without them (one laid out
-    before they were stored with it, or stored by an older rule); whether it did."""
+    before they were stored with it, or stored by an older rule: only the names when the clustering
+    rule is the same); whether it did."""
     index = Index.open(name, index_dir)
     if read_layout(index) is None or stored_regions_current(index):
         return False
-    replace_extra_files(name, region_files(index.items, index.vectors_f32(np.arange(len(index))), progress), index_dir)
+    files = region_files(index.items, index.vectors_f32(np.arange(len(index))), progress,
+                         clusters=stored_clusters_current(index))
+    replace_extra_files(name, files, index_dir)
     return True
 
 

@@ -7,12 +7,19 @@
   it is small: at least MIN_REGION items each) at the next.
 - Names: for language L, a region's candidates are the text items of L nearest to its mean vector
   by CSLS, 2 cos(c, w) - r(w), where r(w) is the mean cosine of word w to its CSLS_K nearest region
-  means of all levels (a word near every region, a hub, loses to one near this region only), and
-  the words most particular to its items' texts (class-based TF-IDF, when they are items of L).
-  The name is the candidate that most of the region's items are nearest to (votes): in a mixed
-  region the word nearest to the mean is often typical of none of its items. Siblings (the regions
-  of one level under one parent) never share a name: the larger region picks first, and the next
-  takes its best name not yet taken.
+  means of all levels (a word near every region, a hub, loses to one near this region only), the
+  items that are words most particular to its texts (class-based TF-IDF), and its category words:
+  words of at least two of its texts in L of which more than half the uses in its parent region are
+  in it ("bandera" for flags, 顔 for faces: in Japanese, the ideographs ending a word after kana).
+  Each of a sample of its items votes for its nearest candidate item; a category word gets the
+  votes of every candidate holding it. The name is the candidate with the most votes (equal votes: a
+  category word first): in a mixed region the word nearest to the mean is often typical of none of
+  its items. Siblings (the regions of one level under one parent) never share a name: the larger
+  region picks first, and the next takes its best name not yet taken. A region keeps its name only
+  when at least MIN_RECALL of its voters are nearer to it than to any sibling's name (name_recalls):
+  a name that does not tell its region from its siblings misleads more than no name. MIN_RECALL was
+  chosen on the demo's Spanish top level and checked on its English and Japanese names, its level 1,
+  the small demo of the tests and the known groups of tests/explore/test_regions.py (notes/issue17-map.md).
 - Position of a label: the densest spot of the region's items on the layout (label_position).
 - Stored with the layout: `build`, `embedspace demo` and `embedspace map NAME` compute the
   clusters and their names in every language of the index (region_files) into the index's
@@ -52,6 +59,8 @@ CANDIDATES = 30  # nearest names per region (CSLS) among which the most separati
 SHARED_WORDS = 10  # and the words most particular to its items' texts (class-based TF-IDF)
 VOTERS = 500  # items of a region (a fixed sample) whose nearest candidate names it
 LABEL_BINS = 24  # grid of label_position: fine enough to find a cluster, coarse enough to count in
+MIN_RECALL = 0.75  # a region fewer of whose voters are nearer its name than any sibling's has none (name_recalls)
+CATEGORY_CONCENTRATION = 0.5  # a category word: more than this share of its uses in the parent are in the region
 MIN_NAME_CHARS = 3  # shorter texts name no region, except CJK ideographs and Hangul (is_nameable)
 SEED = 1234
 FORMAT = 1
@@ -61,21 +70,29 @@ NAMING_HELP = (
     "(not on the flat map), at three levels of detail: a handful of large regions, each split "
     "into smaller ones. A region's candidate names are the text items of the language you chose "
     "nearest to the mean vector of its items, with a correction for hubs (CSLS: a word close to "
-    "every region is penalised), and the words its items' texts share most; its name is the "
-    "candidate that most of its items are nearest to. Neighbouring regions of the same level "
-    "never share a name. The names come from the space, so the same regions get Spanish names for "
-    "a Spanish reader and Japanese names for a Japanese one; a language with no text items in the "
-    "index gives no names. Broad regions of an index with many kinds of item are mixed, and so "
-    "are their names: the finer levels are more specific."
+    "every region is penalised), the words its items' texts share most, and its category words: a "
+    "word in at least two of its texts with more than half of its uses in the surrounding region in "
+    "this region (\"bandera\" for flags named \"bandera estonia\", \"bandera suiza\"…; in Japanese "
+    "the kanji ending a name, 顔 for faces). Each of up to 500 of the region's items votes for the "
+    "candidate item nearest to it; a category word gets the votes of every candidate that contains it. "
+    "The name is the candidate with the most votes, and neighbouring regions of the same level never "
+    "share a name. **A region has no name** when fewer than three quarters of its voting items are "
+    "nearer to its name than to the name of a neighbouring region: the name would not tell it from "
+    "them (regions of mixed items, or of frequent words with nothing in common, are left unnamed). "
+    "The names come from the space, so the same regions get Spanish names for a Spanish reader and "
+    "Japanese names for a Japanese one; a region may be named in one language and not in another, and "
+    "a language with no text items in the index gives no names."
 )
 
 WORD = re.compile(r"\w+")  # the words of a text, for shared_words
+HEAD_NOUN = re.compile(r"(?<=[\u3040-\u30ff])[\u4e00-\u9fff]+$")  # ideographs ending a word, after kana
 COLUMNS = ["x", "y", "name", "level", "size", "cluster"]
 # What a stored clustering and stored names were computed by: read back only when the rule is the same.
 CLUSTERING = {"format": FORMAT, "levels": LEVELS, "top": list(TOP_K_RANGE), "children": CHILDREN, "min": MIN_REGION,
               "clear": CLEAR_SILHOUETTE}
 NAMING = {"format": FORMAT, "candidates": CANDIDATES, "shared": SHARED_WORDS, "csls_k": CSLS_K,
-          "min_chars": MIN_NAME_CHARS, "voters": VOTERS, "rule": "votes"}
+          "min_chars": MIN_NAME_CHARS, "voters": VOTERS, "rule": "votes+categories", "min_recall": MIN_RECALL,
+          "concentration": CATEGORY_CONCENTRATION}
 
 
 def region_labels(index, lang: str) -> pd.DataFrame:
@@ -104,12 +121,16 @@ def region_labels(index, lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def region_files(items: pd.DataFrame, vectors: np.ndarray, progress=None) -> dict:
-    """The index files of the named regions of these items (in row order): the clusters, and their names
-    in every language the items have texts in (index/layout_file.py writes them with the layout)."""
-    announce(progress, f"Grouping the {len(items):,} items into named regions (k-means at {LEVELS} levels)…")
+def region_files(items: pd.DataFrame, vectors: np.ndarray, progress=None, clusters=None) -> dict:
+    """The index files of the named regions of these items (in row order): the clusters (computed unless
+    given: those stored by the current CLUSTERING rule, when only the naming rule changed), and their
+    names in every language the items have texts in (index/layout_file.py writes them with the layout)."""
     vectors = l2_normalize(vectors)
-    clusters = cluster_levels(vectors)
+    if clusters is None:
+        announce(progress, f"Grouping the {len(items):,} items into named regions (k-means at {LEVELS} levels)…")
+        clusters = cluster_levels(vectors)
+    else:
+        announce(progress, f"Naming the regions of the {len(items):,} items again (a new naming rule)…")
     langs = sorted(items.loc[items["kind"] == "text", "lang"].dropna().astype(str).unique())
     names = {lang: region_names(items, vectors, clusters, lang) for lang in langs}
     return regions_files(clusters, {"clustering": CLUSTERING, "naming": NAMING, "names": names})
@@ -118,9 +139,9 @@ def region_files(items: pd.DataFrame, vectors: np.ndarray, progress=None) -> dic
 # -- clusters ----------------------------------------------------------------------------------------
 def region_clusters(index) -> np.ndarray:
     """(LEVELS, items) int32: each item's region id at each level, ids unique across levels."""
-    stored = read_regions(index)
-    if stored is not None and stored[1].get("clustering") == CLUSTERING:
-        return stored[0]
+    stored = stored_clusters_current(index)
+    if stored is not None:
+        return stored
     key = {**CLUSTERING, "index": index.checksum}
     path = cache_dir("regions") / f"{index.name}-{index.checksum}-clusters.array"
     clusters = load_checked_array(path, key)
@@ -128,6 +149,12 @@ def region_clusters(index) -> np.ndarray:
         clusters = cluster_levels(index.vectors_f32(np.arange(len(index))))
         save_checked_array(path, clusters, key)
     return clusters
+
+
+def stored_clusters_current(index) -> np.ndarray | None:
+    """The index's stored clusters when the current CLUSTERING rule computed them, else None."""
+    stored = read_regions(index)
+    return stored[0] if stored is not None and stored[1].get("clustering") == CLUSTERING else None
 
 
 def stored_regions_current(index) -> bool:
@@ -221,8 +248,16 @@ def name_regions(index, clusters: np.ndarray, lang: str) -> dict:
 
 
 def region_names(items: pd.DataFrame, vectors: np.ndarray, clusters: np.ndarray, lang: str) -> dict:
-    """{region id (str): name}: of each region's candidate names (candidate_names), the one most of its
-    items are nearest to (votes), distinct among siblings, the larger region first."""
+    """{region id (str): name} of the regions named in `lang` (named_regions)."""
+    return {region: name for region, (name, *_) in named_regions(items, vectors, clusters, lang).items()}
+
+
+def named_regions(items: pd.DataFrame, vectors: np.ndarray, clusters: np.ndarray, lang: str,
+                  min_recall: float = MIN_RECALL) -> dict:
+    """{region id (str): (name, share of its voters voting for it, recall)} in `lang`: of each region's
+    candidate names, the one most of its items vote for (ranked_names), distinct among siblings (the
+    larger region picks first); kept when at least `min_recall` of its voters are nearer to it than to
+    any sibling's name (name_recalls)."""
     candidates = np.flatnonzero(((items["kind"] == "text") & (items["lang"] == lang)).to_numpy())
     texts = items["text"].to_numpy()[candidates]
     nameable = np.array([is_nameable(text) for text in texts], dtype=bool)
@@ -237,62 +272,98 @@ def region_names(items: pd.DataFrame, vectors: np.ndarray, clusters: np.ndarray,
     cosines = centres @ words.T  # (regions, candidates)
     hubness = np.sort(cosines, axis=0)[-min(CSLS_K, len(centres)):].mean(axis=0)  # r(w) over region means
     csls = 2 * cosines - hubness[None, :]
-    shared = shared_words(items, texts, candidates, regions, lang)
+    shared, categories = shared_words(items, texts, regions, clusters, lang)
     from threadpoolctl import threadpool_limits  # sklearn's dependency
 
     with threadpool_limits(limits=1, user_api="blas"):  # hundreds of small products: threads cost more (5x)
-        return _pick_names(vectors, regions, clusters, texts, words, csls, shared)
+        return _pick_names(vectors, regions, clusters, texts, words, csls, shared, categories, min_recall)
 
 
-def _pick_names(vectors, regions, clusters, texts, words, csls, shared) -> dict:
+def _pick_names(vectors, regions, clusters, texts, words, csls, shared, categories, min_recall) -> dict:
     rng = np.random.default_rng(SEED)
     names = {}
     for siblings in _sibling_groups(clusters, regions):
-        taken = set()
+        taken, picked = set(), {}
         for region in sorted(siblings, key=lambda r: -len(regions[r][1])):
             pool = candidate_names(csls[region], shared.get(region, []))
             members = regions[region][1]
             if len(members) > VOTERS:
                 members = rng.choice(members, VOTERS, replace=False)
-            ranked = pool[np.argsort(-votes(l2_normalize(vectors[members]), words[pool]), kind="stable")]
-            choice = next((texts[c] for c in ranked if _key(texts[c]) not in taken), texts[ranked[0]])
-            taken.add(_key(choice))
-            names[str(region)] = str(choice)
+            voters = l2_normalize(vectors[members])
+            ranked = ranked_names(voters, words[pool], texts[pool], categories.get(region, set()))
+            choice = next((option for option in ranked if _key(option[0]) not in taken), None)
+            if choice is None:
+                continue
+            taken.add(_key(choice[0]))
+            picked[region] = (*choice, voters)
+        for region, recall in name_recalls(picked).items():
+            name, share = picked[region][:2]
+            if recall >= min_recall:
+                names[str(region)] = (str(name), round(float(share), 4), round(float(recall), 4))
     return names
+
+
+def name_recalls(picked: dict) -> dict:
+    """{region: share of its voters whose nearest sibling name is its own}: how well the names tell the
+    siblings apart, as a reader uses them ("the flags are under 'bandera'"). A region whose items are
+    as near to a sibling's name as to its own has nothing its name says about it."""
+    regions = list(picked)
+    if len(regions) < 2:
+        return {region: 1.0 for region in regions}
+    names = np.stack([picked[region][2] for region in regions])
+    return {region: float(((picked[region][3] @ names.T).argmax(axis=1) == i).mean()) for i, region in enumerate(regions)}
 
 
 def candidate_names(csls: np.ndarray, shared: list) -> np.ndarray:
     """Candidate positions for one region, best first: its CANDIDATES nearest words by CSLS, and the
-    words most particular to its items' texts (shared_words), which name what a mixed region's items
-    share ("bandera" for flags) where its mean vector is near no word in particular."""
+    items that are words most particular to its items' texts (shared_words)."""
     nearest = np.argsort(-csls)[:CANDIDATES]
     return np.array(list(dict.fromkeys([*nearest.tolist(), *shared])), dtype=np.int64)
 
 
-def votes(members: np.ndarray, words: np.ndarray) -> np.ndarray:
-    """How many of the members have each word as their nearest among the candidates, less a fraction of
-    a vote by rank (equal counts go to the better-ranked candidate): the name is the candidate most
-    similar to the most items, not the one nearest to their mean, which in a region of many kinds of
-    item is often a word typical of none."""
-    counts = np.bincount((members @ words.T).argmax(axis=1), minlength=len(words)).astype(np.float64)
-    return counts - np.arange(len(words)) / (len(words) + 1)
+def ranked_names(members: np.ndarray, words: np.ndarray, texts, categories: set) -> list:
+    """[(name, share of the members voting for it, its vector)], best first. Each member votes for its
+    nearest candidate item; a category word (shared_words) gets the votes of every candidate whose text
+    holds it, so "bandera" gets those of "bandera estonia", "bandera suiza"... and wins over any one
+    flag: it is what they share (its vector: the mean of those candidates', weighted by their votes).
+    Equal votes go to the category word, then to the better-ranked candidate. The name is the candidate
+    most similar to the most items, not the one nearest to their mean, which in a region of many kinds
+    of item is often a word typical of none."""
+    counts = np.bincount((members @ words.T).argmax(axis=1), minlength=len(words))
+    options = {}  # key: (votes, is a category word, -rank, name, vector)
+    for rank, (text, count) in enumerate(zip(texts, counts)):
+        options.setdefault(_key(text), (int(count), 0, -rank, str(text), words[rank]))
+    holders = {}
+    for rank, text in enumerate(texts):
+        for key, word in {_key(w): w for w in words_of_text(str(text))}.items():
+            if key in categories:
+                holders.setdefault(key, (word, []))[1].append(rank)
+    for key, (word, ranks) in holders.items():
+        votes = int(counts[ranks].sum())
+        if votes > options.get(key, (-1,))[0] or (votes == options[key][0] and not options[key][1]):
+            vector = l2_normalize((counts[ranks] + 1e-3) @ words[ranks])
+            options[key] = (votes, 1, -ranks[0], word, vector)
+    ranked = sorted(options.values(), key=lambda option: option[:3], reverse=True)
+    return [(name, votes / len(members), vector) for votes, _, _, name, vector in ranked]
 
 
-def shared_words(items: pd.DataFrame, texts: np.ndarray, candidates: np.ndarray, regions, lang: str) -> dict:
-    """{region: candidate positions} of the SHARED_WORDS words most particular to the region's texts in
-    `lang` by class-based TF-IDF (each region's texts as one document: the number of its texts with the
-    word, times log(1 + mean words per region of its level / the word's count in the whole index)),
-    among words that are candidates themselves (a name is always an item of the index)."""
+def shared_words(items: pd.DataFrame, texts: np.ndarray, regions, clusters: np.ndarray, lang: str):
+    """({region: candidate positions}, {region: category words}) of the region's texts in `lang`.
+    Candidate positions: the items that are one of the SHARED_WORDS words most particular to the
+    region's texts by class-based TF-IDF (each region's texts as one document: the number of its texts
+    with the word, times log(1 + mean words per region of its level / the word's count in the whole
+    index)). Category words (casefolded): the nameable words of at least two of its texts of which more
+    than CATEGORY_CONCENTRATION of the uses in its parent region (the whole index at level 0) are in
+    this region: "bandera" for flags, not "con", which is in texts of every region."""
     position = {}
     for i, text in enumerate(texts):
         position.setdefault(_key(text), i)
     rows = np.flatnonzero(((items["kind"] == "text") & (items["lang"] == lang)).to_numpy())
     all_texts = items["text"].to_numpy()
-    # Only words that could name a region are counted: a word that is no candidate never wins.
-    words_of = {row: [w for w in set(WORD.findall(str(all_texts[row]).casefold())) if w in position] for row in rows}
+    words_of = {row: [w for w in set(words_of_text(str(all_texts[row]).casefold())) if is_nameable(w)] for row in rows}
     total = Counter(word for words in words_of.values() for word in words)
     if not total:
-        return {}
+        return {}, {}
     is_lang = np.zeros(len(items), dtype=bool)
     is_lang[rows] = True
     counts = [Counter(word for row in members[is_lang[members]] for word in words_of[row]) for _, members in regions]
@@ -300,14 +371,24 @@ def shared_words(items: pd.DataFrame, texts: np.ndarray, candidates: np.ndarray,
     for (level, _), count in zip(regions, counts):
         levels.setdefault(level, []).append(sum(count.values()))
     mean_words = {level: max(float(np.mean(sizes)), 1.0) for level, sizes in levels.items()}
-    shared = {}
-    for region, ((level, _), count) in enumerate(zip(regions, counts)):
+    shared, categories = {}, {}
+    for region, ((level, members), count) in enumerate(zip(regions, counts)):
         # a word in one text of the region is nothing its items share
         scores = {word: n * np.log1p(mean_words[level] / total[word]) for word, n in count.items() if n >= 2}
-        best = sorted(scores, key=lambda word: (-scores[word], word))[:SHARED_WORDS]
-        if best:
-            shared[region] = [position[word] for word in best]
-    return shared
+        best = [word for word in sorted(scores, key=lambda word: (-scores[word], word)) if word in position]
+        if best[:SHARED_WORDS]:
+            shared[region] = [position[word] for word in best[:SHARED_WORDS]]
+        parent = total if level == 0 else counts[int(clusters[level - 1, members[0]])]
+        categories[region] = {word for word in scores if count[word] > CATEGORY_CONCENTRATION * parent[word]}
+    return shared, categories
+
+
+def words_of_text(text: str) -> list:
+    """The words of a text: its runs of letters, and of a run that ends in CJK ideographs after kana
+    (Japanese writes no spaces) that final run too, the head noun of a Japanese noun phrase: 顔 of
+    ふざけた顔 (playful face), 女性 of 走る女性, the word a region of faces or of women shares."""
+    words = WORD.findall(text)
+    return words + [head.group() for word in words if (head := HEAD_NOUN.search(word)) and head.group() != word]
 
 
 def label_position(points: np.ndarray) -> tuple[float, float]:

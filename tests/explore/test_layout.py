@@ -201,3 +201,22 @@ def test_map_stores_the_regions_of_an_index_laid_out_without_them(laid_out, monk
     assert read_regions(index) is not None and layout_status(index).present
     no_computing(monkeypatch)
     assert len(region_labels(index, "en"))
+
+
+def test_map_names_again_the_regions_stored_by_an_older_naming_rule_without_clustering_again(built_with_regions,
+                                                                                              monkeypatch):
+    """An index whose regions were named by an older rule (its regions.json says which) still opens; `embedspace
+    map NAME` names its stored clusters again by the current rule, without a k-means (seconds, not a minute)."""
+    from embedspace.index.layout_file import regions_files
+    from embedspace.index.store import replace_extra_files
+
+    clusters, meta = read_regions(Index.open("words", built_with_regions))
+    old = {**meta, "naming": {**meta["naming"], "rule": "an older rule"}, "names": {"en": {"0": "stale"}}}
+    replace_extra_files("words", regions_files(clusters, old), built_with_regions)
+    index = Index.open("words", built_with_regions)
+    assert not regions_module.stored_regions_current(index) and len(region_labels(index, "en"))  # opens, names anew
+    monkeypatch.setattr(regions_module, "cluster_levels", lambda *a, **k: pytest.fail("clustered again"))
+    assert main(["map", "words", "--index-dir", str(built_with_regions), "--quiet"]) == 0
+    index = Index.open("words", built_with_regions)
+    assert regions_module.stored_regions_current(index)
+    assert np.array_equal(read_regions(index)[0], clusters) and "stale" not in read_regions(index)[1]["names"]["en"].values()
