@@ -592,16 +592,42 @@ def figure_key(frame_key: str, *drawn) -> str:
     return digest.hexdigest()
 
 
-def map_regions(index, langs: list):
-    """The names of the regions at the picked level, or None (off, or none in that language: said)."""
+def map_regions(index, langs: list) -> tuple:
+    """(the names of the regions at the picked level, or None; a note when there are none in that language)."""
     level, lang = st.session_state["map_region_level"], st.session_state.get("map_region_lang")
     if level is None or lang not in langs:
-        return None
+        return None, None
     regions = cached_regions(index, index.name, index.checksum, lang)
     if regions.empty:
-        st.text(f"No region names: the index has no texts in {lang}.")
-        return None
-    return regions[regions["level"] == level]
+        return None, f"No region names: the index has no texts in {lang}."
+    return regions[regions["level"] == level], None
+
+
+def drawn_map(index, pmap, stored: bool, overlay, params) -> tuple:
+    """(figure, how many points the filters keep, a note on the region names or None): the map as the
+    page's widgets ask for it, from the caches (the same figure object while nothing drawn changes)."""
+    state = st.session_state
+    dims = pmap.params.dims
+    frame_key = f"{index.name}|{index.checksum}|{params if not stored else STORED}|{state['map_color']}"
+    frame = cached_point_frame(index, pmap, frame_key)
+    if stored:
+        shown = map_figure.shown_mask(frame, state["map_kinds"], state["map_langs"], state["map_labels"])
+        regions, note = map_regions(index, explorer.index_languages(index))
+    else:
+        shown = map_figure.shown_mask(frame, labels=state["map_labels"])
+        regions, note = None, None
+    images_on_map = int((index.items["kind"].iloc[pmap.rows] == "image").sum())
+    thumbnails = thumbnails_fit(dims, images_on_map) and state["map_thumbnails"]
+    matching = int(shown.sum())
+    shown = None if matching == len(frame) else shown
+    fade = state["map_others"] == "fade"
+    figure = cached_figure(frame, overlay, regions, shown, figure_key(frame_key, dims, overlay, thumbnails, shown, fade,
+                                                                     regions), dims, thumbnails, fade)
+    return figure, matching, note
+
+
+def thumbnails_fit(dims: int, images_on_map: int) -> bool:
+    return dims == 2 and 0 < images_on_map <= map_figure.MAX_THUMBNAILS
 
 
 def map_panel(index, space, problem) -> None:
@@ -624,8 +650,7 @@ def map_panel(index, space, problem) -> None:
     toggles[0].toggle("Show the search query", key="map_show_query")
     toggles[1].toggle("Show the analogy (A→B, C→answer)", key="map_show_analogy")
     images_on_map = int((index.items["kind"].iloc[pmap.rows] == "image").sum())
-    thumbnails_fit = dims == 2 and 0 < images_on_map <= map_figure.MAX_THUMBNAILS
-    toggles[2].toggle("Thumbnails of images", key="map_thumbnails", disabled=not thumbnails_fit,
+    toggles[2].toggle("Thumbnails of images", key="map_thumbnails", disabled=not thumbnails_fit(dims, images_on_map),
                       help=f"Drawn on 2-D maps with at most {map_figure.MAX_THUMBNAILS} images; "
                            f"this one has {images_on_map:,}.")
     overlay, notes = map_overlay(index, space, pmap)
@@ -633,19 +658,9 @@ def map_panel(index, space, problem) -> None:
     if picked is not None and picked in index.row_of_id and not state.get("map_item_clicked"):
         marker = map_figure.item_markers(index, pmap, [{**index.result_row(index.row_of_id[picked]), "rank": 0}])[0]
         overlay.picked = marker
-    frame_key = f"{index.name}|{index.checksum}|{params if not stored else STORED}|{state['map_color']}"
-    frame = cached_point_frame(index, pmap, frame_key)
-    if stored:
-        shown = map_figure.shown_mask(frame, state["map_kinds"], state["map_langs"], state["map_labels"])
-    else:
-        shown = map_figure.shown_mask(frame, labels=state["map_labels"])
-    regions = map_regions(index, explorer.index_languages(index)) if stored else None
-    thumbnails = thumbnails_fit and state["map_thumbnails"]
-    matching = int(shown.sum())
-    shown = None if matching == len(frame) else shown
-    fade = state["map_others"] == "fade"
-    figure = cached_figure(frame, overlay, regions, shown, figure_key(frame_key, dims, overlay, thumbnails, shown, fade,
-                                                                     regions), dims, thumbnails, fade)
+    figure, matching, regions_note = drawn_map(index, pmap, stored, overlay, params)
+    if regions_note:
+        st.text(regions_note)
     chart, side = st.columns([3, 1], gap="medium")
     with chart:
         st.plotly_chart(figure, key="map_chart", on_select=on_map_select, selection_mode=("points", "box", "lasso"),
@@ -672,8 +687,9 @@ def prepare_map(index) -> None:
 
     Streamlit loads plotly.js (a 4.7 MB chunk, about a second to fetch and parse in a browser) at
     the first chart of a page: a tiny chart, hidden at the foot of the sidebar, makes the browser
-    load it now. The stored layout, the point frame of the current colouring and the region names
-    are cached for every session of the process (a few tenths of a second on the full demo, once).
+    load it now. The stored layout, the point frame of the current colouring, the region names and
+    the map without the query are cached for every session of the process (a few tenths of a second
+    on the full demo, once; plotly.py's first figure costs about 0.1 s more than the next).
     """
     with st.sidebar.container(key="plotly_preload"):
         st.html("<style>.st-key-plotly_preload {display: none}</style>")
@@ -682,12 +698,10 @@ def prepare_map(index) -> None:
         layout = cached_stored_map(index, index.name, index.checksum)
         if layout is None:
             return
-        color = st.session_state["map_color"]
-        cached_point_frame(index, layout, f"{index.name}|{index.checksum}|{STORED}|{color}")
         langs = explorer.index_languages(index)
         if langs:
             keep_valid("map_region_lang", langs, "en")  # as region_settings will
-            cached_regions(index, index.name, index.checksum, st.session_state["map_region_lang"])
+        drawn_map(index, layout, True, map_figure.Overlay(), layout.params)  # plotly's first figure is the slowest
     except Exception:  # noqa: BLE001 - the Map tab shows the failure when it is opened
         log.exception("preparing the map failed")
 
