@@ -112,7 +112,7 @@ def relayout(name: str, index_dir=None, progress=None) -> LayoutStatus:
     vectors = index.vectors_f32(np.arange(len(index)))
     coords, meta = compute_layout(vectors, progress)
     replace_extra_files(name, {**layout_files(coords, {**meta, "next_id": int(index.manifest.get("next_id", 0))}),
-                               **region_files(index.items, vectors, progress)}, index_dir)
+                               **region_files(index.items, vectors, progress)}, index_dir, computed_from=index.checksum)
     return layout_status(Index.open(name, index_dir))
 
 
@@ -125,7 +125,7 @@ def store_regions(name: str, index_dir=None, progress=None) -> bool:
         return False
     files = region_files(index.items, index.vectors_f32(np.arange(len(index))), progress,
                          clusters=stored_clusters_current(index))
-    replace_extra_files(name, files, index_dir)
+    replace_extra_files(name, files, index_dir, computed_from=index.checksum)
     return True
 
 

@@ -255,13 +255,21 @@ def write_index(path: Path, items, vectors: np.ndarray, faiss_parts: list, manif
     return _commit_generation(path, manifest, fill)
 
 
-def replace_extra_files(name: str, changes: dict, index_dir=None) -> dict:
+def replace_extra_files(name: str, changes: dict, index_dir=None, computed_from: str | None = None) -> dict:
     """A new generation of index NAME with the same main files (copied) and its extra files changed:
-    {file name: bytes, or None to drop it}. Takes the writer's lock. Returns the manifest written."""
+    {file name: bytes, or None to drop it}. Takes the writer's lock. Returns the manifest written.
+
+    computed_from: the checksum of the version the changes were computed from (a layout takes minutes,
+    without the lock); if another writer committed meanwhile (an `add`), nothing is written and the
+    error says so, rather than storing a layout of rows the index no longer has."""
     path = index_path(name, index_dir)
     with IndexLock(name, index_dir):
         tidy(path)
         index = Index.open(name, index_dir)  # checks every file it copies
+        if computed_from is not None and index.checksum != computed_from:
+            raise IndexStateError(f"Index '{name}' changed while this was computed (another command added, removed "
+                                  "or changed its files meanwhile), so nothing was written; the index is as that "
+                                  "command left it. Run this command again: it starts from the index as it is now.")
         kept = {n: index.read_extra(n) for n in index.manifest.get("extra_files", []) if n not in changes}
         extra_files = _checked_extra_names({**kept, **{n: d for n, d in changes.items() if d is not None}},
                                            faiss_files(index.manifest))

@@ -16,6 +16,7 @@ from embedspace.explore import regions as regions_module
 from embedspace.explore.layout import layout_status, stored_map
 from embedspace.explore.projection import pca_layout
 from embedspace.explore.regions import region_clusters, region_labels
+from embedspace.errors import IndexStateError
 from embedspace.index import build_index, remove_items
 from embedspace.index.layout_file import STALE_SHARE, layout_files, read_regions
 from embedspace.index.sources import ReadOptions
@@ -117,6 +118,22 @@ def test_relayout_recomputes_and_clears_the_placed_count(laid_out, monkeypatch, 
     assert calls == [len(index)]
     assert layout_status(index).placed == 0 and stored_map(index) is not None
     assert json.loads(index.read_extra("layout.json"))["next_id"] == index.manifest["next_id"]
+
+
+def test_a_relayout_that_an_add_overtook_writes_nothing_and_says_so(laid_out, monkeypatch):
+    pd.DataFrame({"text": ["mouse", "grey"], "label": ["animal", "colour"]}).to_csv(laid_out / "more.csv", index=False)
+
+    def layout_while_an_add_commits(vectors, dims, *args, **kwargs):
+        build_index("words", [laid_out / "more.csv"], add=True, index_dir=laid_out,
+                    read_options=ReadOptions(label_column="label"))
+        return pca_layout(vectors, dims)[0]
+
+    monkeypatch.setattr(layout_module, "umap_layout", layout_while_an_add_commits)
+    with pytest.raises(IndexStateError, match="changed while this was computed.*Run this command again"):
+        layout_module.relayout("words", laid_out)
+    index = Index.open("words", laid_out)
+    assert index.items["text"].tolist()[-2:] == ["mouse", "grey"]  # the add is kept
+    assert layout_status(index).placed == 2 and stored_map(index).coords.shape == (len(index), 2)
 
 
 def test_map_writes_a_self_contained_html_and_a_png_with_region_names(laid_out, tmp_path, monkeypatch, capsys):
