@@ -6,12 +6,14 @@ on a free loopback port, driven like a person by tests/streamlit_browser.py's Ch
     search   type a word into "Text (any language)" and press Enter, until the result cards show
              the new results (after a first search that loads the model; --repeats words, median);
     map      click the Map tab, until plotly has drawn every item of the index (its own data: the
-             item traces' point count); the first time in a fresh server ("cold": the stored layout
-             and regions are read, the point frame built, the query and analogy placed, and the
-             browser fetches plotly.js, a 4.7 MB chunk Streamlit loads at the first chart) and again
-             after the Search tab ("warm", median). An index built before the regions were stored
-             with the layout needs `embedspace map NAME` first, or its cold map clusters it (said,
-             and recorded as regions_stored);
+             item traces' point count); the first time in a fresh server ("cold") and again after
+             the Search tab ("warm", median). Cold follows the searches, as a person's first map does:
+             the Search page has readied the map meanwhile (app.py's prepare_map: plotly.js, a 4.7 MB
+             chunk Streamlit loads at a page's first chart, fetched by a hidden one-point chart; the
+             stored layout, regions, point frame and a first figure cached), so the cold map still
+             places the query, builds its figure, sends it (2.1 MB) and draws it in a new chart.
+             An index built before the regions were stored with the layout needs `embedspace map
+             NAME` first, or its cold map clusters it (said, and recorded as regions_stored);
     click    click a point of the map, until the item is shown beside it (median of --repeats); and
              whether the chart stayed the same element and how often plotly drew it again meanwhile
              (app.py keeps the figure identical on a click, so it should not be redrawn).

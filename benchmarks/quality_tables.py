@@ -106,13 +106,14 @@ def translation_words(table, everything=False) -> list:
     records = [r for r in entries(table, "translation", everything) if "dictionary=" in r[1]]
     if not records:
         return []
-    lines = ["| space | dictionary | sources | pool | NN P@1 / P@5 | CSLS P@1 / P@5 |", "|---|---|---|---|---|---|"]
+    lines = ["| space | dictionary | sources | pool | NN P@1 / P@5 | CSLS P@1 / P@5 | default P@1 / P@5 |",
+             "|---|---|---|---|---|---|---|"]
     for space, _key, r in sorted(records, key=lambda row: (row[0], row[2]["config"]["dictionary"]["file"])):
         (direction, p), = r["figures"]["directions"].items()
         c = r["counts"]["pairs"][direction]
         lines.append(f"| {space} | {r['config']['dictionary']['file']} | {c['pairs']:,} | {c['target_pool']:,} | "
                      + " | ".join(f"{pct(p['precision'][m]['p@1'])} / {pct(p['precision'][m]['p@5'])}"
-                                  for m in ("nn", "csls")) + " |")
+                                  if m in p["precision"] else "-" for m in ("nn", "csls", "default")) + " |")
     first = records[0][2]
     lines += ["", f"{first['config']['dictionary']['file']}: {_seconds(first)}, {_load(first)}."]
     return lines

@@ -155,8 +155,9 @@ def gold_matrix(query_concepts, target_concepts) -> list:
 # -- ranking with the query API's scoring ---------------------------------------------------------------
 def rank_targets(queries: np.ndarray, targets: np.ndarray, method: str, k: int,
                  target_hubness: np.ndarray | None = None, exclude_self: bool = False,
-                 candidates: int = CANDIDATES) -> np.ndarray:
-    """(n_queries, k) target positions, best first, by plain cosine (nn) or CSLS, as `translate` ranks.
+                 candidates: int = CANDIDATES, with_scores: bool = False):
+    """(n_queries, k) target positions, best first, by plain cosine (nn) or CSLS, as `translate` ranks
+    (with_scores: and their (n_queries, k) scores, cosines or CSLS).
 
     CSLS: candidates are the `candidates` targets nearest by cosine, re-ranked by
     query.csls_scores with r_T(x) = mean cosine of x to its CSLS_K nearest targets and r_S(y) =
@@ -168,12 +169,14 @@ def rank_targets(queries: np.ndarray, targets: np.ndarray, method: str, k: int,
     if method == "csls" and target_hubness is None:
         raise ValueError("CSLS needs the targets' hubness r_S")
     if method == "nn":
-        return exact_neighbours(queries, targets, k, exclude_self=exclude_self)[0]
+        rows, cosines = exact_neighbours(queries, targets, k, exclude_self=exclude_self)
+        return (rows, cosines) if with_scores else rows
     near, near_cos = exact_neighbours(queries, targets, max(candidates, k, CSLS_K), exclude_self=exclude_self)
     query_hubness = mean_top_k(near_cos, CSLS_K)  # r_T(x): the candidates are the nearest targets
     scores = csls_scores(near_cos, query_hubness, target_hubness[near])
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(near, order, axis=1)
+    ranked = np.take_along_axis(near, order, axis=1)
+    return (ranked, np.take_along_axis(scores, order, axis=1)) if with_scores else ranked
 
 
 def target_hubness(targets: np.ndarray, source_side: np.ndarray, exclude_self: bool = False) -> np.ndarray:

@@ -7,6 +7,9 @@ country's). The target pool is every text of the target language: all its names 
 words (wordfreq), which only serve as distractors: nothing aligns words across languages. Ranking
 is what `embedspace translate TEXT --to TGT --from SRC --rerank none` does (the space's own ranking,
 without translate's default re-ranking): CSLS's source side is every text of the source language.
+A third method, "default", is what `translate` does with no option: CSLS, then for a one-word query
+into English its top RERANK_CANDIDATES re-ranked by spelling and frequency (maps/rerank.py); where
+that does not apply (another target language, a phrase) it is CSLS's own ranking.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from ..data.emoji import select_emoji
 from ..data.words import word_records
 from ..demo import DemoOptions
 from ..errors import InputError, UnsupportedError
+from ..maps.rerank import RERANK_CANDIDATES, feature_rerank, feature_rerank_skipped
 from ..maps.text_map import PairFile, read_pair_file
 from ..query import CSLS_CANDIDATES
 from ..runtime import load_now
@@ -41,7 +45,7 @@ from .common import (
 )
 
 SUITE = "translation"
-METHODS = ("nn", "csls")
+METHODS = ("nn", "csls", "default")
 KS = (1, 5)
 DEFAULT_PAIRS = (("en", "es"), ("en", "de"), ("en", "fr"), ("es", "de"), ("en", "zh-Hans"), ("en", "ja"),
                  ("en", "ru"), ("en", "ar"))
@@ -73,10 +77,14 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
     if not queries:
         return result
     source_vectors, target_vectors = vectors[src], vectors[tgt]
-    hubness = target_hubness(target_vectors, source_vectors) if "csls" in methods else None
+    hubness = target_hubness(target_vectors, source_vectors) if {"csls", "default"} & set(methods) else None
     for method in methods:
-        ranked = rank_targets(source_vectors[queries], target_vectors, method, max(ks), hubness,
-                              candidates=CSLS_CANDIDATES)
+        if method == "default":
+            ranked = default_ranking(source_vectors[queries], target_vectors, hubness,
+                                     [source.texts[i] for i in queries], target.texts, tgt, max(ks))
+        else:
+            ranked = rank_targets(source_vectors[queries], target_vectors, method, max(ks), hubness,
+                                  candidates=CSLS_CANDIDATES)
         hits = hits_at(ranked, gold, ks)
         result["precision"][method] = {f"p@{k}": ratio(hits[k].sum(), len(queries)) for k in ks}
         result["precision_spelled_differently"][method] = {f"p@{k}": ratio(hits[k][~same].sum(), int((~same).sum()))
@@ -86,6 +94,19 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
             entry = result["by_label"].setdefault(label, {"pairs": len(mine)})
             entry[method] = {f"p@{k}": ratio(hits[k][mine].sum(), len(mine)) for k in ks}
     return result
+
+
+def default_ranking(queries: np.ndarray, targets: np.ndarray, hubness: np.ndarray, query_texts: list,
+                    target_texts: list, tgt: str, k: int) -> np.ndarray:
+    """(n_queries, k) target positions as `translate` ranks them by default: CSLS, and the top
+    RERANK_CANDIDATES of each one-word query into English re-ranked by spelling + frequency."""
+    ranked, scores = rank_targets(queries, targets, "csls", max(k, RERANK_CANDIDATES), hubness,
+                                  candidates=CSLS_CANDIDATES, with_scores=True)
+    for i, (text, row) in enumerate(zip(query_texts, ranked)):
+        if feature_rerank_skipped(text, tgt, "csls") is None:
+            order, _ = feature_rerank(text, [target_texts[j] for j in row], scores[i], tgt)
+            ranked[i] = row[order]
+    return ranked[:, :k]
 
 
 def run(space, pairs=None, words: int = 3000, emoji_limit: int | None = None, countries=None,
@@ -209,6 +230,14 @@ def config_key(config: dict) -> str:
     return key
 
 
+COLUMNS = {"nn": "NN", "csls": "CSLS", "default": "default"}
+
+
+def _precision_cells(precision: dict) -> str:
+    return "".join(f"{percent(precision[m][f'p@{k}']) if m in precision else '-':>{len(name) + 6}}"
+                   for m, name in COLUMNS.items() for k in KS)
+
+
 def format_text(result: dict) -> str:
     counts, figures = result["counts"], result["figures"]
     lines = [f"translation  {result['space_id']}",
@@ -218,16 +247,13 @@ def format_text(result: dict) -> str:
                 + (", ".join(f"{n} {r}" for r, n in counts['dictionary']['skipped'].items()) or "none")]
                if "dictionary" in counts else []),
              f"  {'direction':<14}{'pairs':>7}{'same':>6}{'pool':>7}   "
-             f"{'NN P@1':>8}{'NN P@5':>8}{'CSLS P@1':>10}{'CSLS P@5':>10}"]
+             + "".join(f"{name + ' P@' + str(k):>{len(name) + 6}}" for name in COLUMNS.values() for k in KS)]
     for direction, result_ in figures["directions"].items():
         c, p = counts["pairs"][direction], result_["precision"]
         lines.append(f"  {direction:<14}{c['pairs']:>7,}{c['identical_text']:>6,}{c['target_pool']:>7,}   "
-                     f"{percent(p['nn']['p@1']) if p else '-':>8}{percent(p['nn']['p@5']) if p else '-':>8}"
-                     f"{percent(p['csls']['p@1']) if p else '-':>10}{percent(p['csls']['p@5']) if p else '-':>10}")
-    mean = figures["mean"]
-    if mean:
-        lines.append(f"  {'mean':<37}{percent(mean['nn']['p@1']):>8}{percent(mean['nn']['p@5']):>8}"
-                     f"{percent(mean['csls']['p@1']):>10}{percent(mean['csls']['p@5']):>10}")
+                     + _precision_cells(p))
+    if figures["mean"]:
+        lines.append(f"  {'mean':<37}" + _precision_cells(figures["mean"]))
     lines.append("  (same: pairs spelled identically in both languages; pool: target texts incl. distractor words)")
     lines.append(f"  time: {format_seconds(result['seconds'])}")
     return "\n".join(lines)

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from embedspace.cli import main
+from embedspace.errors import IndexStateError
 from embedspace.explore import layout as layout_module
 from embedspace.explore import projection as projection_module
 from embedspace.explore import regions as regions_module
 from embedspace.explore.layout import layout_status, stored_map
 from embedspace.explore.projection import pca_layout
 from embedspace.explore.regions import region_clusters, region_labels
-from embedspace.errors import IndexStateError
 from embedspace.index import build_index, remove_items
 from embedspace.index.layout_file import STALE_SHARE, layout_files, read_regions
 from embedspace.index.sources import ReadOptions
