@@ -11,15 +11,18 @@ No choosing on what is reported: the emoji are split by base emoji into a dev ha
 that keep the demo's own images-only R@10 (each name of each language ranks all the demo's images,
 the map fitted on them: what `benchmarks/mixed_search.py` calls 'images') within 0.02 of the
 previous recipe's. Apple is never looked at for the choice; every style's test-half figure is
-reported for the chosen recipe and for the previous one (ridge alone, strength by same-style inner
-folds), measured in the same run. Same-style figures (5 grouped folds of the demo's emoji, English
-names, pool = the fold) are printed beside them.
+reported for the chosen recipe and for the previous one (the demo's map before issue 18's fourth
+session: Lite0 pooled features, ridge 1e4 x0.35 + 10 nearest at temperature 0.05), measured in the
+same run. The candidates: the same recipe family on 'lite0-multi' features (Lite0's pooled features
+plus mid-level stages from the same forward pass) and, as a control, on plain Lite0. Same-style
+figures (5 grouped folds of the demo's emoji, English names, pool = the fold) are printed beside them.
 
     python benchmarks/emoji_styles_setup.py && python benchmarks/cross_style.py   # -> quality.json "cross_style"
 
 The CLI prints the cross-style figure of one recipe (fitted on the single-codepoint emoji):
-    embedspace align emoji --images openmoji --languages en --backbones lite0 --alpha 10000 \\
-        --neighbours 10 --cross-style benchmarks/.cache/emoji-styles/twitter/64,benchmarks/.cache/emoji-styles/apple/64
+    embedspace align emoji --images openmoji --languages en --backbones lite0-multi --alpha 10000 \\
+        --neighbours 10 --temperature 0.02 --ridge-weight 0.5 \\
+        --cross-style benchmarks/.cache/emoji-styles/twitter/64,benchmarks/.cache/emoji-styles/apple/64
 """
 
 from __future__ import annotations
@@ -55,21 +58,23 @@ from embedspace.spaces.image_map import (  # noqa: E402
 
 CHOOSE_ON = ("twitter", "facebook")  # apple is reported, never chosen on
 OWN_TOLERANCE = 0.02  # the demo's own images-only R@10 may drop at most this much (issue 18)
-RIDGE_ALPHAS = (1e3, 3e3, 1e4, 3e4)
-NEIGHBOUR_ALPHAS = (1e3, 1e4)
-RIDGE_WEIGHTS = (0.0, 0.2, 0.35, 0.5)
-TEMPERATURES = (0.03, 0.05)
-NEIGHBOUR_COUNTS = (10, 30)
-BACKBONES = ("lite0",)
+ALPHA = 1e4
+RIDGE_WEIGHTS = (0.2, 0.35, 0.5)
+TEMPERATURES = (0.02, 0.03, 0.05)
+NEIGHBOUR_COUNTS = (10, 20)
+FEATURE_KINDS = ("lite0", "lite0-multi")
 
 
 def recipes() -> list:
-    """(label, alpha or None for inner folds, NeighbourPart or None); the first is the previous recipe."""
-    out = [("previous: ridge, strength by same-style inner folds", None, None)]
-    out += [(f"ridge alpha {a:g}", a, None) for a in RIDGE_ALPHAS]
-    for alpha, weight, temperature, k in product(NEIGHBOUR_ALPHAS, RIDGE_WEIGHTS, TEMPERATURES, NEIGHBOUR_COUNTS):
+    """(label, backbones, alpha, NeighbourPart); the first is the previous recipe (the demo's map until now)."""
+    out = [("previous: lite0, ridge alpha 10000 x0.35 + 10 nearest (temperature 0.05)", ("lite0",), ALPHA,
+            NeighbourPart(k=10, temperature=0.05, ridge_weight=0.35))]
+    out += [(f"lite0, ridge alpha 10000 x0.35 + {k} nearest (temperature 0.03)", ("lite0",), ALPHA,
+             NeighbourPart(k=k, temperature=0.03, ridge_weight=0.35)) for k in NEIGHBOUR_COUNTS]  # control
+    for weight, temperature, k in product(RIDGE_WEIGHTS, TEMPERATURES, NEIGHBOUR_COUNTS):
         part = NeighbourPart(k=k, temperature=temperature, ridge_weight=weight)
-        out.append((f"ridge alpha {alpha:g} x{weight:g} + {k} nearest (temperature {temperature:g})", alpha, part))
+        out.append((f"lite0-multi, ridge alpha 10000 x{weight:g} + {k} nearest (temperature {temperature:g})",
+                    ("lite0-multi",), ALPHA, part))
     return out
 
 
@@ -82,25 +87,26 @@ def main() -> None:
     emojis = list(paths)
     pictures, _ = load_images([paths[e] for e in emojis])
     data = captioned_emoji(emojis, pictures, languages, "the demo's OpenMoji emoji")
-    features = image_features(data.images, BACKBONES, progress=True)
+    features = {kind: image_features(data.images, (kind,), progress=True) for kind in reversed(FEATURE_KINDS)}
     targets, per_lang = caption_targets(space, data, languages, embed=lambda texts: embed_texts_cached(space, texts))
     half = grouped_folds(data.groups, 2, seed=11)  # 0: dev, 1: test
     styles = {style: style_features(style, emojis) for style in STYLES}
     results = []
-    for label, alpha, part in recipes():
-        fitted = fit_map(features, targets, data.groups, BACKBONES, text_space, alpha=alpha, neighbours=part)
-        row = {"recipe": label, "map_recipe": fitted.meta["recipe"], "alpha": fitted.meta["alpha"],
-               "neighbours": None if part is None else vars(part),
-               "own_images_r@10": own_recall(fitted.project(features), per_lang),
-               "same_style_r@10": same_style(features, targets, data.groups, per_lang["en"], alpha, part)}
+    for label, backbones, alpha, part in recipes():
+        own = features[backbones[0]]
+        fitted = fit_map(own, targets, data.groups, backbones, text_space, alpha=alpha, neighbours=part)
+        row = {"recipe": label, "backbones": list(backbones), "map_recipe": fitted.meta["recipe"],
+               "alpha": fitted.meta["alpha"], "neighbours": None if part is None else vars(part),
+               "own_images_r@10": own_recall(fitted.project(own), per_lang),
+               "same_style_r@10": same_style(own, targets, data.groups, per_lang["en"], backbones, alpha, part)}
         en_images, en_names = per_lang["en"]
         for style, (rows, style_feature) in styles.items():
-            mapped = fitted.project(style_feature)
+            mapped = fitted.project(style_feature[backbones[0]])
             row[style] = {name: style_recall(en_images, en_names, rows, mapped, half[rows] == h)
                           for h, name in ((0, "dev"), (1, "test"))}
         row["choice_score"] = round(float(np.mean([row[s]["dev"] for s in CHOOSE_ON])), 4)
         results.append(row)
-        print(f"{label:<58} own {row['own_images_r@10']['mean']:.3f} same-style {row['same_style_r@10']:.3f} "
+        print(f"{label:<78} own {row['own_images_r@10']['mean']:.3f} same-style {row['same_style_r@10']:.3f} "
               f"dev {row['choice_score']:.3f} | test " + " ".join(f"{s} {row[s]['test']:.3f}" for s in STYLES),
               flush=True)
     floor = results[0]["own_images_r@10"]["mean"] - OWN_TOLERANCE
@@ -110,13 +116,14 @@ def main() -> None:
           f"{chosen['recipe'] if chosen else 'none meets the floor'}")
     reported = [results[0]] + ([chosen] if chosen else [])
     merge_result("cross_style", {
-        "space": "use-m3", "backbones": list(BACKBONES), "train": f"{data.description}: {len(emojis)} images, "
+        "space": "use-m3", "backbones": list(FEATURE_KINDS), "train": f"{data.description}: {len(emojis)} images, "
         f"names in {', '.join(languages)} (as the demo fits its map)", "queries": "English names", "pool": STYLE_POOL,
         "split": "emoji split by base emoji into dev/test halves (grouped_folds seed 11); chosen on dev of "
                  f"{', '.join(CHOOSE_ON)} among recipes whose own images-only mean R@10 is within "
                  f"{OWN_TOLERANCE} of the previous recipe's; apple never used for the choice",
         "recipes": results, "chosen": chosen["recipe"] if chosen else None,
-        "chosen_map_recipe": chosen["map_recipe"] if chosen else None, "previous": results[0]["recipe"],
+        "chosen_map_recipe": chosen["map_recipe"] if chosen else None,
+        "chosen_backbones": chosen["backbones"] if chosen else None, "previous": results[0]["recipe"],
         "cross_style_test_r@10_mean": {r["recipe"]: round(float(np.mean([r[s]["test"] for s in STYLES])), 4)
                                        for r in reported},
         "own_images_r@10_mean": {r["recipe"]: r["own_images_r@10"]["mean"] for r in reported},
@@ -125,11 +132,11 @@ def main() -> None:
 
 
 def style_features(style: str, emojis: list) -> tuple:
-    """(rows of `emojis` the style draws, their features in that style)."""
+    """(rows of `emojis` the style draws, {feature kind: their features in that style})."""
     drawn = {e.replace("\ufe0f", ""): p for e, p in style_images(style).items()}
     rows = np.array([i for i, e in enumerate(emojis) if e.replace("\ufe0f", "") in drawn])
     pictures, _ = load_images([drawn[emojis[i].replace("\ufe0f", "")] for i in rows])
-    return rows, image_features(pictures, BACKBONES, progress=True)
+    return rows, {kind: image_features(pictures, (kind,), progress=True) for kind in reversed(FEATURE_KINDS)}
 
 
 def style_recall(name_images, names, rows, mapped, in_half) -> float:
@@ -146,14 +153,14 @@ def own_recall(mapped, per_lang) -> dict:
     return {**by_lang, "mean": round(float(np.mean(list(by_lang.values()))), 4)}
 
 
-def same_style(features, targets, groups, en, alpha, part, folds: int = 5) -> float:
+def same_style(features, targets, groups, en, backbones, alpha, part, folds: int = 5) -> float:
     """Held-out R@10 of the English names over grouped folds of the demo's emoji (pool = the fold)."""
     assignment = grouped_folds(groups, folds, 0)
     name_images, names = en
     total = 0.0
     for fold in range(folds):
         train, test = np.flatnonzero(assignment != fold), np.flatnonzero(assignment == fold)
-        fitted = fit_map(features[train], targets[train], [groups[i] for i in train], BACKBONES,
+        fitted = fit_map(features[train], targets[train], [groups[i] for i in train], backbones,
                          {"dim": targets.shape[1]}, alpha=alpha, neighbours=part)
         position = {image: p for p, image in enumerate(test)}
         asked = [i for i, image in enumerate(name_images) if image in position]

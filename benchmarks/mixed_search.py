@@ -42,11 +42,14 @@ def main() -> None:
     image_map = space.image_map
     recipe = {"alpha": image_map.meta["alpha"] if image_map and image_map.meta.get("alpha_fixed") else None,
               "neighbours": image_map.neighbour_part if image_map else None}
+    if image_map:
+        recipe["backbones"] = image_map.backbones
     held_out = cross_fitted_images(index, space, fit_languages, **recipe)
     entry["held_out"] = mixed_search(index, space, image_vectors=held_out)
     entry["map_recipe"] = image_map.meta.get("recipe", "ridge, strength by inner folds") if image_map else None
-    entry["held_out_note"] = (f"each image mapped by a map of the demo's recipe ({entry['map_recipe']}) on lite0 "
-                              f"features fitted on the other 4 of 5 folds, names in {', '.join(fit_languages)}; "
+    entry["held_out_note"] = (f"each image mapped by a map of the demo's recipe ({entry['map_recipe']}) on "
+                              f"{'+'.join(recipe.get('backbones', ('lite0',)))} features fitted on the other 4 of 5 "
+                              f"folds, names in {', '.join(fit_languages)}; "
                               "texts as indexed")
     show("held-out folds", entry["held_out"])
     entry.update({"command": "python benchmarks/mixed_search.py", "seconds": round(time.perf_counter() - started),

@@ -65,9 +65,11 @@ class DemoOptions:
     words: int = 3000  # frequent words per language
     skin_tones: bool = False  # include the skin-tone variants (+~2,030 images, +~24,000 names; see docs/demo.md)
     images: str = "map"  # map: fit a learned image map on the demo's own emoji and names; conse: ConSE
-    map_backbones: tuple = ("lite0",)  # the map's image features; lite0 alone keeps the build within minutes
+    # The map's image features: Lite0 alone keeps the build within minutes; its multilevel features
+    # (mid-level stages too, from the same forward pass) hold up better on other art styles.
+    map_backbones: tuple = ("lite0-multi",)
     map_alpha: float | None = 1e4  # the map's ridge strength (None: by inner folds, which learns OpenMoji's style)
-    map_neighbours: NeighbourPart | None = NeighbourPart(k=10, temperature=0.05, ridge_weight=0.35)  # cross_style.py
+    map_neighbours: NeighbourPart | None = NeighbourPart(k=10, temperature=0.02, ridge_weight=0.5)  # cross_style.py
 
 
 @dataclass
@@ -275,9 +277,9 @@ def fit_demo_map(space, paths: dict, languages, options: DemoOptions, map_path: 
     language, and return the space that uses it. Scores on held-out emoji are the evaluation's job
     (`embedspace eval image-text`); this map has seen every demo emoji.
 
-    The recipe (options.map_alpha, options.map_neighbours) was chosen by benchmarks/cross_style.py
-    on other art styles' drawings of these emoji: a strong ridge plus the nearest training images,
-    so a demo emoji keeps its own names and a new drawing style still lands near them."""
+    The recipe (options.map_backbones, map_alpha, map_neighbours) was chosen by benchmarks/cross_style.py
+    on other art styles' drawings of these emoji: a strong ridge plus the nearest training images by
+    multilevel features, so a demo emoji keeps its own names and a new drawing style still lands near them."""
 
     emojis = list(paths)
     if progress:

