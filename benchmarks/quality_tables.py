@@ -79,21 +79,21 @@ def translation(table, everything=False) -> list:
     records = [r for r in entries(table, "translation", everything) if "dictionary=" not in r[1]]
     if not records:
         return []
-    head = "| direction | pairs | same spelling | " + " | ".join(f"{s} NN P@1 / P@5 | {s} CSLS P@1 / P@5"
-                                                               for s, _, _ in records) + " |"
-    lines = [head, "|---|---|---|" + "---|---|" * len(records)]
+    head = "| direction | pairs | same spelling | " + " | ".join(
+        f"{s} NN P@1 / P@5 | {s} CSLS P@1 / P@5 | {s} default P@1 / P@5" for s, _, _ in records) + " |"
+    lines = [head, "|---|---|---|" + "---|---|---|" * len(records)]
     first = records[0][2]
     for direction in first["config"]["pairs"]:  # the order they were asked for, not the file's sorted keys
         c = first["counts"]["pairs"][direction]
         cells = []
         for _, _, r in records:
             p = r["figures"]["directions"][direction]["precision"]
-            cells += [f"{pct(p[m]['p@1'])} / {pct(p[m]['p@5'])}" for m in ("nn", "csls")]
+            cells += [f"{pct(p[m]['p@1'])} / {pct(p[m]['p@5'])}" if m in p else "-" for m in ("nn", "csls", "default")]
         lines.append(f"| {direction} | {c['pairs']:,} | {c['identical_text']:,} | " + " | ".join(cells) + " |")
     means = []
     for _, _, r in records:
         m = r["figures"]["mean"]
-        means += [f"**{pct(m[x]['p@1'])}** / {pct(m[x]['p@5'])}" for x in ("nn", "csls")]
+        means += [f"**{pct(m[x]['p@1'])}** / {pct(m[x]['p@5'])}" if x in m else "-" for x in ("nn", "csls", "default")]
     lines.append("| mean | | | " + " | ".join(means) + " |")
     lines += ["", "Texts per language (names and distractor words): " + "; ".join(
         f"{s}: " + ", ".join(f"{lang} {c['texts']:,}" for lang, c in r["counts"]["languages"].items())

@@ -22,7 +22,7 @@ from ..data.emoji import select_emoji
 from ..data.words import word_records
 from ..demo import DemoOptions
 from ..errors import InputError, UnsupportedError
-from ..maps.rerank import RERANK_CANDIDATES, feature_rerank, feature_rerank_skipped
+from ..maps.rerank import RERANK_CANDIDATES, feature_rerank, feature_rerank_skipped, space_name
 from ..maps.text_map import PairFile, read_pair_file
 from ..query import CSLS_CANDIDATES
 from ..runtime import load_now
@@ -62,8 +62,10 @@ def default_pairs(space) -> list:
     return pairs
 
 
-def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, methods=METHODS) -> dict:
-    """Counts and precision@k of one direction, from per-language vectors and LanguageTexts."""
+def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, methods=METHODS,
+                   space: str | None = "use-m3") -> dict:
+    """Counts and precision@k of one direction, from per-language vectors and LanguageTexts (space: the
+    catalogue name of the space they come from, for the default ranking)."""
     source, target = texts[src], texts[tgt]
     gold = gold_matrix(source.concepts, target.concepts)
     queries = [i for i, g in enumerate(gold) if g]
@@ -81,7 +83,7 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
     for method in methods:
         if method == "default":
             ranked = default_ranking(source_vectors[queries], target_vectors, hubness,
-                                     [source.texts[i] for i in queries], target.texts, tgt, max(ks))
+                                     [source.texts[i] for i in queries], target.texts, tgt, max(ks), space)
         else:
             ranked = rank_targets(source_vectors[queries], target_vectors, method, max(ks), hubness,
                                   candidates=CSLS_CANDIDATES)
@@ -97,13 +99,14 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
 
 
 def default_ranking(queries: np.ndarray, targets: np.ndarray, hubness: np.ndarray, query_texts: list,
-                    target_texts: list, tgt: str, k: int) -> np.ndarray:
-    """(n_queries, k) target positions as `translate` ranks them by default: CSLS, and the top
-    RERANK_CANDIDATES of each one-word query into English re-ranked by spelling + frequency."""
+                    target_texts: list, tgt: str, k: int, space: str | None = "use-m3") -> np.ndarray:
+    """(n_queries, k) target positions as `translate` ranks them by default in space `space` (its
+    catalogue name): CSLS, and the top RERANK_CANDIDATES of each one-word query into English
+    re-ranked by spelling + frequency where that was measured (maps/rerank.py)."""
     ranked, scores = rank_targets(queries, targets, "csls", max(k, RERANK_CANDIDATES), hubness,
                                   candidates=CSLS_CANDIDATES, with_scores=True)
     for i, (text, row) in enumerate(zip(query_texts, ranked)):
-        if feature_rerank_skipped(text, tgt, "csls") is None:
+        if feature_rerank_skipped(text, tgt, "csls", space) is None:
             order, _ = feature_rerank(text, [target_texts[j] for j in row], scores[i], tgt)
             ranked[i] = row[order]
     return ranked[:, :k]
@@ -136,7 +139,7 @@ def run(space, pairs=None, words: int = 3000, emoji_limit: int | None = None, co
     clock.stage("embed")
     vectors = {lang: embed_texts_cached(space, texts[lang].texts, progress=progress) for lang in languages}
     clock.stage("score")
-    directions = {f"{src}-{tgt}": translate_pair(vectors, texts, src, tgt) for src, tgt in pairs}
+    directions = {f"{src}-{tgt}": translate_pair(vectors, texts, src, tgt, space=space_name(space)) for src, tgt in pairs}
     counts = {"languages": {lang: {"texts": len(t.texts), **t.counts()} for lang, t in texts.items()},
               "pairs": {d: {k: r[k] for k in ("pairs", "identical_text", "target_pool", "target_names")}
                         for d, r in directions.items()}}

@@ -112,3 +112,25 @@ def test_translate_reranks_by_spelling_and_frequency_by_default_and_none_keeps_c
         assert "not re-ranked" in kept["setting"] and kept["results"] == raw["results"]
     nn = query.translate(words_index, use_space, "perro", to="en", method="nn")
     assert "not re-ranked" in nn["setting"]
+
+
+def test_the_default_re_ranking_is_left_out_for_spaces_it_was_not_measured_on(tmp_path, e5_space):
+    """Its weights are in units of use-m3's CSLS scores: an e5-small index gets CSLS's own order, and says why."""
+    import pandas as pd
+
+    from embedspace.index import build_index
+    from embedspace.index.sources import ReadOptions
+    from embedspace.maps.rerank import feature_rerank_skipped
+
+    assert feature_rerank_skipped("perro", "en", "csls", "use-m3") is None
+    assert "use-m3 only" in feature_rerank_skipped("perro", "en", "csls", "e5-small")
+    assert "use-m3 only" in feature_rerank_skipped("perro", "en", "csls", None)  # a composite space
+    words = {"en": "dog cat house water perro table", "es": "perro gato casa agua mesa"}
+    rows = [{"text": w, "lang": lang} for lang, ws in words.items() for w in ws.split()]
+    pd.DataFrame(rows).to_csv(tmp_path / "words.csv", index=False)
+    build_index("e5words", [tmp_path / "words.csv"], space="e5-small", index_dir=tmp_path,
+                read_options=ReadOptions(lang_column="lang"), progress=False, layout=None)
+    index = Index.open("e5words", tmp_path)
+    default = query.translate(index, e5_space, "perro", to="en", from_="es", k=5)
+    raw = query.translate(index, e5_space, "perro", to="en", from_="es", k=5, rerank="none")
+    assert "use-m3 only" in default["setting"] and default["results"] == raw["results"]
