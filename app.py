@@ -689,12 +689,15 @@ def prepare_map(index) -> None:
     the first chart of a page: a tiny chart, hidden at the foot of the sidebar, makes the browser
     load it now. The stored layout, the point frame of the current colouring, the region names and
     the map without the query are cached for every session of the process (a few tenths of a second
-    on the full demo, once; plotly.py's first figure costs about 0.1 s more than the next).
+    on the full demo, once; plotly.py's first figure costs about 0.1 s more than the next). Not for
+    an index of more than PREPARE_UP_TO items: there this would take seconds of the page's first run.
     """
     with st.sidebar.container(key="plotly_preload"):
         st.html("<style>.st-key-plotly_preload {display: none}</style>")
         st.plotly_chart(PRELOAD_FIGURE, key="plotly_preload_chart", config={"staticPlot": True})
     try:
+        if len(index) > PREPARE_UP_TO:
+            return
         layout = cached_stored_map(index, index.name, index.checksum)
         if layout is None:
             return
@@ -706,6 +709,7 @@ def prepare_map(index) -> None:
         log.exception("preparing the map failed")
 
 
+PREPARE_UP_TO = 250_000  # the points and figure of the full demo (66,084 items) take ~0.2 s; linear in the items
 # One WebGL point: the map's trace type, so that the browser also sets WebGL up before the first map.
 PRELOAD_FIGURE = {"data": [{"type": "scattergl", "x": [0], "y": [0]}], "layout": {"width": 10, "height": 10}}
 
