@@ -26,6 +26,7 @@ import pandas as pd
 import streamlit as st
 
 from embedspace import EmbedspaceError, load_space
+from embedspace import query as queries
 from embedspace.explore import compare as helpers
 from embedspace.explore import explorer, map_figure, projection
 from embedspace.explore.layout import layout_status, stored_map
@@ -262,6 +263,8 @@ def search_panel(index, space, problem) -> None:
         image_column.text(query.label)
     elif query.kind == "item":
         alert("info", "Searching with this item's stored vector (the item itself is left out):", query.label)
+    if queries.mixes_kinds(results):
+        st.caption(queries.MIXED_KINDS_NOTE)  # this file's own words (the module docstring's rule)
     gallery(index, results, "search", score_name="cosine")
 
 

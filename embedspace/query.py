@@ -257,6 +257,18 @@ def search_many(index, space, texts=None, images=None, vectors=None, ids=None, k
 
 
 # -- texts and images in one list ---------------------------------------------------------------
+# What a person reads under a list that holds both kinds (the CLI and the app show it; docs/indexes.md).
+MIXED_KINDS_NOTE = ("Texts and images are ranked apart, each by cosine, and then interleaved (reciprocal rank "
+                    "fusion). Images sit in a region of the space of their own, so an image's cosine to a text "
+                    "query runs about 0.15 below a text's: a cosine compares items of one kind only, and the "
+                    "rank is the order.")
+
+
+def mixes_kinds(results: list) -> bool:
+    """Whether a result list holds more than one kind of item (then MIXED_KINDS_NOTE applies)."""
+    return len({r["kind"] for r in results}) > 1
+
+
 RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009); with two lists any constant alternates
 
 

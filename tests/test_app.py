@@ -177,6 +177,13 @@ def test_search_for_perro_finds_dogs_in_every_language():
     assert titles[0] == "perro" and titles[1].endswith(".png")
     assert {"perro", "dog", "hund"} <= set(titles[:8])
     assert "🇪🇸 es" in card_details(at)  # language flag and code beside each result
+    assert "a cosine compares items of one kind only" in captions(at)  # why the cosines are not in order
+
+
+def test_a_search_of_one_kind_says_nothing_about_mixing_kinds():
+    at = run_app(search_text="perro", search_kind="text", search_k=4)
+    assert not at.exception and not at.error
+    assert "one kind only" not in captions(at)
 
 
 def test_search_filters_by_language_kind_and_k():

@@ -68,6 +68,17 @@ def test_translate_perro_finds_dog(demo):
     assert result["results"][0]["text"] == "dog"
 
 
+def test_cli_search_without_a_kind_says_how_the_mixed_kinds_scores_compare(demo, capsys):
+    from embedspace.cli import main
+
+    _, _, root, _ = demo
+    assert main(["search", "demo", "perro", "-k", "6", "--index-dir", str(root)]) == 0
+    mixed = capsys.readouterr().out
+    assert "[image]" in mixed and "a cosine compares items of one kind only" in mixed
+    assert main(["search", "demo", "perro", "-k", "6", "--kind", "text", "--index-dir", str(root)]) == 0
+    assert "one kind only" not in capsys.readouterr().out
+
+
 def test_country_name_translates_to_the_same_country(demo):
     _, index, _, _ = demo
     for spanish, german in (("España", "Spanien"), ("Alemania", "Deutschland")):

@@ -29,7 +29,8 @@ def _read_queries(path) -> list:
     return queries
 
 
-def _print_results(results, as_json: bool) -> None:
+def _print_results(results, as_json: bool, note_mixed_kinds: bool = False) -> None:
+    """Results as JSON lines or as text; note_mixed_kinds: a search, whose lists of both kinds are fused."""
     for result in results:
         if as_json:
             print(json.dumps(result, ensure_ascii=False))
@@ -41,6 +42,8 @@ def _print_results(results, as_json: bool) -> None:
             lang = f"[{r['lang']}]" if r["lang"] else f"[{r['kind']}]"
             extra = f"  cos {r['cosine']:.3f}" if r["score"] != r["cosine"] else ""
             print(f"  {r['rank']:>3}. {r['score']:7.3f}{extra}  {lang:<10} {shown}  (id {r['id']})")
+        if note_mixed_kinds and query.mixes_kinds(result["results"]):
+            print(f"  ({query.MIXED_KINDS_NOTE})")
 
 
 def cmd_search(args) -> int:
@@ -56,7 +59,7 @@ def cmd_search(args) -> int:
         raise InputError("--image-via goes with --image PATH.")
     result = query.search(index, space, text=args.text, image=args.image, k=args.k, lang=args.lang, kind=args.kind,
                           image_via=args.image_via)
-    _print_results([result], args.json)
+    _print_results([result], args.json, note_mixed_kinds=True)
     return 0
 
 
