@@ -475,8 +475,8 @@ def get_map(index, params):
 
 def map_overlay(index, space, pmap):
     """The search query and the analogy, placed on the map; notes on what could not be drawn. Each part
-    is kept in the session until its inputs change: placing reads every stored vector (a third of a
-    second on the full demo), and a click or a filter reruns the page without changing either."""
+    is kept in the session until its inputs change: a click or a filter reruns the page without
+    changing either, and a map of a sample places by reading every mapped vector."""
     overlay, notes = map_figure.Overlay(), []
     if space is None:
         return overlay, notes
@@ -606,7 +606,7 @@ def map_regions(index, langs: list) -> tuple:
     return regions[regions["level"] == level], None
 
 
-def drawn_map(index, pmap, stored: bool, overlay, params) -> tuple:
+def drawn_map(index, pmap, stored: bool, overlay, params, images_on_map: int) -> tuple:
     """(figure, how many points the filters keep, a note on the region names or None): the map as the
     page's widgets ask for it, from the caches (the same figure object while nothing drawn changes)."""
     state = st.session_state
@@ -619,7 +619,6 @@ def drawn_map(index, pmap, stored: bool, overlay, params) -> tuple:
     else:
         shown = map_figure.shown_mask(frame, labels=state["map_labels"])
         regions, note = None, None
-    images_on_map = int((index.items["kind"].iloc[pmap.rows] == "image").sum())
     thumbnails = thumbnails_fit(dims, images_on_map) and state["map_thumbnails"]
     matching = int(shown.sum())
     shown = None if matching == len(frame) else shown
@@ -631,6 +630,10 @@ def drawn_map(index, pmap, stored: bool, overlay, params) -> tuple:
 
 def thumbnails_fit(dims: int, images_on_map: int) -> bool:
     return dims == 2 and 0 < images_on_map <= map_figure.MAX_THUMBNAILS
+
+
+def images_on(index, pmap) -> int:
+    return int((index.items["kind"].iloc[pmap.rows] == "image").sum())
 
 
 def map_panel(index, space, problem) -> None:
@@ -652,7 +655,7 @@ def map_panel(index, space, problem) -> None:
     toggles = st.columns(3)
     toggles[0].toggle("Show the search query", key="map_show_query")
     toggles[1].toggle("Show the analogy (A→B, C→answer)", key="map_show_analogy")
-    images_on_map = int((index.items["kind"].iloc[pmap.rows] == "image").sum())
+    images_on_map = images_on(index, pmap)
     toggles[2].toggle("Thumbnails of images", key="map_thumbnails", disabled=not thumbnails_fit(dims, images_on_map),
                       help=f"Drawn on 2-D maps with at most {map_figure.MAX_THUMBNAILS} images; "
                            f"this one has {images_on_map:,}.")
@@ -661,7 +664,7 @@ def map_panel(index, space, problem) -> None:
     if picked is not None and picked in index.row_of_id and not state.get("map_item_clicked"):
         marker = map_figure.item_markers(index, pmap, [{**index.result_row(index.row_of_id[picked]), "rank": 0}])[0]
         overlay.picked = marker
-    figure, matching, regions_note = drawn_map(index, pmap, stored, overlay, params)
+    figure, matching, regions_note = drawn_map(index, pmap, stored, overlay, params, images_on_map)
     if regions_note:
         st.text(regions_note)
     chart, side = st.columns([3, 1], gap="medium")
@@ -707,7 +710,8 @@ def prepare_map(index) -> None:
         langs = explorer.index_languages(index)
         if langs:
             keep_valid("map_region_lang", langs, "en")  # as region_settings will
-        drawn_map(index, layout, True, map_figure.Overlay(), layout.params)  # plotly's first figure is the slowest
+        # plotly's first figure is its slowest
+        drawn_map(index, layout, True, map_figure.Overlay(), layout.params, images_on(index, layout))
     except Exception:  # noqa: BLE001 - the Map tab shows the failure when it is opened
         log.exception("preparing the map failed")
 

@@ -64,7 +64,7 @@ def evaluate(vectors: dict, texts: dict, src: str, weight=None, sources=None) ->
         keep = [c if t in sources else frozenset() for t, c in zip(source_texts.texts, source_texts.concepts)]
         scored = dict(texts)
         scored[src] = type(source_texts)(src, list(source_texts.texts), keep, list(source_texts.labels))
-    return figures(translate_pair(mapped, scored, src, "en"))
+    return figures(translate_pair(mapped, scored, src, "en", methods=("nn", "csls")))  # the default: feature_grid
 
 
 def csls_grid(vectors: dict, texts: dict, src: str, ks=(5, 10, 20, 50), weight=None) -> dict:

@@ -21,10 +21,8 @@ from .index.faiss_index import faiss_search, filtered_search, flat_index, has_ex
 from .languages import normalize_lang
 from .maps.rerank import (
     DEFAULT_RERANK,
-    FEATURE_SETTING,
     RERANK_CANDIDATES,
-    feature_rerank,
-    feature_rerank_skipped,
+    default_rerank,
     load_rerank_space,
     rerank_candidates,
     rerank_setting,
@@ -333,9 +331,8 @@ def _nearest_in_kind(index, query, k: int, mask, whole_index: bool) -> tuple[np.
     rows, flat = _kind_flat_index(index, mask)
     cosines, found = faiss_search(flat, np.asarray(query, dtype=np.float32)[None, :], k, "flat")
     found, cosines = found[0], cosines[0]
-    keep = found >= 0
-    order = np.argsort(-cosines[keep], kind="stable")  # FAISS returns them sorted; ties keep row order
-    return rows[found[keep][order]], cosines[keep][order]
+    keep = found >= 0  # FAISS returns them best first
+    return rows[found[keep]], cosines[keep]
 
 
 def _kind_flat_index(index, mask) -> tuple[np.ndarray, object]:
@@ -484,11 +481,9 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
 def _rerank_by_features(index, space, text, to, method, rows, order, scores, k):
     """(order, shown scores, setting) after the default re-ranking (maps/rerank.feature_rerank), or
     CSLS's order and the reason it does not apply."""
-    skipped = feature_rerank_skipped(text, to, method, space_name(space))
-    if skipped:
-        return order[:k], scores[:k], skipped
-    moved, shown = feature_rerank(text, _texts_of(index, rows[order]), scores, to)
-    return order[moved][:k], shown[:k], FEATURE_SETTING
+    moved, shown, setting = default_rerank(text, scores, to, method, space_name(space),
+                                           lambda: _texts_of(index, rows[order]))
+    return order[moved][:k], shown[:k], setting
 
 
 def _texts_of(index, rows) -> list:

@@ -22,7 +22,7 @@ from ..data.emoji import select_emoji
 from ..data.words import word_records
 from ..demo import DemoOptions
 from ..errors import InputError, UnsupportedError
-from ..maps.rerank import RERANK_CANDIDATES, feature_rerank, feature_rerank_skipped, space_name
+from ..maps.rerank import RERANK_CANDIDATES, default_rerank, space_name
 from ..maps.text_map import PairFile, read_pair_file
 from ..query import CSLS_CANDIDATES
 from ..runtime import load_now
@@ -80,10 +80,15 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
         return result
     source_vectors, target_vectors = vectors[src], vectors[tgt]
     hubness = target_hubness(target_vectors, source_vectors) if {"csls", "default"} & set(methods) else None
+    csls = None  # CSLS's ranking with its scores, once for "csls" and "default"
+    if {"csls", "default"} & set(methods):
+        csls = rank_targets(source_vectors[queries], target_vectors, "csls", max(*ks, RERANK_CANDIDATES), hubness,
+                            candidates=CSLS_CANDIDATES, with_scores=True)
     for method in methods:
         if method == "default":
-            ranked = default_ranking(source_vectors[queries], target_vectors, hubness,
-                                     [source.texts[i] for i in queries], target.texts, tgt, max(ks), space)
+            ranked = default_order(*csls, [source.texts[i] for i in queries], target.texts, tgt, space)[:, :max(ks)]
+        elif method == "csls":
+            ranked = csls[0][:, :max(ks)]
         else:
             ranked = rank_targets(source_vectors[queries], target_vectors, method, max(ks), hubness,
                                   candidates=CSLS_CANDIDATES)
@@ -105,11 +110,17 @@ def default_ranking(queries: np.ndarray, targets: np.ndarray, hubness: np.ndarra
     re-ranked by spelling + frequency where that was measured (maps/rerank.py)."""
     ranked, scores = rank_targets(queries, targets, "csls", max(k, RERANK_CANDIDATES), hubness,
                                   candidates=CSLS_CANDIDATES, with_scores=True)
+    return default_order(ranked, scores, query_texts, target_texts, tgt, space)[:, :k]
+
+
+def default_order(ranked: np.ndarray, scores: np.ndarray, query_texts: list, target_texts: list, tgt: str,
+                  space: str | None) -> np.ndarray:
+    """CSLS's ranked positions (and their scores) re-ordered as maps/rerank.default_rerank orders them."""
+    ranked = ranked.copy()
     for i, (text, row) in enumerate(zip(query_texts, ranked)):
-        if feature_rerank_skipped(text, tgt, "csls", space) is None:
-            order, _ = feature_rerank(text, [target_texts[j] for j in row], scores[i], tgt)
-            ranked[i] = row[order]
-    return ranked[:, :k]
+        order, _, _ = default_rerank(text, scores[i], tgt, "csls", space, lambda row=row: [target_texts[j] for j in row])
+        ranked[i] = row[order]
+    return ranked
 
 
 def run(space, pairs=None, words: int = 3000, emoji_limit: int | None = None, countries=None,

@@ -28,7 +28,7 @@ from ..index.store import Index, replace_extra_files
 from ..progress import announce
 from ..vectors import exact_neighbours
 from .projection import MIN_DIST, N_NEIGHBORS, OWN_NN_DESCENT_FROM, MapParams, ProjectionMap, knn_graph, umap_layout
-from .regions import region_files, stored_clusters_current, stored_regions_current
+from .regions import current_regions, region_files
 
 MAX_BUILD_LAYOUT = 250_000  # a build lays out at most this many items (minutes on 2 cores); above: `embedspace map`
 
@@ -121,10 +121,10 @@ def store_regions(name: str, index_dir=None, progress=None) -> bool:
     before they were stored with it, or stored by an older rule: only the names when the clustering
     rule is the same); whether it did."""
     index = Index.open(name, index_dir)
-    if read_layout(index) is None or stored_regions_current(index):
+    clusters, names = current_regions(index)
+    if read_layout(index) is None or names is not None:
         return False
-    files = region_files(index.items, index.vectors_f32(np.arange(len(index))), progress,
-                         clusters=stored_clusters_current(index))
+    files = region_files(index.items, index.vectors_f32(np.arange(len(index))), progress, clusters=clusters)
     replace_extra_files(name, files, index_dir, computed_from=index.checksum)
     return True
 

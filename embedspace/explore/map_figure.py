@@ -217,12 +217,14 @@ def _draw_regions(figure, regions: pd.DataFrame) -> None:
     """Region names as annotations named REGIONS_NAME, on a pale box: plotly draws annotations above
     the WebGL points (text of an SVG trace lies beneath them, where the demo's dense middle hid it).
     Names are index items: escaped, since plotly reads HTML in text. Not clickable: a click near a
-    name selects the item under the pointer."""
-    for row in regions.itertuples(index=False):
-        size = REGION_FONT[min(int(row.level), len(REGION_FONT) - 1)]
-        figure.add_annotation(x=row.x, y=row.y, xref="x", yref="y", text=html.escape(str(row.name)), name=REGIONS_NAME,
-                              showarrow=False, font={"size": size, "color": "#000000", "family": "sans-serif"},
-                              bgcolor="rgba(255,255,255,0.75)", borderpad=1, captureevents=False)
+    name selects the item under the pointer. One update for all of them: plotly checks the whole list
+    on each add_annotation (300 names: 9.6 s one by one, 0.05 s at once)."""
+    names = [{"x": row.x, "y": row.y, "xref": "x", "yref": "y", "text": html.escape(str(row.name)), "name": REGIONS_NAME,
+              "showarrow": False, "font": {"size": REGION_FONT[min(int(row.level), len(REGION_FONT) - 1)],
+                                           "color": "#000000", "family": "sans-serif"},
+              "bgcolor": "rgba(255,255,255,0.75)", "borderpad": 1, "captureevents": False}
+             for row in regions.itertuples(index=False)]
+    figure.update_layout(annotations=[*figure.layout.annotations, *names])
 
 
 def region_names_drawn(figure) -> list:

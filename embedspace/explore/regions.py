@@ -98,8 +98,9 @@ NAMING = {"format": FORMAT, "candidates": CANDIDATES, "shared": SHARED_WORDS, "c
 def region_labels(index, lang: str) -> pd.DataFrame:
     """x, y (layout position of the label), name, level (0 coarsest), size, cluster (stable id)."""
     lang = normalize_lang(lang)
-    clusters = region_clusters(index)
-    names = _stored_names(index, lang)
+    stored_clusters, stored_names = current_regions(index)
+    clusters = region_clusters(index, stored_clusters)
+    names = None if stored_names is None else stored_names.get(lang, {})  # {}: no texts in lang
     if names is None:
         cached = _names_path(index, lang)
         try:
@@ -137,9 +138,10 @@ def region_files(items: pd.DataFrame, vectors: np.ndarray, progress=None, cluste
 
 
 # -- clusters ----------------------------------------------------------------------------------------
-def region_clusters(index) -> np.ndarray:
-    """(LEVELS, items) int32: each item's region id at each level, ids unique across levels."""
-    stored = stored_clusters_current(index)
+def region_clusters(index, stored: np.ndarray | None = None) -> np.ndarray:
+    """(LEVELS, items) int32: each item's region id at each level, ids unique across levels. stored: the
+    index's stored clusters by the current rule, when the caller has read them already (current_regions)."""
+    stored = stored if stored is not None else current_regions(index)[0]
     if stored is not None:
         return stored
     key = {**CLUSTERING, "index": index.checksum}
@@ -151,24 +153,24 @@ def region_clusters(index) -> np.ndarray:
     return clusters
 
 
+def current_regions(index) -> tuple:
+    """(the index's stored clusters, or None unless the current CLUSTERING rule computed them; their
+    stored names {lang: {region: name}}, or None unless the current NAMING rule chose them too), from
+    one read of the regions files (each read checks their checksums)."""
+    stored = read_regions(index)
+    if stored is None or stored[1].get("clustering") != CLUSTERING:
+        return None, None
+    return stored[0], (stored[1].get("names", {}) if stored[1].get("naming") == NAMING else None)
+
+
 def stored_clusters_current(index) -> np.ndarray | None:
     """The index's stored clusters when the current CLUSTERING rule computed them, else None."""
-    stored = read_regions(index)
-    return stored[0] if stored is not None and stored[1].get("clustering") == CLUSTERING else None
+    return current_regions(index)[0]
 
 
 def stored_regions_current(index) -> bool:
     """Whether the index stores regions clustered and named by the current rules."""
-    stored = read_regions(index)
-    return stored is not None and stored[1].get("clustering") == CLUSTERING and stored[1].get("naming") == NAMING
-
-
-def _stored_names(index, lang: str) -> dict | None:
-    """The region names in `lang` stored with the index ({} for a language it has no texts in), or None
-    when it stores none by the current rules."""
-    if not stored_regions_current(index):
-        return None
-    return read_regions(index)[1].get("names", {}).get(lang, {})
+    return current_regions(index)[1] is not None
 
 
 def cluster_levels(vectors: np.ndarray) -> np.ndarray:

@@ -152,6 +152,18 @@ def feature_rerank_skipped(query: str, to: str, method: str, space_name: str | N
     return None
 
 
+def default_rerank(query: str, first_scores: np.ndarray, to: str, method: str, space: str | None, candidate_texts):
+    """(positions of the candidates, best first; their shown scores; the setting): the default re-ranking
+    where it applies (feature_rerank), else the candidates' own order and why not. candidate_texts: a
+    function giving the candidates' texts, called only when they are needed. What `translate` and the
+    translation suite's "default" both do."""
+    skipped = feature_rerank_skipped(query, to, method, space)
+    if skipped:
+        return np.arange(len(first_scores)), np.asarray(first_scores), skipped
+    order, shown = feature_rerank(query, candidate_texts(), first_scores, to)
+    return order, shown, FEATURE_SETTING
+
+
 def feature_rerank(query: str, candidate_texts: list, first_scores: np.ndarray, to: str):
     """(positions of the candidates, best first; their combined scores in that order): the first
     RERANK_CANDIDATES re-ordered by CSLS + the feature terms, the rest kept in their order (so the

@@ -42,7 +42,7 @@ from ..artifacts import (
 from ..errors import InputError
 from ..paths import cache_dir
 from ..progress import Tracker
-from ..vectors import l2_normalize
+from ..vectors import exact_neighbours, l2_normalize, place_by_neighbours
 from .conse import BACKBONES, classifier, weights_path
 
 MAP_FORMAT = "embedspace.image_map"
@@ -233,12 +233,8 @@ class ImageMap:
         out = np.empty((len(features), self.out_dim), np.float32)
         for start in range(0, len(features), batch):
             embedded = neighbour_embedding(features[start:start + batch], part.power, feature_blocks(self.backbones))
-            similarity = embedded @ self.neighbours.T
-            nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-            logits = np.take_along_axis(similarity, nearest, axis=1) / part.temperature
-            weights = np.exp(logits - logits.max(axis=1, keepdims=True))
-            weights /= weights.sum(axis=1, keepdims=True)
-            out[start:start + batch] = np.einsum("nk,nkd->nd", weights, self.neighbour_targets[nearest])
+            nearest, similarity = exact_neighbours(embedded, self.neighbours, k)
+            out[start:start + batch] = place_by_neighbours(nearest, similarity, self.neighbour_targets, part.temperature)
         return l2_normalize(out, dtype=np.float32)
 
     def embed(self, pil_images: list) -> np.ndarray:
