@@ -688,35 +688,45 @@ PLACED_NOTE = (f"The query and the analogy's terms are placed at the similarity-
                f"{projection.PLACE_K} nearest items on the map, the most similar weighing most.")
 
 
-def prepare_map(index) -> None:
-    """Get the Map tab ready while another tab is shown, so that its first opening only draws.
+def prepare_map(index, space, problem, tab) -> None:
+    """Draw the Map tab while another tab is shown, so that opening it only shows what is drawn.
 
-    Streamlit loads plotly.js (a 4.7 MB chunk, about a second to fetch and parse in a browser) at
-    the first chart of a page: a tiny chart, hidden at the foot of the sidebar, makes the browser
-    load it now. The stored layout, the point frame of the current colouring, the region names and
-    the map without the query are cached for every session of the process (a few tenths of a second
-    on the full demo, once; plotly.py's first figure costs about 0.1 s more than the next). Not for
-    an index of more than PREPARE_UP_TO items: there this would take seconds of the page's first run.
+    On an index of up to PREPARE_UP_TO items with a stored layout, the Map panel is built into its
+    tab on every run of another tab (its figure, query included, is cached: a new query costs about
+    0.3 s of the run on the full demo, after the tab's own results were sent). Streamlit hides a closed tab with
+    display: none, where plotly would draw at a default width and draw again when shown: the closed
+    panels are laid out instead, invisible and zero high (HIDDEN_TABS_CSS), so plotly draws at the
+    width it will be shown at. Opening the tab reruns the script, which builds the same figure:
+    Streamlit keeps the chart as it is (no new draw).
+
+    On a bigger index, or one without a stored layout, only plotly.js is loaded (a 4.7 MB chunk,
+    about a second to fetch and parse, that Streamlit loads at a page's first chart): by a tiny chart
+    hidden at the foot of the sidebar.
     """
+    try:
+        ready = len(index) <= PREPARE_UP_TO and cached_stored_map(index, index.name, index.checksum) is not None
+    except Exception:  # noqa: BLE001 - the Map tab shows the failure when it is opened
+        log.exception("reading the stored layout failed")
+        ready = False
+    if ready:
+        with tab:
+            st.html(HIDDEN_TABS_CSS)
+            map_panel(index, space, problem)
+        return
     with st.sidebar.container(key="plotly_preload"):
         st.html("<style>.st-key-plotly_preload {display: none}</style>")
         st.plotly_chart(PRELOAD_FIGURE, key="plotly_preload_chart", config={"staticPlot": True})
-    try:
-        if len(index) > PREPARE_UP_TO:
-            return
-        layout = cached_stored_map(index, index.name, index.checksum)
-        if layout is None:
-            return
-        langs = explorer.index_languages(index)
-        if langs:
-            keep_valid("map_region_lang", langs, "en")  # as region_settings will
-        # plotly's first figure is its slowest
-        drawn_map(index, layout, True, map_figure.Overlay(), layout.params, images_on(index, layout))
-    except Exception:  # noqa: BLE001 - the Map tab shows the failure when it is opened
-        log.exception("preparing the map failed")
 
 
-PREPARE_UP_TO = 250_000  # the points and figure of the full demo (66,084 items) take ~0.2 s; linear in the items
+# A new query redraws the closed map: ~0.3 s of a run and a 2.1 MB message on the full demo (66,084 items),
+# linear in the items; above this, opening the Map tab pays it instead of every search.
+PREPARE_UP_TO = 100_000
+# A closed tab's panel (Streamlit gives only the open one role="tabpanel"): laid out at the open panel's
+# width, but invisible, zero high and out of reach of the pointer and of screen readers.
+HIDDEN_TABS_CSS = ("<style>.st-key-panel [data-testid='stTabPanel']:not([role='tabpanel']) {display: block !important; "
+                   "height: 0 !important; padding-top: 0 !important; padding-bottom: 0 !important; overflow: hidden} "
+                   ".st-key-panel [data-testid='stTabPanel']:not([role='tabpanel']), "
+                   ".st-key-panel [data-testid='stTabPanel']:not([role='tabpanel']) * {visibility: hidden !important}</style>")
 # One WebGL point: the map's trace type, so that the browser also sets WebGL up before the first map.
 PRELOAD_FIGURE = {"data": [{"type": "scattergl", "x": [0], "y": [0]}], "layout": {"width": 10, "height": 10}}
 
@@ -907,7 +917,7 @@ def main() -> None:
             with tabs[name]:
                 panel(index, space, problem)
     if not tabs["Map"].open:
-        prepare_map(index)
+        prepare_map(index, space, problem, tabs["Map"])
 
 
 main()

@@ -406,7 +406,7 @@ def test_map_opens_on_the_stored_layout_with_every_item_and_region_names():
     assert names["text"] and set(names["text"]) <= english  # named in the UI's language by default
 
 
-def test_the_search_page_gets_the_map_ready_so_its_first_opening_only_draws(monkeypatch):
+def test_the_search_page_draws_the_map_in_its_closed_tab_so_that_opening_it_draws_nothing_new(monkeypatch):
     from embedspace.explore import layout, map_figure, regions
 
     st_cache_clear()
@@ -416,14 +416,36 @@ def test_the_search_page_gets_the_map_ready_so_its_first_opening_only_draws(monk
     at = run_app("Search")
     assert not at.exception and not at.error
     assert sorted(calls) == ["point_frame", "region_labels", "stored_map"]  # each once, on the Search page
-    preload = [c for c in at.sidebar.get("plotly_chart") if "plotly_preload" in c.proto.id]
-    assert preload and json.loads(preload[0].proto.spec)["data"][0]["type"] == "scattergl"  # plotly.js loaded early
+    hidden = map_chart(at)
+    assert sorted(drawn_ids(json.loads(hidden.spec))) == sorted(_items()["id"].tolist())  # already every item
+    assert "the query (placed)" in {trace.get("name") for trace in json.loads(hidden.spec)["data"]}
+    assert not [c for c in at.get("plotly_chart") if "plotly_preload" in c.proto.id]  # the map itself loads plotly
+    assert [h for h in at.get("html") if "stTabPanel" in h.proto.body and "visibility: hidden !important" in h.proto.body]
     at.session_state["panel"] = "Map"
     at.run()
     assert not at.exception and not at.error
     assert sorted(calls) == ["point_frame", "region_labels", "stored_map"]  # the Map tab computed none again
-    assert sorted(drawn_ids(figure_of(at))) == sorted(_items()["id"].tolist())
-    assert not [c for c in at.get("plotly_chart") if "plotly_preload" in c.proto.id]  # the map itself loads plotly
+    shown = map_chart(at)
+    assert (shown.id, shown.spec) == (hidden.id, hidden.spec)  # the same element, the same bytes: the browser keeps it
+
+
+def test_an_index_without_a_stored_layout_only_loads_plotly_early(monkeypatch):
+    from embedspace.explore import layout
+
+    st_cache_clear()
+    monkeypatch.setattr(layout, "stored_map", lambda index: None)
+    at = run_app("Search")
+    assert not at.exception and not at.error
+    assert not [c for c in at.get("plotly_chart") if "map_chart" in c.proto.id]  # no map drawn unasked
+    preload = [c for c in at.sidebar.get("plotly_chart") if "plotly_preload" in c.proto.id]
+    assert preload and json.loads(preload[0].proto.spec)["data"][0]["type"] == "scattergl"  # plotly.js loaded early
+    st_cache_clear()
+
+
+def map_chart(at):
+    charts = [c.proto for c in at.get("plotly_chart") if "map_chart" in c.proto.id]
+    assert len(charts) == 1, charts
+    return charts[0]
 
 
 def st_cache_clear() -> None:

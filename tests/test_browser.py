@@ -11,6 +11,7 @@ the way `make run` starts it listens on 127.0.0.1 only.
 """
 
 import ipaddress
+import json
 import os
 import socket
 import sys
@@ -76,7 +77,7 @@ def test_search_for_perro_shows_dogs_in_chromium(browser_ready, app_index_dir):
 # named 'group (count)' (app.py's map_figure), the region names are annotations (the analogy's arrows: no text).
 DRAWN = r"""() => {
     const chart = document.querySelector('[data-testid="stMain"] .js-plotly-plot');
-    if (!chart || !chart._fullData) return null;
+    if (!chart || !chart._fullData || !chart.checkVisibility({visibilityProperty: true})) return null;
     const items = chart._fullData.filter(t => t.type === 'scattergl' && t.customdata && /\(\d[\d,]*\)$/.test(t.name));
     return {
         points: items.reduce((sum, t) => sum + t._length, 0),
@@ -85,6 +86,9 @@ DRAWN = r"""() => {
         regions: Array.from(chart.querySelectorAll('.annotation-text')).map(e => e.textContent).filter(t => t),
     };
 }"""
+
+
+MAP_CHART = '[data-testid="stMain"] .js-plotly-plot'
 
 
 def map_drawing(page, timeout_ms: int = 120_000) -> dict:
@@ -102,6 +106,10 @@ def test_map_tab_draws_every_item_and_names_regions_in_chromium(browser_ready, a
     with streamlit_server(env) as url, chromium_page() as page:
         page.goto(url)
         wait_until_idle(page)
+        # The Search page draws the map in the closed Map tab (app.py's prepare_map), out of sight
+        page.wait_for_function(f"document.querySelector({json.dumps(MAP_CHART)}) !== null", timeout=120_000)
+        assert page.evaluate(f"({DRAWN})()") is None
+        assert not page.get_by_text("Region names", exact=True).is_visible()
         page.get_by_role("tab", name="Map", exact=True).click()
         wait_until_idle(page)
         drawn = map_drawing(page)
