@@ -20,6 +20,7 @@ with such items.
 import hashlib
 import logging
 import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -709,6 +710,7 @@ def prepare_map(index, space, problem, tab) -> None:
         log.exception("reading the stored layout failed")
         ready = False
     if ready:
+        time.sleep(RESULTS_SENT_S)
         with tab:
             st.html(HIDDEN_TABS_CSS)
             map_panel(index, space, problem)
@@ -721,6 +723,11 @@ def prepare_map(index, space, problem, tab) -> None:
 # A new query redraws the closed map: ~0.3 s of a run and a 2.1 MB message on the full demo (66,084 items),
 # linear in the items; above this, opening the Map tab pays it instead of every search.
 PREPARE_UP_TO = 100_000
+# Streamlit's server thread sends the open tab's results while this script thread builds the map, and
+# each message it sends waits for the GIL: a search's cards showed later (benchmarks/map_browser.py, idle,
+# runs of 8 searches back to back: median 0.39-0.42 s, against 0.25-0.35 s without the closed map). A
+# pause first lets it send them (0.33-0.34 s).
+RESULTS_SENT_S = 0.05
 # A closed tab's panel (Streamlit gives only the open one role="tabpanel"): laid out at the open panel's
 # width, but invisible, zero high and out of reach of the pointer and of screen readers.
 HIDDEN_TABS_CSS = ("<style>.st-key-panel [data-testid='stTabPanel']:not([role='tabpanel']) {display: block !important; "
