@@ -103,16 +103,6 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
     return result
 
 
-def default_ranking(queries: np.ndarray, targets: np.ndarray, hubness: np.ndarray, query_texts: list,
-                    target_texts: list, tgt: str, k: int, space: str | None = "use-m3") -> np.ndarray:
-    """(n_queries, k) target positions as `translate` ranks them by default in space `space` (its
-    catalogue name): CSLS, and the top RERANK_CANDIDATES of each one-word query into English
-    re-ranked by spelling + frequency where that was measured (maps/rerank.py)."""
-    ranked, scores = rank_targets(queries, targets, "csls", max(k, RERANK_CANDIDATES), hubness,
-                                  candidates=CSLS_CANDIDATES, with_scores=True)
-    return default_order(ranked, scores, query_texts, target_texts, tgt, space)[:, :k]
-
-
 def default_order(ranked: np.ndarray, scores: np.ndarray, query_texts: list, target_texts: list, tgt: str,
                   space: str | None) -> np.ndarray:
     """CSLS's ranked positions (and their scores) re-ordered as maps/rerank.default_rerank orders them."""

@@ -163,11 +163,6 @@ def current_regions(index) -> tuple:
     return stored[0], (stored[1].get("names", {}) if stored[1].get("naming") == NAMING else None)
 
 
-def stored_clusters_current(index) -> np.ndarray | None:
-    """The index's stored clusters when the current CLUSTERING rule computed them, else None."""
-    return current_regions(index)[0]
-
-
 def stored_regions_current(index) -> bool:
     """Whether the index stores regions clustered and named by the current rules."""
     return current_regions(index)[1] is not None

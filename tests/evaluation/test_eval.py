@@ -22,6 +22,7 @@ from embedspace.evaluation.common import parse_pairs, rank_targets, solve_analog
 from embedspace.index.build import build_index
 from embedspace.index.sources import ReadOptions
 from embedspace.index.store import Index
+from embedspace.maps.rerank import RERANK_CANDIDATES
 
 
 def near(value, expected, questions, slack=2):
@@ -402,6 +403,13 @@ def test_suite_translation_ranking_equals_translate(small_index, use_space):
         assert top_ids_clear_of_ties(api, 3) == items["id"].to_numpy()[en[ranked]].tolist()
 
 
+def suite_default(queries, targets, hubness, query_texts, target_texts, tgt, k):
+    """(n_queries, k) target positions as the suite's "default" method ranks them (translate_pair)."""
+    ranked, scores = rank_targets(queries, targets, "csls", max(k, RERANK_CANDIDATES), hubness,
+                                  candidates=query.CSLS_CANDIDATES, with_scores=True)
+    return translation.default_order(ranked, scores, query_texts, target_texts, tgt, "use-m3")[:, :k]
+
+
 def test_suite_default_ranking_equals_translate_by_default(small_index, use_space):
     items = small_index.items
     es, en = np.flatnonzero(items["lang"] == "es"), np.flatnonzero(items["lang"] == "en")
@@ -409,11 +417,11 @@ def test_suite_default_ranking_equals_translate_by_default(small_index, use_spac
     api = query.translate_many(small_index, use_space, texts, to="en", from_="es", k=6)  # no option: the default
     assert any("spelling" in a["setting"] for a in api)  # one-word queries into English are re-ranked
     hubs = target_hubness(small_index.vectors_f32(en), small_index.vectors_f32(es))
-    ranked = translation.default_ranking(use_space.embed_texts(texts), small_index.vectors_f32(en), hubs, texts,
+    ranked = suite_default(use_space.embed_texts(texts), small_index.vectors_f32(en), hubs, texts,
                                          items["text"].to_numpy()[en].tolist(), "en", 5)
     assert top_ids_clear_of_ties(api, 5) == items["id"].to_numpy()[en[ranked]].tolist()
     csls = rank_targets(use_space.embed_texts(texts), small_index.vectors_f32(en), "csls", 5, hubs)
-    into_spanish = translation.default_ranking(small_index.vectors_f32(en), small_index.vectors_f32(es),
+    into_spanish = suite_default(small_index.vectors_f32(en), small_index.vectors_f32(es),
                                    target_hubness(small_index.vectors_f32(es), small_index.vectors_f32(en)),
                                    items["text"].to_numpy()[en].tolist(), texts, "es", 5)
     assert (into_spanish == rank_targets(small_index.vectors_f32(en), small_index.vectors_f32(es), "csls", 5,
