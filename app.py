@@ -692,20 +692,21 @@ PLACED_NOTE = (f"The query and the analogy's terms are placed at the similarity-
 def prepare_map(index, space, problem, tab) -> None:
     """Draw the Map tab while another tab is shown, so that opening it only shows what is drawn.
 
-    On an index of up to PREPARE_UP_TO items with a stored layout, the Map panel is built into its
-    tab on every run of another tab (its figure, query included, is cached: a new query costs about
-    0.3 s of the run on the full demo, after the tab's own results were sent). Streamlit hides a closed tab with
-    display: none, where plotly would draw at a default width and draw again when shown: the closed
-    panels are laid out instead, invisible and zero high (HIDDEN_TABS_CSS), so plotly draws at the
-    width it will be shown at. Opening the tab reruns the script, which builds the same figure:
-    Streamlit keeps the chart as it is (no new draw).
+    On an index of up to PREPARE_UP_TO items whose Map tab shows its stored layout (not a UMAP or
+    PCA map, which could take seconds to compute on another tab's run), the Map panel is built into
+    its tab on every run of another tab. Its figure, query included, is cached: a new query costs
+    about 0.3 s of the run on the full demo, after the tab's own results were sent. Streamlit hides a
+    closed tab with display: none, where plotly would draw at a default width and draw again when
+    shown: the closed panels are laid out instead, invisible and zero high (HIDDEN_TABS_CSS), so
+    plotly draws at the width it will be shown at. Opening the tab reruns the script, which builds
+    the same figure: Streamlit keeps the chart as it is (no new draw).
 
-    On a bigger index, or one without a stored layout, only plotly.js is loaded (a 4.7 MB chunk,
-    about a second to fetch and parse, that Streamlit loads at a page's first chart): by a tiny chart
-    hidden at the foot of the sidebar.
+    Otherwise only plotly.js is loaded early (a 4.7 MB chunk, about a second to fetch and parse, that
+    Streamlit loads at a page's first chart), by a tiny chart hidden at the foot of the sidebar.
     """
     try:
-        ready = len(index) <= PREPARE_UP_TO and cached_stored_map(index, index.name, index.checksum) is not None
+        ready = (len(index) <= PREPARE_UP_TO and st.session_state["map_method"] == STORED
+                 and cached_stored_map(index, index.name, index.checksum) is not None)
     except Exception:  # noqa: BLE001 - the Map tab shows the failure when it is opened
         log.exception("reading the stored layout failed")
         ready = False

@@ -442,6 +442,19 @@ def test_an_index_without_a_stored_layout_only_loads_plotly_early(monkeypatch):
     st_cache_clear()
 
 
+def test_a_map_of_a_sample_is_not_computed_on_another_tab(monkeypatch):
+    from embedspace.explore import projection
+
+    st_cache_clear()
+    calls = []
+    for name in ("load_projection", "project"):
+        monkeypatch.setattr(projection, name, counted(getattr(projection, name), name, calls))
+    at = run_app("Search", map_method="pca")
+    assert not at.exception and not at.error
+    assert not calls and not [c for c in at.get("plotly_chart") if "map_chart" in c.proto.id]
+    assert [c for c in at.sidebar.get("plotly_chart") if "plotly_preload" in c.proto.id]
+
+
 def map_chart(at):
     charts = [c.proto for c in at.get("plotly_chart") if "map_chart" in c.proto.id]
     assert len(charts) == 1, charts
