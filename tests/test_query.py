@@ -118,6 +118,7 @@ def test_result_rows_of_a_column_arrow_cannot_hold_come_from_pandas(small):
     index, _ = small
     odd = copy.copy(index)
     odd.__dict__.pop("_result_table", None)
+    odd.__dict__.pop("_result_columns", None)
     odd.items = index.items.astype({"concept": object})
     odd.items["concept"] = [1, "two", 3.5, None, float("nan"), b"six", 7, "eight"]  # mixed Python objects
     rows = np.arange(len(odd))
@@ -125,3 +126,15 @@ def test_result_rows_of_a_column_arrow_cannot_hold_come_from_pandas(small):
     assert [r["concept"] for r in found] == [odd.result_row(r)["concept"] for r in rows]
     assert [r["concept"] for r in found][3:5] == [None, None]
     assert query._result_table(odd) is None  # the fallback was taken
+
+
+def test_result_columns_cut_from_arrow_buffers_equal_arrow_values():
+    """Strings read from the buffers (offsets, bytes, validity bits) give what Arrow gives: missing
+    values, non-ASCII text, a sliced array (a non-zero offset), both string widths, integers."""
+    import pyarrow as pa
+
+    values = ["perro", None, "犬", "", "café", None, "dog"] * 5
+    rows = np.array([34, 0, 1, 2, 9, 17, 31, 3])
+    for array in (pa.array(values, pa.large_string()), pa.array(values, pa.string()),
+                  pa.array(["x", *values], pa.large_string()).slice(1), pa.array(range(35), pa.int64())):
+        assert query._column_reader(array)(rows) == array.take(pa.array(rows)).to_pylist()

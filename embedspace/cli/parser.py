@@ -88,11 +88,12 @@ def add_index_commands(sub):
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("--space", default=DEFAULT_SPACE, help=SPACE_HELP)
     # the same list as faiss_index.INDEX_TYPES (not imported: --help stays fast; a test compares them)
-    p.add_argument("--index-type", default="auto", choices=["auto", "flat", "hnsw", "ivf-pq", "ivf-rabitq"],
-                   help="auto (default) picks by size and --max-memory; ivf-rabitq is the compact choice "
+    p.add_argument("--index-type", default="auto", choices=["auto", "flat", "hnsw", "ivf-fastscan", "ivf-pq", "ivf-rabitq"],
+                   help="auto (default) picks by size and --max-memory: exact below 10,000 vectors, else "
+                   "ivf-fastscan (~1,100 bytes a vector at 512-d); ivf-rabitq is the compact choice "
                    "(~290 bytes a vector at 512-d, no re-ranking)")
-    p.add_argument("--max-memory", help="memory budget for what a query reads, e.g. 512M or 4G: auto picks HNSW, "
-                   "then IVF-PQ with re-ranking, then the compact IVF-RaBitQ, whichever fits first")
+    p.add_argument("--max-memory", help="memory budget for what a query reads, e.g. 512M or 4G: auto picks "
+                   "ivf-fastscan, then the compact IVF-RaBitQ, then IVF-PQ codes alone, whichever fits first")
     p.add_argument("--overwrite", action="store_true", help="replace an existing index of that name")
     p.add_argument("--partitions", type=int, help="split the FAISS index by item id into N memory-mapped files, "
                    "searched in parallel (default 1)")

@@ -57,7 +57,7 @@ from ..errors import IndexStateError, InputError
 from ..languages import normalize_lang
 from ..paths import index_path, index_root
 from ..spaces.registry import load_space
-from .faiss_index import combine_partitions, memory_parts, read_mmapped, set_search_param
+from .faiss_index import combine_partitions, memory_parts, read_into_memory, read_mmapped, set_search_param
 from .layout_file import layout_status
 
 FORMAT_VERSION = 2
@@ -635,7 +635,8 @@ def describe_index(index: Index) -> str:
         describe_memory(index),
         "  memory-mapped (read from disk as queries need them, not loaded): "
         + (f"{partition_count(m)} FAISS partition files" if partition_count(m) > 1 else "index.faiss (FAISS)")
-        + ", vectors.npy (float16); items.parquet is read into memory",
+        + ", vectors.npy (float16); items.parquet is read into memory"
+        + (f", and so is {loaded}" if (loaded := read_into_memory(ix["factory"])) else ""),
     ]
     if index.open_seconds is not None:
         lines.append(f"  opened in {index.open_seconds * 1000:,.0f} ms (each file's size and times checked, "

@@ -50,7 +50,7 @@ def brute_force(vectors, query_vector, allowed, k):
 
 
 @pytest.mark.parametrize("partitions", [1, 3])
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf-pq", "ivf-rabitq"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf-fastscan", "ivf-pq", "ivf-rabitq"])
 def test_filtered_search_equals_numpy_brute_force(vectors, kind, partitions):
     index = opened(vectors, kind, partitions)
     rng = np.random.default_rng(5)
@@ -66,7 +66,7 @@ def test_filtered_search_equals_numpy_brute_force(vectors, kind, partitions):
 
 
 @pytest.mark.parametrize("partitions", [1, 3])
-@pytest.mark.parametrize("kind", ["hnsw", "ivf-pq", "ivf-rabitq"])
+@pytest.mark.parametrize("kind", ["hnsw", "ivf-fastscan", "ivf-pq", "ivf-rabitq"])
 def test_a_large_filtered_subset_still_gives_k_allowed_items(vectors, kind, partitions, monkeypatch):
     """Subsets above BRUTE_FORCE_BELOW go through the approximate index: k allowed rows all the same."""
     monkeypatch.setattr(query, "BRUTE_FORCE_BELOW", 0)
@@ -77,8 +77,8 @@ def test_a_large_filtered_subset_still_gives_k_allowed_items(vectors, kind, part
         assert allowed[rows].all(), name
 
 
-@pytest.mark.parametrize("how, kind", [("exact", "flat"), ("exact", "hnsw"), ("hnsw", "hnsw"), ("ivf", "ivf-pq"),
-                                      ("ivf", "ivf-rabitq")])
+@pytest.mark.parametrize("how, kind", [("exact", "flat"), ("exact", "hnsw"), ("hnsw", "hnsw"), ("exact", "ivf-fastscan"),
+                                      ("ivf", "ivf-fastscan"), ("ivf", "ivf-pq"), ("ivf", "ivf-rabitq")])
 def test_faiss_selector_returns_only_allowed_rows(vectors, how, kind):
     index = opened(vectors, kind, 3)
     allowed = masks()["7%"]

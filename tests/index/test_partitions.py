@@ -111,6 +111,21 @@ def test_partitioned_hnsw_is_tuned_on_every_shard(words, tmp_path):
     assert recall_at_k(found, exact_neighbours(queries, np.asarray(index.vectors, np.float32), 10)[0]) >= 0.9
 
 
+def test_partitioned_ivf_fastscan_is_built_tuned_and_described(words, tmp_path):
+    """The automatic choice above 10,000 items (asked for here: auto may pick exact search when a
+    busy machine times it faster), in two partitions sharing one training."""
+    report = _build(tmp_path, "w", words[0], partitions=2, index_type="ivf-fastscan")
+    index = Index.open("w", tmp_path)
+    assert index.kind == "ivf-fastscan" and report.index["tuning"]["recall_at_10"] >= 0.95
+    assert "recall_at_10_shaped" in report.index["tuning"]["tried"][0]
+    space = index.load_space()
+    queries = space.embed_texts(words[1], role="query")
+    found = np.array([query.nearest(index, q, 10)[0] for q in queries])
+    assert recall_at_k(found, exact_neighbours(queries, np.asarray(index.vectors, np.float32), 10)[0]) >= 0.9
+    text = describe_index(index)
+    assert "re-ranking vectors (float16, in FAISS)" in text and "fast-scan codes and ids" in text
+
+
 def test_partitioned_ivf_pq_shares_one_codebook_and_reranks(words, glove_space):
     """At the FAISS level: build_index may replace IVF-PQ by exact search when that is faster
     (it depends on timings), so the partitions are built here directly."""
