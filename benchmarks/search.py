@@ -439,17 +439,19 @@ def fmt_row(r: dict) -> str:
         return f"| {r['n']:>9,} | {r['method']:<12} | skipped: {r['skipped']} |"
     value = "-" if r["value"] is None else f"{r['param']}={r['value']}" + (" (fallback)" if r["fallback_to_flat"] else "")
     return (f"| {r['n']:>9,} | {r['method']:<12} | {value:<17} | {r['build_s']:>8.1f} | {r['tune_s']:>6.1f} "
-            f"| {r['bytes_per_vector']:>7,.0f} | {r['recall_at_10_heldout']:>9.3f} | {r.get('recall_at_10_heldout_test', float('nan')):>9.3f} "
+            f"| {r['bytes_per_vector']:>7,.0f} | {r['recall_at_10_heldout']:>9.3f} "
+            f"| {r.get('recall_at_10_heldout_test', float('nan')):>9.3f} "
             f"| {r['recall_at_10_copies']:>6.3f} "
             f"| {r['single_p50_ms']:>8.2f} | {r['single_p99_ms']:>8.2f} | {r['batch_ms_per_query']:>8.3f} "
             f"| {r['batch_qps']:>8,.0f} | {r['loadavg_before']:>4.1f} |")
 
 
-HEADER = ("|         N | method       | tuned             |  build s | tune s | B/vec   | recall@10 | recall@10 | recall | single   | single   "
-          "| batch    | batch    | load |\n"
-          "|           |              |                   |          |        | (read)  | held-out  | test half | copies | p50 ms   | p99 ms   "
-          "| ms/query | q/s      |      |\n"
-          "|----------:|--------------|-------------------|---------:|-------:|--------:|----------:|----------:|-------:|---------:|---------:"
+HEADER = ("|         N | method       | tuned             |  build s | tune s | B/vec   | recall@10 | recall@10 | recall "
+          "| single   | single   | batch    | batch    | load |\n"
+          "|           |              |                   |          |        | (read)  | held-out  | test half | copies "
+          "| p50 ms   | p99 ms   | ms/query | q/s      |      |\n"
+          "|----------:|--------------|-------------------|---------:|-------:|--------:|----------:|----------:|-------:"
+          "|---------:|---------:"
           "|---------:|---------:|-----:|")
 
 

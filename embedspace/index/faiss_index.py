@@ -177,8 +177,7 @@ def _plan_within_budget(n: int, dim: int, max_memory: int) -> IndexPlan:
                           f"fit {budget}; " + compact.reason.replace(", as asked (--index-type ivf-rabitq)", ""))
         return compact
     plan = _plan_ivf_pq(n, dim, max_memory, "auto")
-    plan.reason = plan.reason.replace("the HNSW graph does not fit",
-                                      f"IVF with fast-scan codes and re-ranking vectors ({fastscan_mib:,.0f} MiB) does not fit {budget}", 1)
+    plan.reason = plan.reason.replace("does not fit", f"({fastscan_mib:,.0f} MiB) does not fit {budget}", 1)
     plan.reason += (f"; even the compact IVF-RaBitQ ({n * compact.bytes_per_vector / 2**20:,.0f} MiB) does not fit "
                     f"{budget}, so the re-ranking vectors ({n * 2 * dim / 2**20:,.0f} MiB) are read from disk outside "
                     "the budget")
@@ -285,7 +284,8 @@ def _plan_ivf_pq(n: int, dim: int, max_memory: int | None, index_type: str, stri
             f"{n:,} vectors need at least {n * (m + 8) / 2**20:,.0f} MiB even as {m}-byte codes; "
             f"--max-memory {max_memory / 2**20:,.0f} MiB is too small."
         )
-    why = "as asked (--index-type ivf-pq)" if index_type == "ivf-pq" else "the HNSW graph does not fit"
+    why = ("as asked (--index-type ivf-pq)" if index_type == "ivf-pq" else
+           "IVF with fast-scan codes and float16 re-ranking vectors does not fit")
     reason = (f"IVF-PQ with {nlist} lists and {m}-byte codes, {why}; the top candidates are re-ranked "
               "exactly with the stored vectors (memory-mapped from disk)")
     grid = _nprobe_grid(nlist)
