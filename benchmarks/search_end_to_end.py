@@ -21,7 +21,7 @@ another kind may pay for the other's threads still spinning; both are reported):
 
 Ratios (the issue's goals): text / embed <= 1.3; text+lang / text and translate / text <= 2.
 
-The filtered path: query.nearest searches a filtered subset of <= BRUTE_FORCE_BELOW rows exactly
+The filtered path: query.nearest searches a filtered subset of <= exact_filter_limit rows exactly
 (recall 1 by construction); above it, HNSW and IVF walk the index with FAISS's selector. The
 selector's own recall@10 against exact (query.selector_search, before the exact fallback) is
 measured here whatever the subset's size, with how often it found fewer than k, and the time of
@@ -129,8 +129,9 @@ def end_to_end(index_dir: Path, name: str, texts: list, text_langs: list, querie
         "search_params": index.manifest["index"].get("search_params"),
         "open_s": [round(s, 4) for s in opens], "model_load_s": round(model_load_s, 2),
         "filter": f"lang={lang}", "filter_items": int(allowed.sum()), "filter_selectivity": round(float(allowed.mean()), 4),
-        "filter_path": ("exact (allowed rows <= BRUTE_FORCE_BELOW or a flat index)"
-                        if allowed.sum() <= query.BRUTE_FORCE_BELOW or index.kind == "flat"
+        "filter_path": ("exact (a flat index)" if index.kind == "flat" else
+                        f"exact (allowed rows <= {query.exact_filter_limit(index):,} for {index.kind})"
+                        if allowed.sum() <= query.exact_filter_limit(index)
                         else "FAISS selector (widened), exact fallback when short of k"),
         "translate": f"{source} -> {lang}, CSLS", "csls_setup_s": round(csls_setup_s, 2),
         "calls": {op: len(t) for op, t in times.items()},

@@ -56,6 +56,11 @@ CSLS_CANDIDATES = 50
 FILTER_FULL_EFFORT_AT = 0.2
 FILTER_WIDEN_MAX = 8.0
 BRUTE_FORCE_BELOW = 50_000  # filtered subsets this small are searched exactly (_exact_filtered)
+# ivf-fastscan's exact vectors are float16 codes (SQfp16), scanned at ~0.29 us an allowed row
+# (a 7% language at 100k items, 7,113 rows: 2.0 ms), where its filtered IVF walk took 0.51 ms at
+# recall@10 0.975 (1.5 ms at 1M, 0.984; benchmarks/search.py, 2026-12-02): the exact scan pays
+# only below about 2,000 rows.
+FASTSCAN_BRUTE_FORCE_BELOW = 2_000
 
 
 # -- the candidate search everything uses ------------------------------------------------------
@@ -66,13 +71,20 @@ def nearest(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None)
         _, rows = faiss_search(index.faiss, query[None, :], k, index.kind, index.vectors)
         rows = rows[0][rows[0] >= 0]
     else:
-        if _allowed_count(allowed) <= BRUTE_FORCE_BELOW or index.kind == "flat":
+        if _allowed_count(allowed) <= exact_filter_limit(index):
             rows = _exact_filtered(index, query, allowed, k)
         else:
             rows = _filtered_ann(index, query, allowed, k)
     cosines = index.vectors_f32(rows) @ query if len(rows) else np.zeros(0, np.float32)
     order = np.argsort(-cosines, kind="stable")
     return rows[order], cosines[order]
+
+
+def exact_filter_limit(index) -> float:
+    """Filtered subsets of at most this many rows are searched exactly; larger ones walk the index."""
+    if index.kind == "flat":
+        return float("inf")
+    return FASTSCAN_BRUTE_FORCE_BELOW if index.kind == "ivf-fastscan" else BRUTE_FORCE_BELOW
 
 
 def _allowed_count(allowed: np.ndarray) -> int:
