@@ -61,7 +61,12 @@ TUNING_QUERIES = 300
 #          0.015 (100k) to 0.047 (1M) easier at nprobe 8.
 # Targets, tried in turn (the first tier any setting reaches, at its smallest such setting):
 #  1. shaped >= FAR_TARGET and far >= FAR_TARGET and near >= TARGET_RECALL;
-#  2. all three >= TARGET_RECALL;
+#  2. shaped and near >= TARGET_RECALL. Not the far set here: with 4-bit codes its recall levels
+#     off near 0.95 (the re-ranked candidates cannot order such flat neighbourhoods), so a hair
+#     decided the setting. On the demo built without 1,000 random text items (those items the
+#     queries; another domain than the benchmark's dev half) the far set peaked at 0.949 and tuning
+#     fell to tier 5 (nprobe 12; 0.961 on the held-out items), while on the whole demo it reached
+#     0.9503 at nprobe 48 (0.983 there). This tier chooses nprobe 16 there (0.969);
 #  then the rule from before the shaped set, for indexes the shaped set is harder for than real
 #  queries: an HNSW graph at 1M reached 0.95 on the held-out texts at efSearch 256, where the
 #  shaped set gave 0.92 and never reached 0.95 up to 512:
@@ -689,7 +694,7 @@ def tune(index, plan: IndexPlan, vectors: np.ndarray, k: int = 10, beat_exact: b
 
 
 TIERS = ({"shaped": FAR_TARGET, "far": FAR_TARGET, "near": TARGET_RECALL},
-         {"shaped": TARGET_RECALL, "far": TARGET_RECALL, "near": TARGET_RECALL},
+         {"shaped": TARGET_RECALL, "near": TARGET_RECALL},
          {"near": SYNTHETIC_TARGET, "far": FAR_TARGET},
          {"near": TARGET_RECALL, "far": TARGET_RECALL},
          {"near": TARGET_RECALL})
