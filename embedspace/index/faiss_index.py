@@ -159,22 +159,22 @@ def plan_index(n: int, dim: int, index_type: str = "auto", max_memory: int | Non
     if index_type == "hnsw":
         return IndexPlan("hnsw", f"HNSW{HNSW_M},Flat", "HNSW graph (M=32), as asked", hnsw_bytes, "efSearch",
                          [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512])
-    fastscan = _plan_ivf_fastscan(n, dim, "as asked (--index-type ivf-fastscan)" if index_type != "auto" else
-                                  f"{n:,} vectors is above {EXACT_BELOW:,} and it fits{budget_note or ' in memory'}")
-    if index_type == "ivf-fastscan" or (index_type == "auto" and fits(fastscan.bytes_per_vector)):
-        return fastscan
     if index_type == "ivf-rabitq":
         return _plan_ivf_rabitq(n, dim)
-    if index_type == "auto" and max_memory is not None:
-        return _plan_within_budget(n, dim, max_memory)
-    return _plan_ivf_pq(n, dim, max_memory, index_type)
+    if index_type == "ivf-pq":
+        return _plan_ivf_pq(n, dim, max_memory, index_type)
+    fastscan = _plan_ivf_fastscan(n, dim, "as asked (--index-type ivf-fastscan)" if index_type != "auto" else
+                                  f"{n:,} vectors is above {EXACT_BELOW:,} and it fits{budget_note or ' in memory'}")
+    if index_type == "ivf-fastscan" or fits(fastscan.bytes_per_vector):
+        return fastscan
+    return _plan_within_budget(n, dim, max_memory, fastscan)  # auto, and a budget it does not fit
 
 
-def _plan_within_budget(n: int, dim: int, max_memory: int) -> IndexPlan:
+def _plan_within_budget(n: int, dim: int, max_memory: int, fastscan: IndexPlan) -> IndexPlan:
     """Auto under a memory budget ivf-fastscan does not fit (at 512-d ~1,100 B a vector): the
     compact IVF-RaBitQ when it fits (~292 B), else IVF-PQ's codes alone with the re-ranking vectors
     left on disk."""
-    fastscan_mib = n * _plan_ivf_fastscan(n, dim).bytes_per_vector / 2**20
+    fastscan_mib = n * fastscan.bytes_per_vector / 2**20
     budget = f"--max-memory {max_memory / 2**20:,.0f} MiB"
     compact = _plan_ivf_rabitq(n, dim)
     if n * compact.bytes_per_vector <= max_memory:
@@ -189,9 +189,9 @@ def _plan_within_budget(n: int, dim: int, max_memory: int) -> IndexPlan:
     return plan
 
 
-def _ivf_lists(n: int) -> int:
-    """nlist ~ 4 sqrt(n), but keep >= 39 training points per centroid as FAISS asks."""
-    return max(1, min(2 ** round(math.log2(max(4 * math.sqrt(n), 1))), n // 39 or 1))
+def _ivf_lists(n: int, per_sqrt: float = 4) -> int:
+    """nlist ~ per_sqrt x sqrt(n), a power of two, but keep >= 39 training points per centroid as FAISS asks."""
+    return max(1, min(2 ** round(math.log2(max(per_sqrt * math.sqrt(n), 1))), n // 39 or 1))
 
 
 def _fastscan_subquantizers(dim: int) -> int:
@@ -200,10 +200,10 @@ def _fastscan_subquantizers(dim: int) -> int:
     return next(dim // per for per in (4, 2, 1) if dim % per == 0)
 
 
-def _plan_ivf_fastscan(n: int, dim: int, why: str = "") -> IndexPlan:
+def _plan_ivf_fastscan(n: int, dim: int, why: str) -> IndexPlan:
     """IVF with 4-bit fast-scan PQ codes, its top FASTSCAN_K_FACTOR x k candidates re-ranked with the
     float16 vectors kept in the FAISS file (FAISS's IndexRefine: no Python between the two steps)."""
-    nlist = max(1, min(2 ** round(math.log2(max(FASTSCAN_LISTS_PER_SQRT * math.sqrt(n), 1))), n // 39 or 1))
+    nlist = _ivf_lists(n, FASTSCAN_LISTS_PER_SQRT)
     m = _fastscan_subquantizers(dim)
     factory = f"IVF{nlist},PQ{m}x4fs,Refine(SQfp16)"
     parts = memory_parts(factory, n, dim)
@@ -216,7 +216,7 @@ def _plan_ivf_fastscan(n: int, dim: int, why: str = "") -> IndexPlan:
 def _nprobe_grid(nlist: int) -> list:
     """Powers of two and the steps halfway between (x 1.5): at 1M ivf-fastscan nprobe 8 -> 16 costs
     0.1 ms a query, a third of the search, so tuning stops closer to the targets."""
-    steps = {p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)} | {3, 6, 12, 24, 48, 96, 192, 384, 768}
+    steps = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
     return sorted({p for p in steps if p <= nlist} | {nlist})
 
 
@@ -236,20 +236,23 @@ def memory_parts(factory: str, n: int, dim: int) -> dict:
     nlist = int(re.match(r"IVF(\d+)", factory).group(1))
     if "RaBitQ" in factory:
         return {k: round(v, 1) for k, v in rabitq_bytes(n, dim, nlist).items()}
-    if "fs" in factory:  # ivf-fastscan: 4-bit codes, float16 re-ranking vectors inside the FAISS file
-        m = int(re.search(r"PQ(\d+)", factory).group(1))
+    m = int(re.search(r"PQ(\d+)", factory).group(1))
+    if is_fastscan(factory):  # 4-bit codes, float16 re-ranking vectors inside the FAISS file
         return {"codes": float(math.ceil(m / 2)), "ids": 8.0, "centroids": round(nlist * dim * 4 / n, 1),
                 "re-ranking vectors (float16, in FAISS)": 2.0 * dim}
-    m = int(re.search(r"PQ(\d+)", factory).group(1))
     return {"codes": float(m), "ids": 8.0, "centroids and codebooks": round((nlist + 256) * dim * 4 / n, 1),
             "re-ranking vectors (float16, vectors.npy)": 2.0 * dim}
+
+
+def is_fastscan(factory: str) -> bool:
+    return "x4fs" in factory
 
 
 def read_into_memory(factory: str) -> str | None:
     """What of a FAISS file IO_FLAG_MMAP_IFC reads into memory instead of mapping, for `info`.
     Measured for fast-scan (faiss 1.15.1, 200k x 512-d): opening a 211 MB file mapped grew the
     process by 15 MB, its lists, where opening it unmapped grew it by 200 MB."""
-    if "x4fs" in factory:
+    if is_fastscan(factory):
         return "the IVF lists of fast-scan codes and ids (its re-ranking vectors are mapped)"
     return None  # the same check mapped IVF-PQ's and IVF-RaBitQ's lists: < 1 MB of growth
 
