@@ -17,7 +17,7 @@ import numpy as np
 from .artifacts import load_checked_array, save_checked_array
 from .errors import InputError
 from .images import describe
-from .index.faiss_index import faiss_search, filtered_search, flat_index, has_exact_storage
+from .index.faiss_index import faiss_search, filtered_search, float16_flat_index, has_exact_storage
 from .languages import normalize_lang
 from .maps.rerank import (
     DEFAULT_RERANK,
@@ -64,12 +64,23 @@ FASTSCAN_BRUTE_FORCE_BELOW = 2_000
 
 
 # -- the candidate search everything uses ------------------------------------------------------
+# Index kinds whose FAISS scores are already the exact cosines, best first: their vectors in FAISS
+# (Flat's and HNSW's float32 storage, ivf-fastscan's float16 re-ranking vectors) hold the same
+# float16 values as vectors.npy, and IVF-PQ's candidates are re-ranked against vectors.npy. Taking
+# them saves reading the rows again from the memory map (0.03-0.09 ms of a 1M text search, right
+# after the model). IVF-RaBitQ's scores are estimates: its rows' cosines are computed.
+EXACT_SCORES = frozenset({"flat", "hnsw", "ivf-fastscan", "ivf-pq"})
+
+
 def nearest(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, exact cosines) of the k items nearest to a unit query vector among `allowed` rows."""
     query = np.asarray(query, dtype=np.float32)
     if allowed is None:
-        _, rows = faiss_search(index.faiss, query[None, :], k, index.kind, index.vectors)
-        rows = rows[0][rows[0] >= 0]
+        scores, rows = faiss_search(index.faiss, query[None, :], k, index.kind, index.vectors)
+        found = rows[0] >= 0
+        if index.kind in EXACT_SCORES:
+            return rows[0][found], scores[0][found]
+        rows = rows[0][found]
     else:
         if _allowed_count(allowed) <= exact_filter_limit(index):
             rows = _exact_filtered(index, query, allowed, k)
@@ -142,7 +153,8 @@ def _batch_results(index, answers) -> list:
     items = _rows_of(columns, every_row) if columns else [index.result_row(r) for r in every_row]
     out, start = [], 0
     for rows, scores, cosines in answers:
-        out.append([{"rank": r + 1, **items[start + r], "score": round(float(s), 6), "cosine": round(float(c), 6)}
+        scores, cosines = np.asarray(scores, dtype=np.float64).tolist(), np.asarray(cosines, dtype=np.float64).tolist()
+        out.append([{"rank": r + 1, **items[start + r], "score": round(s, 6), "cosine": round(c, 6)}
                     for r, (s, c) in enumerate(zip(scores, cosines))])
         start += len(rows)
     return out
@@ -196,6 +208,8 @@ def _column_reader(array):
             return [None if bits is not None and not (bits[(r + start) >> 3] >> ((r + start) & 7)) & 1
                     else data[offsets[r]:offsets[r + 1]].tobytes().decode() for r in rows.tolist()]
         return strings
+    if pa.types.is_null(array.type):  # a column no item fills (an index of texts has no paths)
+        return lambda rows: [None] * len(rows)
     if pa.types.is_integer(array.type) and array.null_count == 0:
         values = array.to_numpy()
         return lambda rows: values[rows].tolist()
@@ -204,8 +218,8 @@ def _column_reader(array):
 
 def _rows_of(columns: dict, rows: np.ndarray) -> list:
     rows = np.asarray(rows, dtype=np.int64)
-    values = [(name, read(rows)) for name, read in columns.items()]
-    return [{name: column[i] for name, column in values} for i in range(len(rows))]
+    names = list(columns)
+    return [dict(zip(names, values)) for values in zip(*(read(rows) for read in columns.values()))]
 
 
 MASKS_KEPT = 32  # filter masks remembered per opened index: 1 byte an item each (32 MiB at 1M items)
@@ -355,9 +369,10 @@ def nearest_mixed(index, query: np.ndarray, k: int, kinds: list, own=None,
     Ties in fused rank go to the higher cosine (so a text query's best text comes first). own: the
     row of an item query, left out of its kind's list before the lists are merged. allowed: the
     filter the kinds' masks were cut from (None: the whole index)."""
+    wanted = k if own is None else k + 1
     lists = []
     for mask in kinds:
-        rows, cosines = _nearest_in_kind(index, query, k if own is None else k + 1, mask, allowed is None)
+        rows, cosines = _nearest_in_kind(index, query, wanted, mask, allowed is None)
         keep = rows != own
         lists.append((rows[keep][:k], cosines[keep][:k]))
     rows = np.concatenate([r for r, _ in lists])
@@ -367,33 +382,37 @@ def nearest_mixed(index, query: np.ndarray, k: int, kinds: list, own=None,
     return rows[order], cosines[order]
 
 
-SMALL_KIND = 20_000  # a kind this small is searched exactly from a float32 copy kept with the open index (<= 40 MB)
+SMALL_KIND = 20_000  # a kind this small is searched exactly from a float16 copy kept with the open index (<= 20 MB)
 
 
 def _nearest_in_kind(index, query, k: int, mask, whole_index: bool) -> tuple[np.ndarray, np.ndarray]:
     """`nearest` within one kind; a small kind (the demo's 1,914 images) exactly, from a FAISS flat
-    index of its float32 vectors, since reading its rows out of the float16 store on every search
-    would cost more than the search itself. (Not numpy's `vectors @ query`: OpenBLAS spreads that
-    product over its threads, and on the demo, with the model's threads just used, it took 3 ms a
-    search on a busy machine against 0.08 ms for FAISS's one-thread scan.)
-    A large kind of an unfiltered search first tries the unfiltered search for 2k (cheaper than a
-    filtered one), keeping its items of this kind when that gives k of them."""
+    index of its vectors kept with the open index (float16_flat_index), since reading its rows out
+    of the memory-mapped store on every search would cost more than the search itself. (Not numpy's
+    `vectors @ query`: OpenBLAS spreads that product over its threads, and on the demo, with the
+    model's threads just used, it took 3 ms a search on a busy machine against 0.08 ms for FAISS's
+    one-thread scan.)
+    A large kind of an unfiltered search first tries the unfiltered search for k (cheaper than a
+    filtered one), keeping its items when all k are of this kind. Not 2k: ivf-fastscan re-ranks
+    8 x k candidates, and on the demo, right after the model, k = 20 took 0.47 ms p50 against 0.21
+    for k = 10. An image was among the unfiltered top 10 for 44 of benchmarks/search.py's first 500
+    held-out texts, which then take the filtered search (with k + 2, 16: the same cost at the mean)."""
     if np.count_nonzero(mask) > SMALL_KIND:  # the row numbers of a large kind are never needed
         if whole_index:
-            found, cosines = nearest(index, query, 2 * k)
+            found, cosines = nearest(index, query, k)
             keep = mask[found]
             if keep.sum() >= k:
                 return found[keep][:k], cosines[keep][:k]
         return nearest(index, query, k, mask)
     rows, flat = _kind_flat_index(index, mask)
-    cosines, found = faiss_search(flat, np.asarray(query, dtype=np.float32)[None, :], k, "flat")
+    cosines, found = faiss_search(flat, np.asarray(query, dtype=np.float32)[None, :], k, "float16-flat")
     found, cosines = found[0], cosines[0]
     keep = found >= 0  # FAISS returns them best first
     return rows[found[keep]], cosines[keep]
 
 
 def _kind_flat_index(index, mask) -> tuple[np.ndarray, object]:
-    """(rows, exact FAISS index of their float32 vectors) for this mask, kept with the open index
+    """(rows, exact FAISS index of their vectors) for this mask, kept with the open index
     (a few masks at most). The whole index's kind masks are the same objects on every search, so
     they are found by identity; a filtered one by its values."""
     kept = index.__dict__.setdefault("_kind_flat", [])
@@ -403,7 +422,7 @@ def _kind_flat_index(index, mask) -> tuple[np.ndarray, object]:
     if len(kept) >= 4:
         kept.clear()
     rows = np.flatnonzero(mask)
-    kept.append((mask, rows, flat_index(index.vectors_f32(rows))))  # masks are never changed in place
+    kept.append((mask, rows, float16_flat_index(index.vectors_f32(rows))))  # masks are never changed in place
     return rows, kept[-1][2]
 
 

@@ -2,9 +2,9 @@
 
 Vectors are unit length, so inner product is cosine. The automatic choice, in order:
 - exact (Flat) below EXACT_BELOW vectors: nothing approximate is worth it there;
-- IVF with 4-bit fast-scan PQ codes and an exact float16 re-ranking inside FAISS (ivf-fastscan,
-  `IVF{nlist},PQ{dim/4}x4fs,Refine(SQfp16)`) when its codes and re-ranking vectors (~1,100 B a
-  vector at 512-d) fit the memory budget: at a million use-m3 texts it reached recall@10 0.95 on
+- IVF with float16 centroids, 4-bit fast-scan PQ codes and an exact float16 re-ranking inside
+  FAISS (ivf-fastscan, `IVF{nlist}(SQfp16),PQ{dim/4}x4fs,Refine(SQfp16)`) when its codes and
+  re-ranking vectors (~1,100 B a vector at 512-d) fit the memory budget: at a million use-m3 texts it reached recall@10 0.95 on
   held-out texts in about half the time of HNSW32, built in a tenth of the time and reads half
   the memory (FASTSCAN_LISTS_PER_SQRT says where);
 - IVF-RaBitQ, the compact choice, when only it fits: ~292 B a vector at 512-d with nothing else
@@ -95,6 +95,21 @@ FASTSCAN_LISTS_PER_SQRT = 1
 # Candidates the float16 re-ranking re-scores: FASTSCAN_K_FACTOR x k. Same set, 1M, nprobe 16:
 # 4 -> recall@10 0.953, 8 -> 0.969, 16 -> 0.972 (0.28, 0.33, 0.38 ms).
 FASTSCAN_K_FACTOR = 8
+# Fast-scan's search implementation (IndexIVFFastScan.implem: set at build and again at open, since
+# an index written before this choice holds FAISS's default, 0). FAISS's automatic choice blocks
+# queries together (implem 12/13), which pays in batches and costs a single query. Measured at 1M
+# (nprobe 24, one thread, each search right after the model embedded a text; benchmarks/search.py's
+# 500 dev-half held-out texts, 2026-12-02): automatic 0.47 ms p50, 11 (reservoir, no query blocks)
+# 0.36, 10 (heap) 0.36, 14 (threads over lists) 0.49; the demo (66k, nprobe 12): 0.165 vs 0.151.
+# A batch of 1,000 costs 0.11 s on two threads against the automatic 0.07 s, small beside embedding
+# 1,000 texts. 11 keeps candidates as the automatic choice does (the same top 10 for 9,999 of
+# 10,000 results; 10 differed in 12).
+FASTSCAN_IMPLEM = 11
+# The IVF centroids of ivf-fastscan in float16 (its `IVF{nlist}(SQfp16)` quantizer): a query scans
+# every centroid, right after the model has filled the caches, so halving their bytes pays. At 1M
+# (1,024 lists, the same measure as above): 0.365 ms p50 with float32 centroids, 0.320 with float16,
+# and the same top 10 for all 500 queries.
+FASTSCAN_CENTROIDS = "SQfp16"
 RABITQ_BITS = 4  # bits a dimension in IVF-RaBitQ's codes (RaBitQ4): 256 B at 512-d
 RABITQ_CENTROID_BYTES = 8  # most bytes a vector its share of the IVF centroids may cost
 RABITQ_QUERY_BITS = 8  # qb: bits a dimension of the query; FAISS's default for RaBitQ4 (4) lost recall
@@ -205,7 +220,7 @@ def _plan_ivf_fastscan(n: int, dim: int, why: str) -> IndexPlan:
     float16 vectors kept in the FAISS file (FAISS's IndexRefine: no Python between the two steps)."""
     nlist = _ivf_lists(n, FASTSCAN_LISTS_PER_SQRT)
     m = _fastscan_subquantizers(dim)
-    factory = f"IVF{nlist},PQ{m}x4fs,Refine(SQfp16)"
+    factory = f"IVF{nlist}({FASTSCAN_CENTROIDS}),PQ{m}x4fs,Refine(SQfp16)"
     parts = memory_parts(factory, n, dim)
     reason = (f"IVF with {nlist} lists, 4-bit fast-scan PQ codes and float16 re-ranking of the top "
               f"{FASTSCAN_K_FACTOR} x k candidates ({why}): {sum(parts.values()):,.0f} bytes a vector ("
@@ -238,7 +253,8 @@ def memory_parts(factory: str, n: int, dim: int) -> dict:
         return {k: round(v, 1) for k, v in rabitq_bytes(n, dim, nlist).items()}
     m = int(re.search(r"PQ(\d+)", factory).group(1))
     if is_fastscan(factory):  # 4-bit codes, float16 re-ranking vectors inside the FAISS file
-        return {"codes": float(math.ceil(m / 2)), "ids": 8.0, "centroids": round(nlist * dim * 4 / n, 1),
+        centroid_bytes = 2 if f"IVF{nlist}(SQfp16)" in factory else 4
+        return {"codes": float(math.ceil(m / 2)), "ids": 8.0, "centroids": round(nlist * dim * centroid_bytes / n, 1),
                 "re-ranking vectors (float16, in FAISS)": 2.0 * dim}
     return {"codes": float(m), "ids": 8.0, "centroids and codebooks": round((nlist + 256) * dim * 4 / n, 1),
             "re-ranking vectors (float16, vectors.npy)": 2.0 * dim}
@@ -388,7 +404,18 @@ def read_mmapped(path):
     """A FAISS index file, memory-mapped (see the module docstring)."""
     import faiss
 
-    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+    return for_single_queries(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC))
+
+
+def for_single_queries(index):
+    """The index with fast-scan's scan set to FASTSCAN_IMPLEM."""
+    import faiss
+
+    outer = faiss.downcast_index(index)
+    inner = faiss.downcast_index(outer.base_index) if isinstance(outer, faiss.IndexRefine) else outer
+    if isinstance(inner, faiss.IndexIVFFastScan):
+        inner.implem = FASTSCAN_IMPLEM
+    return index
 
 
 def _empty_index(plan: IndexPlan, dim: int):
@@ -401,7 +428,7 @@ def _empty_index(plan: IndexPlan, dim: int):
         faiss.downcast_index(index).qb = RABITQ_QUERY_BITS  # saved with the index
     if plan.kind == "ivf-fastscan":
         faiss.downcast_index(index).k_factor = FASTSCAN_K_FACTOR  # saved with the index
-    return index
+    return for_single_queries(index)
 
 
 def _trained_index(plan: IndexPlan, vectors: np.ndarray, seed: int):
@@ -429,10 +456,21 @@ def set_search_param(index, param: str | None, value: int | None) -> None:
             faiss.ParameterSpace().set_index_parameter(index, param, int(value))
 
 
+# Index kinds searched for one query as they are, without search_threads: FAISS splits their batches
+# by query, so one query is no slower at OpenMP's default thread count, and search_threads itself
+# cost 0.03-0.04 ms right after the model. Measured on the demo, each search right after the model
+# embedded a text (500 held-out texts): ivf-fastscan 0.123 ms p50 at the default 2 threads, 0.125
+# set to 1; the float16 flat index of its 1,914 images 0.092 and 0.094 (0.134 through search_threads).
+# A float32 Flat index is not one of them: FAISS splits a single query's scan over its threads.
+SINGLE_QUERY_AS_IS = frozenset({"ivf-fastscan", "float16-flat"})
+
+
 def faiss_search(index, queries: np.ndarray, k: int, plan_kind: str, vectors=None, rerank_factor: int = RERANK_FACTOR):
     """Top-k (scores, rows); IVF-PQ candidates are re-ranked exactly against `vectors`."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, index.ntotal)
+    if len(queries) == 1 and plan_kind in SINGLE_QUERY_AS_IS:
+        return index.search(queries, k)
     with search_threads(len(queries)):
         if plan_kind != "ivf-pq" or vectors is None:
             return index.search(queries, k)
@@ -447,6 +485,21 @@ def flat_index(vectors: np.ndarray):
 
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def float16_flat_index(vectors: np.ndarray):
+    """An exact inner-product FAISS index over rows that are float16 values (vectors.npy's): FAISS's
+    float16 scalar quantizer holds them without loss in half the bytes of IndexFlatIP, and a query
+    reads half as much. The demo's 1,914 images, each search right after the model embedded a text:
+    0.142 ms p50 as float32, 0.098 as float16, the same rows and scores for 500 queries."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if not np.array_equal(vectors.astype(np.float16).astype(np.float32), vectors):
+        raise ValueError("float16_flat_index: these rows are not float16 values; use flat_index")
+    index = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    index.add(vectors)
     return index
 
 

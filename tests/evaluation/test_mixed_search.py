@@ -64,7 +64,7 @@ def test_mixed_suite_slice_ranks_as_the_search_does(demo12):
 @pytest.mark.slow
 @pytest.mark.parametrize("small_kind", [0, 20_000])
 def test_each_kind_of_an_unfiltered_search_is_its_filtered_search(demo12, monkeypatch, small_kind):
-    """Both ways a kind is searched (a float32 copy of a small kind; the unfiltered search for 2k
+    """Both ways a kind is searched (a float16 copy of a small kind; the unfiltered search for k
     of a large one, else the filtered search) give the kind-filtered search's items, in order."""
     index, space = demo12
     monkeypatch.setattr(query, "SMALL_KIND", small_kind)

@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from embedspace.cli.parser import build_parser
-from embedspace.index.faiss_index import INDEX_TYPES, build_partitions, memory_parts, plan_index, tuning_queries
+from embedspace.index.faiss_index import (
+    FASTSCAN_IMPLEM,
+    INDEX_TYPES,
+    build_partitions,
+    memory_parts,
+    plan_index,
+    read_mmapped,
+    tuning_queries,
+)
 
 MIB = 2**20
 N, DIM = 1_000_000, 512
@@ -29,8 +37,8 @@ def test_auto_is_exact_below_the_threshold_and_hnsw_only_when_asked():
 
 def test_fastscan_uses_fewer_lists_than_ivf_pq_and_codes_of_one_bit_a_dimension():
     plan = plan_index(N, DIM, "ivf-fastscan")
-    assert plan.factory == "IVF1024,PQ128x4fs,Refine(SQfp16)", plan.factory
-    assert plan_index(12_000, 50, "ivf-fastscan").factory.startswith("IVF128,PQ25x4fs")  # 50-d: 2 dims a code
+    assert plan.factory == "IVF1024(SQfp16),PQ128x4fs,Refine(SQfp16)", plan.factory
+    assert plan_index(12_000, 50, "ivf-fastscan").factory.startswith("IVF128(SQfp16),PQ25x4fs")  # 50-d: 2 dims a code
 
 
 def test_below_the_compact_index_auto_keeps_ivf_pq_and_says_its_reranking_vectors_are_outside_the_budget():
@@ -66,6 +74,25 @@ def test_the_codes_counted_are_the_codes_faiss_stores():
     built = faiss.downcast_index(owner)
     assert memory_parts(plan.factory, len(vectors), 32)["codes"] == faiss.extract_index_ivf(built).code_size
     assert faiss.downcast_index(built.refine_index).code_size == 2 * 32
+    quantizer = faiss.downcast_index(faiss.extract_index_ivf(built).quantizer)
+    nlist = faiss.extract_index_ivf(built).nlist
+    assert memory_parts(plan.factory, len(vectors), 32)["centroids"] == round(nlist * quantizer.sa_code_size() / len(vectors), 1)
+
+
+def test_fast_scan_scans_single_queries_its_own_way_after_build_and_after_open(tmp_path):
+    """The scan implementation is set when an index is built (a partition cloned from the trained
+    index keeps it) and again when one is opened (a file written before it was chosen holds 0)."""
+    import faiss
+
+    vectors = np.random.default_rng(1).standard_normal((3_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    plan = plan_index(len(vectors), 32, "ivf-fastscan")
+    parts = build_partitions(plan, vectors, 2)
+    path = tmp_path / "index.faiss"
+    faiss.downcast_index(faiss.extract_index_ivf(parts[0])).implem = 0
+    faiss.write_index(parts[0], str(path))
+    for index in (parts[1], read_mmapped(path)):
+        assert faiss.downcast_index(faiss.extract_index_ivf(index)).implem == FASTSCAN_IMPLEM
 
 
 def test_the_cli_offers_every_index_type():
