@@ -128,15 +128,18 @@ def test_result_rows_of_a_column_arrow_cannot_hold_come_from_pandas(small):
     assert query._result_table(odd) is None  # the fallback was taken
 
 
-def test_result_columns_cut_from_arrow_buffers_equal_arrow_values():
-    """Strings read from the buffers (offsets, bytes, validity bits) give what Arrow gives: missing
-    values, non-ASCII text, a sliced array (a non-zero offset), both string widths, integers, and a
-    column of nulls only (Arrow's null type: pandas gives it for a column no item fills)."""
+@pytest.mark.parametrize("dictionary_max", [0, 100_000])
+def test_result_columns_cut_from_arrow_buffers_equal_arrow_values(monkeypatch, dictionary_max):
+    """Strings read from the buffers (offsets, bytes, validity bits) or through a list of a column's
+    distinct values (dictionary_max) give what Arrow gives: missing values, non-ASCII text, a
+    sliced array (a non-zero offset), both string widths, integers, and a column of nulls only
+    (Arrow's null type: pandas gives it for a column no item fills)."""
     import pyarrow as pa
 
-    values = ["perro", None, "犬", "", "café", None, "dog"] * 5
+    monkeypatch.setattr(query, "DICTIONARY_MAX", dictionary_max)
+    values = ["perro", None, "犬", "", "café", None, "dog"] * 5  # repeats: a dictionary unless dictionary_max is 0
     rows = np.array([34, 0, 1, 2, 9, 17, 31, 3])
     for array in (pa.array(values, pa.large_string()), pa.array(values, pa.string()),
                   pa.array(["x", *values], pa.large_string()).slice(1), pa.array(range(35), pa.int64()),
-                  pa.array([None] * 35)):
+                  pa.array([None] * 35), pa.array([f"word {i}" for i in range(35)])):  # the last: no repeats
         assert query._column_reader(array)(rows) == array.take(pa.array(rows)).to_pylist()
