@@ -82,10 +82,13 @@ def nearest(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None)
             return rows[0][found], scores[0][found]
         rows = rows[0][found]
     else:
-        if _allowed_count(allowed) <= exact_filter_limit(index):
-            rows = _exact_filtered(index, query, allowed, k)
-        else:
-            rows = _filtered_ann(index, query, allowed, k)
+        count = _allowed_count(allowed)
+        if count <= exact_filter_limit(index):
+            scores, rows = _exact_filtered(index, query, allowed, k)
+            return rows, scores  # exact by construction, best first
+        scores, rows = _filtered_ann(index, query, allowed, k, count)
+        if index.kind in EXACT_SCORES:
+            return rows, scores
     cosines = index.vectors_f32(rows) @ query if len(rows) else np.zeros(0, np.float32)
     order = np.argsort(-cosines, kind="stable")
     return rows[order], cosines[order]
@@ -98,8 +101,23 @@ def exact_filter_limit(index) -> float:
     return FASTSCAN_BRUTE_FORCE_BELOW if index.kind == "ivf-fastscan" else BRUTE_FORCE_BELOW
 
 
+_COUNTS = {}  # id(mask) -> (mask, allowed rows) of the last few read-only masks
+COUNTS_KEPT = 8
+
+
 def _allowed_count(allowed: np.ndarray) -> int:
-    return int(np.count_nonzero(allowed))
+    """Rows a mask allows. A read-only mask (the filters remembered per index, _mask) is counted
+    once: a pass over a million rows cost 0.06 ms right after the model."""
+    if allowed.flags.writeable:
+        return int(np.count_nonzero(allowed))
+    known = _COUNTS.get(id(allowed))
+    if known is not None and known[0] is allowed:  # the mask itself is kept, so its id is not reused
+        return known[1]
+    count = int(np.count_nonzero(allowed))
+    if len(_COUNTS) >= COUNTS_KEPT:
+        _COUNTS.clear()
+    _COUNTS[id(allowed)] = (allowed, count)
+    return count
 
 
 def _exact_filtered(index, query, allowed, k):
@@ -107,15 +125,17 @@ def _exact_filtered(index, query, allowed, k):
     vectors (Flat's and HNSW's float32 storage, ivf-fastscan's float16 re-ranking vectors: the same
     float16 values as vectors.npy) and skips the rows a bitmap leaves out, so no subset of the
     vectors is copied and converted to float32 per query (5.8 of translate's ms on the demo index).
-    IVF-PQ and IVF-RaBitQ keep no exact vectors in FAISS: the allowed rows of vectors.npy."""
+    IVF-PQ and IVF-RaBitQ keep no exact vectors in FAISS: the allowed rows of vectors.npy.
+    Returns (exact cosines, rows), best first."""
     if has_exact_storage(index.faiss):
-        _, rows = filtered_search(index.faiss, query[None, :], k, allowed, "exact")
+        scores, rows = filtered_search(index.faiss, query[None, :], k, allowed, "exact")
     else:
-        rows, _ = exact_neighbours(query[None, :], index.vectors, k, pool_rows=np.flatnonzero(allowed))
-    return rows[0][rows[0] >= 0]
+        rows, scores = exact_neighbours(query[None, :], index.vectors, k, pool_rows=np.flatnonzero(allowed))
+    found = rows[0] >= 0
+    return scores[0][found], rows[0][found]
 
 
-def _filtered_ann(index, query, allowed, k):
+def _filtered_ann(index, query, allowed, k, count):
     """The approximate index searched with the filter inside it (FAISS's IDSelectorBitmap), its
     effort (efSearch, nprobe) widened as the filter gets more selective; exact over the allowed
     rows if that finds fewer than k of them.
@@ -124,21 +144,23 @@ def _filtered_ann(index, query, allowed, k):
     0.92 at efSearch 96, 0.98 at 192 and 0.99 at 384 (0.15, 0.28, 0.6 ms), against 0.99 unfiltered;
     today's oversampling (k x 8, then x 4 ...) got the same 0.92 in twice the time (docs/indexes.md).
     """
-    rows = selector_search(index, query, allowed, k)
-    if len(rows) >= min(k, _allowed_count(allowed)):
-        return rows
+    scores, rows = selector_search(index, query, allowed, k, count, with_scores=True)
+    if len(rows) >= min(k, count):
+        return scores, rows
     return _exact_filtered(index, query, allowed, k)
 
 
-def selector_search(index, query, allowed, k):
+def selector_search(index, query, allowed, k, count=None, with_scores=False):
     """Rows the approximate index finds with the filter inside it, widened effort, no fallback
-    (benchmarks/search.py measures its recall against exact)."""
-    selectivity = _allowed_count(allowed) / len(allowed)
+    (benchmarks/search.py measures its recall against exact); with_scores: (FAISS's scores, rows).
+    count: the allowed rows, if known."""
+    selectivity = (_allowed_count(allowed) if count is None else count) / len(allowed)
     widen = min(FILTER_WIDEN_MAX, max(1.0, FILTER_FULL_EFFORT_AT / selectivity))
     how = "ivf" if index.kind.startswith("ivf") else "hnsw"
     rerank_with = index.vectors if index.kind == "ivf-pq" else None  # as faiss_search: only PQ is re-ranked
-    _, rows = filtered_search(index.faiss, query[None, :], k, allowed, how, rerank_with, widen=widen)
-    return rows[0][rows[0] >= 0]
+    scores, rows = filtered_search(index.faiss, query[None, :], k, allowed, how, rerank_with, widen=widen)
+    found = rows[0] >= 0
+    return (scores[0][found], rows[0][found]) if with_scores else rows[0][found]
 
 
 RESULT_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path")
@@ -377,6 +399,8 @@ def kind_masks(index, allowed=None) -> list | None:
     if cached is None or cached[0] is not items or len(cached[1][0]) != len(items):  # items added since
         kinds = items["kind"].to_numpy()
         masks = [kinds == "text", kinds == "image"]
+        for mask in masks:
+            mask.setflags(write=False)  # shared by every search; read-only masks have their counts remembered
         cached = (items, masks, all(m.any() for m in masks))  # both kinds: a pass over every item, once
         index._kind_masks = cached
     _, masks, both = cached
@@ -425,7 +449,7 @@ def _nearest_in_kind(index, query, k: int, mask, whole_index: bool) -> tuple[np.
     8 x k candidates, and on the demo, right after the model, k = 20 took 0.47 ms p50 against 0.21
     for k = 10. An image was among the unfiltered top 10 for 44 of benchmarks/search.py's first 500
     held-out texts, which then take the filtered search (with k + 2, 16: the same cost at the mean)."""
-    if np.count_nonzero(mask) > SMALL_KIND:  # the row numbers of a large kind are never needed
+    if _allowed_count(mask) > SMALL_KIND:  # the row numbers of a large kind are never needed
         if whole_index:
             found, cosines = nearest(index, query, k)
             keep = mask[found]

@@ -535,13 +535,28 @@ def search_threads(n_queries: int):
 
 
 # -- filters inside FAISS -----------------------------------------------------------------------
+_SELECTORS = {}  # id(mask) -> (mask, selector, bitmap) of the last few read-only masks
+SELECTORS_KEPT = 8
+
+
 def bitmap_selector(allowed: np.ndarray):
     """(FAISS IDSelectorBitmap, its bitmap) for a boolean row mask; keep the bitmap alive while
-    the selector is used (FAISS holds only a pointer to it)."""
+    the selector is used (FAISS holds only a pointer to it). A read-only mask's (the filters an
+    opened index remembers) are kept and shared: FAISS only reads them, and packing a million
+    rows cost 0.05-0.1 ms a search."""
     import faiss
 
-    bitmap = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
-    return faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)), bitmap
+    allowed = np.asarray(allowed, dtype=bool)
+    known = None if allowed.flags.writeable else _SELECTORS.get(id(allowed))
+    if known is not None and known[0] is allowed:  # the mask itself is kept, so its id is not reused
+        return known[1], known[2]
+    bitmap = np.packbits(allowed, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+    if not allowed.flags.writeable:
+        if len(_SELECTORS) >= SELECTORS_KEPT:
+            _SELECTORS.clear()
+        _SELECTORS[id(allowed)] = (allowed, selector, bitmap)
+    return selector, bitmap
 
 
 def exact_storage(index):
@@ -590,7 +605,8 @@ def filtered_search(index, queries: np.ndarray, k: int, allowed: np.ndarray, how
     wide = min(len(allowed), max(k * rerank_factor, k + 10)) if how == "ivf" and vectors is not None else k
 
     def search_part(part, start, stop):
-        part_allowed = allowed[start:stop]
+        # the whole mask itself where there is one part, so that its selector is kept
+        part_allowed = allowed if (start, stop) == (0, len(allowed)) else allowed[start:stop]
         if not part_allowed.any():
             return (np.full((len(queries), wide), -np.inf, np.float32), np.full((len(queries), wide), -1, np.int64))
         selector, _bitmap = bitmap_selector(part_allowed)  # _bitmap: alive until the search returns
