@@ -456,13 +456,15 @@ def set_search_param(index, param: str | None, value: int | None) -> None:
             faiss.ParameterSpace().set_index_parameter(index, param, int(value))
 
 
-# Index kinds searched for one query as they are, without search_threads: FAISS splits their batches
-# by query, so one query is no slower at OpenMP's default thread count, and search_threads itself
-# cost 0.03-0.04 ms right after the model. Measured on the demo, each search right after the model
-# embedded a text (500 held-out texts): ivf-fastscan 0.123 ms p50 at the default 2 threads, 0.125
-# set to 1; the float16 flat index of its 1,914 images 0.092 and 0.094 (0.134 through search_threads).
-# A float32 Flat index is not one of them: FAISS splits a single query's scan over its threads.
-SINGLE_QUERY_AS_IS = frozenset({"ivf-fastscan", "float16-flat"})
+# Index kinds searched for one query as they are, without search_threads (which cost 0.03-0.04 ms
+# right after the model): FAISS runs one query to them on the calling thread. Measured on the demo's
+# 1,914 images as a float16 flat index, 400 queries 1 ms apart, p50 / p99: 0.127 / 0.30 ms at
+# OpenMP's default 2 threads and 0.123 / 0.26 set to 1, with a busy process on the other core
+# 0.121 / 0.28 and 0.130 / 0.32. Not ivf-fastscan: the same test gave 1.19 / 9.4 ms at 2 threads
+# against 0.16 / 0.35 at 1 (a thread of its parallel region woken on an idle core), though back to
+# back, right after the model, both took 0.12 ms. Nor a float32 Flat index, which splits a single
+# query's scan over its threads.
+SINGLE_QUERY_AS_IS = frozenset({"float16-flat"})
 
 
 def faiss_search(index, queries: np.ndarray, k: int, plan_kind: str, vectors=None, rerank_factor: int = RERANK_FACTOR):
