@@ -33,6 +33,7 @@ from .paths import cache_dir
 from .text import describe_lone_surrogate, excerpt
 from .vectors import (
     CSLS_K,
+    ReadOnlyMemo,
     analogy_scores,
     analogy_target,
     candidate_cosines,
@@ -103,23 +104,13 @@ def exact_filter_limit(index) -> float:
     return FASTSCAN_BRUTE_FORCE_BELOW if index.kind == "ivf-fastscan" else BRUTE_FORCE_BELOW
 
 
-_COUNTS = {}  # id(mask) -> (mask, allowed rows) of the last few read-only masks
-COUNTS_KEPT = 8
+_COUNTS = ReadOnlyMemo()
 
 
 def _allowed_count(allowed: np.ndarray) -> int:
     """Rows a mask allows. A read-only mask (the filters remembered per index, _mask) is counted
     once: a pass over a million rows cost 0.06 ms right after the model."""
-    if allowed.flags.writeable:
-        return int(np.count_nonzero(allowed))
-    known = _COUNTS.get(id(allowed))
-    if known is not None and known[0] is allowed:  # the mask itself is kept, so its id is not reused
-        return known[1]
-    count = int(np.count_nonzero(allowed))
-    if len(_COUNTS) >= COUNTS_KEPT:
-        _COUNTS.clear()
-    _COUNTS[id(allowed)] = (allowed, count)
-    return count
+    return _COUNTS.get(allowed, lambda mask: int(np.count_nonzero(mask)))
 
 
 def _exact_filtered(index, query, allowed, k):

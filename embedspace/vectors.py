@@ -180,3 +180,25 @@ def l2_normalize(vectors: np.ndarray, dtype=np.float32) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     np.maximum(norms, 1e-12, out=norms)
     return vectors / norms
+
+
+class ReadOnlyMemo:
+    """Values computed from read-only arrays (the filter masks an opened index remembers), kept for
+    the last `kept` arrays by identity, with the array itself so that its id is not reused. A
+    writable array could change after the fact, so its value is computed every time."""
+
+    def __init__(self, kept: int = 8):
+        self.kept = kept
+        self._known = {}  # id(array) -> (array, value)
+
+    def get(self, array: np.ndarray, compute):
+        if array.flags.writeable:
+            return compute(array)
+        known = self._known.get(id(array))
+        if known is not None and known[0] is array:
+            return known[1]
+        value = compute(array)
+        if len(self._known) >= self.kept:
+            self._known.clear()
+        self._known[id(array)] = (array, value)
+        return value

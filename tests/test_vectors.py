@@ -57,3 +57,17 @@ def test_l2_normalize():
     assert l2_normalize(np.ones((2, 2)), dtype=None).dtype == np.float64
     with pytest.raises(InputError, match="non-finite"):
         l2_normalize(np.array([[np.nan, 1.0]]))
+
+
+def test_read_only_memo_keeps_values_of_read_only_arrays_only():
+    from embedspace.vectors import ReadOnlyMemo
+
+    memo, calls = ReadOnlyMemo(kept=2), []
+    count = lambda mask: calls.append(1) or int(mask.sum())  # noqa: E731
+    mask = np.array([True, False, True])
+    assert memo.get(mask, count) == 2 and memo.get(mask, count) == 2 and len(calls) == 2  # writable: each time
+    mask.setflags(write=False)
+    assert memo.get(mask, count) == 2 and memo.get(mask, count) == 2 and len(calls) == 3  # read-only: once
+    other = np.array([True, True, True])
+    other.setflags(write=False)
+    assert memo.get(other, count) == 3 and len(calls) == 4
