@@ -163,16 +163,30 @@ def _batch_results(index, answers) -> list:
     """Result rows of a batch, [(rows, scores, cosines)] per query: every item of the batch taken
     in one gather from the index's columns as an Arrow table, not row by row from pandas (0.1 ms
     a row). The same values as Index.result_row: an int id, and None for a missing value."""
-    every_row = np.concatenate([np.asarray(rows, dtype=np.int64) for rows, _, _ in answers]) if answers else []
+    every_row = (np.concatenate([np.asarray(rows, dtype=np.int64) for rows, _, _ in answers]) if answers
+                 else np.zeros(0, dtype=np.int64))
     columns = _result_columns(index)
-    items = _rows_of(columns, every_row) if columns else [index.result_row(r) for r in every_row]
+    if columns:  # each row made once, as a dict of rank, the columns, score and cosine
+        names, values, items = ("rank", *columns, "score", "cosine"), [read(every_row) for read in columns.values()], None
+    else:
+        items = [index.result_row(r) for r in every_row]
     out, start = [], 0
     for rows, scores, cosines in answers:
-        scores, cosines = np.asarray(scores, dtype=np.float64).tolist(), np.asarray(cosines, dtype=np.float64).tolist()
-        out.append([{"rank": r + 1, **items[start + r], "score": round(s, 6), "cosine": round(c, 6)}
-                    for r, (s, c) in enumerate(zip(scores, cosines))])
-        start += len(rows)
+        end = start + len(rows)
+        cosines_shown = _rounded(cosines)
+        scores_shown = cosines_shown if scores is cosines else _rounded(scores)
+        if items is None:
+            cells = zip(range(1, len(rows) + 1), *(v[start:end] for v in values), scores_shown, cosines_shown)
+            out.append([dict(zip(names, row)) for row in cells])
+        else:
+            out.append([{"rank": r + 1, **items[start + r], "score": s, "cosine": c}
+                        for r, (s, c) in enumerate(zip(scores_shown, cosines_shown))])
+        start = end
     return out
+
+
+def _rounded(values) -> list:
+    return [round(v, 6) for v in np.asarray(values, dtype=np.float64).tolist()]
 
 
 def _result_table(index):
@@ -257,12 +271,6 @@ def _string_buffer_reader(array):
         return [None if bits is not None and not (bits[(r + start) >> 3] >> ((r + start) & 7)) & 1
                 else data[offsets[r]:offsets[r + 1]].tobytes().decode() for r in rows.tolist()]
     return strings
-
-
-def _rows_of(columns: dict, rows: np.ndarray) -> list:
-    rows = np.asarray(rows, dtype=np.int64)
-    names = list(columns)
-    return [dict(zip(names, values)) for values in zip(*(read(rows) for read in columns.values()))]
 
 
 MASKS_KEPT = 32  # filter masks remembered per opened index: 1 byte an item each (32 MiB at 1M items)
@@ -418,13 +426,23 @@ def nearest_mixed(index, query: np.ndarray, k: int, kinds: list, own=None,
     lists = []
     for mask in kinds:
         rows, cosines = _nearest_in_kind(index, query, wanted, mask, allowed is None)
-        keep = rows != own
-        lists.append((rows[keep][:k], cosines[keep][:k]))
-    rows = np.concatenate([r for r, _ in lists])
-    cosines = np.concatenate([c for _, c in lists])
-    fused = np.concatenate([fused_scores(len(r)) for r, _ in lists])
-    order = np.lexsort((-cosines, -fused))[:k]
-    return rows[order], cosines[order]
+        if own is not None:
+            keep = rows != own
+            rows, cosines = rows[keep], cosines[keep]
+        lists.append((rows[:k], cosines[:k]))
+    return fuse_by_rank(lists, k)
+
+
+def fuse_by_rank(lists: list, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first k of [(rows, cosines), ...] (each list best first) in reciprocal rank fusion's
+    order: items of equal rank in their lists have equal fused scores (1 / (RRF_K + 1 + rank)),
+    so the lists are taken rank by rank, the higher cosine first and the earlier list on a tie.
+    Sorted as Python tuples: right after the model, the numpy form (three concatenations, the
+    fused scores, a lexsort) cost 0.03 ms more on the demo (paired A/B, 480 held-out texts)."""
+    entries = sorted((rank, -cosine, which, row) for which, (rows, cosines) in enumerate(lists)
+                     for rank, (row, cosine) in enumerate(zip(rows.tolist(), cosines.tolist())))[:k]
+    return (np.array([e[3] for e in entries], dtype=np.int64),
+            np.array([-e[1] for e in entries], dtype=np.float32))
 
 
 SMALL_KIND = 20_000  # a kind this small is searched exactly from a float16 copy kept with the open index (<= 20 MB)
@@ -469,11 +487,6 @@ def _kind_flat_index(index, mask) -> tuple[np.ndarray, object]:
     rows = np.flatnonzero(mask)
     kept.append((mask, rows, float16_flat_index(index.vectors_f32(rows))))  # masks are never changed in place
     return rows, kept[-1][2]
-
-
-def fused_scores(n: int) -> np.ndarray:
-    """Reciprocal rank fusion's score of ranks 0..n-1 of one kind's list."""
-    return 1.0 / (RRF_K + 1 + np.arange(n))
 
 
 def _query_vectors(index, vectors) -> np.ndarray:

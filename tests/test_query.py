@@ -143,3 +143,23 @@ def test_result_columns_cut_from_arrow_buffers_equal_arrow_values(monkeypatch, d
                   pa.array(["x", *values], pa.large_string()).slice(1), pa.array(range(35), pa.int64()),
                   pa.array([None] * 35), pa.array([f"word {i}" for i in range(35)])):  # the last: no repeats
         assert query._column_reader(array)(rows) == array.take(pa.array(rows)).to_pylist()
+
+
+def test_fusing_by_rank_keeps_reciprocal_rank_fusions_order_ties_included():
+    """fuse_by_rank must order as reciprocal rank fusion with the cosine as tie-break (the form it
+    replaced: a lexsort of fused scores, then cosines, stable in list order)."""
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        lists = []
+        for _ in range(int(rng.integers(1, 4))):
+            n = int(rng.integers(0, 7))
+            cosines = np.sort(rng.choice([0.1, 0.2, 0.3, 0.5], n).astype(np.float32))[::-1]  # ties on purpose
+            lists.append((rng.integers(0, 1000, n).astype(np.int64), cosines))
+        k = int(rng.integers(1, 12))
+        rows = np.concatenate([r for r, _ in lists])
+        cosines = np.concatenate([c for _, c in lists])
+        fused = np.concatenate([1.0 / (query.RRF_K + 1 + np.arange(len(r))) for r, _ in lists])
+        order = np.lexsort((-cosines, -fused))[:k]
+        got_rows, got_cosines = query.fuse_by_rank(lists, k)
+        assert got_rows.tolist() == rows[order].tolist() and got_cosines.tolist() == cosines[order].tolist()
+        assert got_rows.dtype == np.int64 and got_cosines.dtype == np.float32
