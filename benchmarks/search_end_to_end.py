@@ -20,6 +20,9 @@ another kind may pay for the other's threads still spinning; both are reported):
                 (minutes at 1M on 2 cores).
 
 Ratios (the issue's goals): text / embed <= 1.3; text+lang / text and translate / text <= 2.
+The model's own part of each text search is timed too (the space's embed_texts inside
+query.search), so "text" splits into the model and what comes after it ("text_split"), in the
+interleaved turns and back to back.
 
 The filtered path: query.nearest searches a filtered subset of <= exact_filter_limit rows exactly
 (recall 1 by construction); above it, HNSW and IVF walk the index with FAISS's selector. The
@@ -99,10 +102,11 @@ def end_to_end(index_dir: Path, name: str, texts: list, text_langs: list, querie
     started = time.perf_counter()
     query.csls_source_hubness(index, lang, source)
     csls_setup_s = time.perf_counter() - started
+    timed = TimedSpace(space)
     ops = {
         "embed": lambda i: space.embed_texts([texts[i]], role="query"),
         "vector": lambda i: query.search(index, space, vector=vectors[i], k=K),
-        "text": lambda i: query.search(index, space, text=texts[i], k=K),
+        "text": lambda i: query.search(index, timed, text=texts[i], k=K),
         "text+lang": lambda i: query.search(index, space, text=texts[i], k=K, lang=lang),
         "vector+lang": lambda i: query.search(index, space, vector=vectors[i], k=K, lang=lang),
         "translate": lambda i: query.translate(index, space, texts[i], to=lang, from_=source, k=K),
@@ -118,11 +122,15 @@ def end_to_end(index_dir: Path, name: str, texts: list, text_langs: list, querie
             call(i)
             if turn >= WARMUP:
                 times[op].append((time.perf_counter() - t) * 1000)
+                if op == "text":
+                    timed.kept.append(timed.last * 1000)
         if turn >= WARMUP + 20 and time.perf_counter() - started > budget_s:
             break
+    split = {"interleaved": text_split(times["text"], timed.take())}
     p50 = {op: float(np.percentile(t, 50)) if t else None for op, t in times.items()}
     blocks = {op: block_times(call, [i for i in range(len(texts)) if op != "translate" or i in translatable],
-                              budget_s / len(ops)) for op, call in ops.items()}
+                              budget_s / len(ops), keep=timed if op == "text" else None) for op, call in ops.items()}
+    split["back_to_back"] = text_split(blocks["text"], timed.take())
     p50_blocks = {op: float(np.percentile(t, 50)) if t else None for op, t in blocks.items()}
     out = {
         "index": name, "kind": index.kind, "factory": index.manifest["index"]["factory"], "items": len(index),
@@ -142,14 +150,46 @@ def end_to_end(index_dir: Path, name: str, texts: list, text_langs: list, querie
         # model after FAISS, FAISS after the model) may pay for the other's threads still spinning
         "p50_ms_back_to_back": {op: round(v, 3) if v is not None else None for op, v in p50_blocks.items()},
         "ratios_back_to_back": ratios(p50_blocks),
+        "text_split": split,
     }
     if index.kind != "flat":
         out["selector"] = selector_recall(index, vectors, allowed)
     return out
 
 
-def block_times(call, turns: list, budget_s: float) -> list:
-    """Milliseconds of call(i) for i in turns, back to back, until budget_s (>= 10 calls)."""
+class TimedSpace:
+    """The index's space, keeping the time of each embed_texts call: the model's part of a text
+    search, timed inside query.search (a Python call and two clock reads added to it)."""
+
+    def __init__(self, space):
+        self._space, self.last, self.kept = space, 0.0, []
+
+    def __getattr__(self, name):
+        return getattr(self._space, name)
+
+    def embed_texts(self, *args, **kwargs):
+        started = time.perf_counter()
+        vectors = self._space.embed_texts(*args, **kwargs)
+        self.last = time.perf_counter() - started
+        return vectors
+
+    def take(self) -> list:
+        kept, self.kept = self.kept, []
+        return kept
+
+
+def text_split(text_ms: list, model_ms: list) -> dict:
+    """p50 of a text search's model part and of the rest (per call), and text / its own model part."""
+    model, rest = np.asarray(model_ms), np.asarray(text_ms) - np.asarray(model_ms)
+    return {"model_p50_ms": round(float(np.percentile(model, 50)), 3),
+            "after_model_p50_ms": round(float(np.percentile(rest, 50)), 3),
+            "text / its model part": round(float(np.percentile(text_ms, 50) / np.percentile(model, 50)), 2),
+            "calls": len(model)}
+
+
+def block_times(call, turns: list, budget_s: float, keep: TimedSpace | None = None) -> list:
+    """Milliseconds of call(i) for i in turns, back to back, until budget_s (>= 10 calls); keep:
+    the TimedSpace whose model time of each timed call is kept beside."""
     for i in turns[:WARMUP]:
         call(i)
     times, started = [], time.perf_counter()
@@ -157,6 +197,8 @@ def block_times(call, turns: list, budget_s: float) -> list:
         t = time.perf_counter()
         call(i)
         times.append((time.perf_counter() - t) * 1000)
+        if keep is not None:
+            keep.kept.append(keep.last * 1000)
         if len(times) >= 10 and time.perf_counter() - started > budget_s:
             break
     return times
@@ -218,6 +260,10 @@ def format_row(r: dict) -> str:
              "    back to back, p50 ms: " + ", ".join(f"{op} {v:.2f}" for op, v in r["p50_ms_back_to_back"].items()
                                                    if v is not None)
              + "; ratios: " + ", ".join(f"{k.split(' (')[0]} {v}" for k, v in r["ratios_back_to_back"].items())]
+    if r.get("text_split"):
+        lines.append("    text = its model part + after: " + "; ".join(
+            f"{how} {v['model_p50_ms']:.2f} + {v['after_model_p50_ms']:.2f} ms (text / model part {v['text / its model part']})"
+            for how, v in r["text_split"].items()))
     if r.get("selector"):
         s = r["selector"]
         lines.append(f"    selector path ({r['filter']}, no fallback): recall@10 {s['recall_at_10']:.3f} against exact, "
