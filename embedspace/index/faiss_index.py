@@ -455,23 +455,10 @@ def set_search_param(index, param: str | None, value: int | None) -> None:
             faiss.ParameterSpace().set_index_parameter(index, param, int(value))
 
 
-# Index kinds searched for one query as they are, without entering search_threads (its generator
-# form cost 0.03-0.04 ms right after the model; two OpenMP calls remain in its class form): FAISS
-# runs one query to them on the calling thread. Measured on the demo's 1,914 images as a float16
-# flat index, 400 queries 1 ms apart, p50 / p99: 0.127 / 0.30 ms at OpenMP's default 2 threads and
-# 0.123 / 0.26 set to 1, with a busy process on the other core 0.121 / 0.28 and 0.130 / 0.32. Not
-# ivf-fastscan: the same test gave 1.19 / 9.4 ms at 2 threads against 0.16 / 0.35 at 1 (a thread
-# of its parallel region woken on an idle core), though back to back, right after the model, both
-# took 0.12 ms. Nor a float32 Flat index, which splits a single query's scan over its threads.
-SINGLE_QUERY_AS_IS = frozenset({"float16-flat"})
-
-
 def faiss_search(index, queries: np.ndarray, k: int, plan_kind: str, vectors=None, rerank_factor: int = RERANK_FACTOR):
     """Top-k (scores, rows); IVF-PQ candidates are re-ranked exactly against `vectors`."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, index.ntotal)
-    if len(queries) == 1 and plan_kind in SINGLE_QUERY_AS_IS:
-        return index.search(queries, k)
     with search_threads(len(queries)):
         if plan_kind != "ivf-pq" or vectors is None:
             return index.search(queries, k)
@@ -521,9 +508,13 @@ class search_threads:
     """Run the FAISS searches inside with search_threads_for(n_queries) threads, then restore the
     setting (OpenMP's setting belongs to the calling thread, so other threads are not affected).
 
-    A class, not a @contextmanager generator: every single search enters it, and right after the
-    model embedded a text the generator's machinery cost 0.035 ms of a 0.55 ms demo search
-    (paired A/B over 480 held-out texts, 2026-12-02)."""
+    Every single query enters it, whatever the index: FAISS's IndexScalarQuantizer (the float16
+    flat index of the demo's 1,914 images) opens a parallel region even for one query, and waking
+    its sleeping second thread after 20 ms idle took 7.5 ms p50 against 0.33 ms on one thread (this
+    2-core VM, 2026-12-02); a demo text search with queries 0.5 s apart, as a person types them,
+    took 9.8-11.6 ms p50 with that index left at OpenMP's default, 4.8 ms with it on one thread.
+    A class, not a @contextmanager generator: right after the model embedded a text the
+    generator's machinery cost 0.035 ms of a 0.55 ms demo search (paired A/B, 480 held-out texts)."""
 
     __slots__ = ("wanted", "before")
 
