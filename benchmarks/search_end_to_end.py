@@ -122,15 +122,13 @@ def end_to_end(index_dir: Path, name: str, texts: list, text_langs: list, querie
             call(i)
             if turn >= WARMUP:
                 times[op].append((time.perf_counter() - t) * 1000)
-                if op == "text":
-                    timed.kept.append(timed.last * 1000)
         if turn >= WARMUP + 20 and time.perf_counter() - started > budget_s:
             break
-    split = {"interleaved": text_split(times["text"], timed.take())}
+    split = {"interleaved": text_split(times["text"], timed.take()[WARMUP:])}
     p50 = {op: float(np.percentile(t, 50)) if t else None for op, t in times.items()}
     blocks = {op: block_times(call, [i for i in range(len(texts)) if op != "translate" or i in translatable],
-                              budget_s / len(ops), keep=timed if op == "text" else None) for op, call in ops.items()}
-    split["back_to_back"] = text_split(blocks["text"], timed.take())
+                              budget_s / len(ops)) for op, call in ops.items()}
+    split["back_to_back"] = text_split(blocks["text"], timed.take()[WARMUP:])  # block_times warms up WARMUP calls
     p50_blocks = {op: float(np.percentile(t, 50)) if t else None for op, t in blocks.items()}
     out = {
         "index": name, "kind": index.kind, "factory": index.manifest["index"]["factory"], "items": len(index),
@@ -158,11 +156,11 @@ def end_to_end(index_dir: Path, name: str, texts: list, text_langs: list, querie
 
 
 class TimedSpace:
-    """The index's space, keeping the time of each embed_texts call: the model's part of a text
-    search, timed inside query.search (a Python call and two clock reads added to it)."""
+    """The index's space, keeping the milliseconds of every embed_texts call: the model's part of a
+    text search, timed inside query.search (a Python call and two clock reads added to it)."""
 
     def __init__(self, space):
-        self._space, self.last, self.kept = space, 0.0, []
+        self._space, self.kept = space, []
 
     def __getattr__(self, name):
         return getattr(self._space, name)
@@ -170,7 +168,7 @@ class TimedSpace:
     def embed_texts(self, *args, **kwargs):
         started = time.perf_counter()
         vectors = self._space.embed_texts(*args, **kwargs)
-        self.last = time.perf_counter() - started
+        self.kept.append((time.perf_counter() - started) * 1000)
         return vectors
 
     def take(self) -> list:
@@ -187,9 +185,8 @@ def text_split(text_ms: list, model_ms: list) -> dict:
             "calls": len(model)}
 
 
-def block_times(call, turns: list, budget_s: float, keep: TimedSpace | None = None) -> list:
-    """Milliseconds of call(i) for i in turns, back to back, until budget_s (>= 10 calls); keep:
-    the TimedSpace whose model time of each timed call is kept beside."""
+def block_times(call, turns: list, budget_s: float) -> list:
+    """Milliseconds of call(i) for i in turns, back to back, after WARMUP calls, until budget_s (>= 10 calls)."""
     for i in turns[:WARMUP]:
         call(i)
     times, started = [], time.perf_counter()
@@ -197,8 +194,6 @@ def block_times(call, turns: list, budget_s: float, keep: TimedSpace | None = No
         t = time.perf_counter()
         call(i)
         times.append((time.perf_counter() - t) * 1000)
-        if keep is not None:
-            keep.kept.append(keep.last * 1000)
         if len(times) >= 10 and time.perf_counter() - started > budget_s:
             break
     return times

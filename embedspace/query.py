@@ -165,22 +165,20 @@ def _batch_results(index, answers) -> list:
     a row). The same values as Index.result_row: an int id, and None for a missing value."""
     every_row = (np.concatenate([np.asarray(rows, dtype=np.int64) for rows, _, _ in answers]) if answers
                  else np.zeros(0, dtype=np.int64))
-    columns = _result_columns(index)
-    if columns:  # each row made once, as a dict of rank, the columns, score and cosine
-        names, values, items = ("rank", *columns, "score", "cosine"), [read(every_row) for read in columns.values()], None
-    else:
+    columns = _result_columns(index)  # RESULT_COLUMNS, read from the Arrow table
+    if columns:
+        values = [read(every_row) for read in columns.values()]
+    else:  # a column Arrow cannot hold: the rows one by one from pandas
         items = [index.result_row(r) for r in every_row]
+        values = [[item[name] for item in items] for name in RESULT_COLUMNS]
+    names = ("rank", *RESULT_COLUMNS, "score", "cosine")
     out, start = [], 0
-    for rows, scores, cosines in answers:
+    for rows, scores, cosines in answers:  # each row made once, as one dict
         end = start + len(rows)
         cosines_shown = _rounded(cosines)
         scores_shown = cosines_shown if scores is cosines else _rounded(scores)
-        if items is None:
-            cells = zip(range(1, len(rows) + 1), *(v[start:end] for v in values), scores_shown, cosines_shown)
-            out.append([dict(zip(names, row)) for row in cells])
-        else:
-            out.append([{"rank": r + 1, **items[start + r], "score": s, "cosine": c}
-                        for r, (s, c) in enumerate(zip(scores_shown, cosines_shown))])
+        cells = zip(range(1, len(rows) + 1), *(v[start:end] for v in values), scores_shown, cosines_shown)
+        out.append([dict(zip(names, row)) for row in cells])
         start = end
     return out
 
