@@ -161,26 +161,53 @@ RESULT_COLUMNS = ("id", "kind", "text", "lang", "label", "concept", "path")
 
 def _batch_results(index, answers) -> list:
     """Result rows of a batch, [(rows, scores, cosines)] per query: every item of the batch taken
-    in one gather from the index's columns as an Arrow table, not row by row from pandas (0.1 ms
-    a row). The same values as Index.result_row: an int id, and None for a missing value."""
+    at once (_item_values), not row by row from pandas (0.1 ms a row). The same values as
+    Index.result_row: an int id, and None for a missing value."""
     every_row = (np.concatenate([np.asarray(rows, dtype=np.int64) for rows, _, _ in answers]) if answers
                  else np.zeros(0, dtype=np.int64))
-    columns = _result_columns(index)  # RESULT_COLUMNS, read from the Arrow table
-    if columns:
-        values = [read(every_row) for read in columns.values()]
-    else:  # a column Arrow cannot hold: the rows one by one from pandas
-        items = [index.result_row(r) for r in every_row]
-        values = [[item[name] for item in items] for name in RESULT_COLUMNS]
+    values = _item_values(index, every_row)
     names = ("rank", *RESULT_COLUMNS, "score", "cosine")
     out, start = [], 0
     for rows, scores, cosines in answers:  # each row made once, as one dict
         end = start + len(rows)
         cosines_shown = _rounded(cosines)
         scores_shown = cosines_shown if scores is cosines else _rounded(scores)
-        cells = zip(range(1, len(rows) + 1), *(v[start:end] for v in values), scores_shown, cosines_shown)
-        out.append([dict(zip(names, row)) for row in cells])
+        out.append([dict(zip(names, (rank, *item, score, cosine))) for rank, item, score, cosine
+                    in zip(range(1, len(rows) + 1), values[start:end], scores_shown, cosines_shown)])
         start = end
     return out
+
+
+def _item_values(index, rows: np.ndarray) -> list:
+    """One tuple of RESULT_COLUMNS' values a row: from the tuples a small index keeps (_row_tuples),
+    else from the index's columns as an Arrow table, else (a column Arrow cannot hold) from pandas."""
+    kept = _row_tuples(index)
+    if kept is not None:
+        return [kept[r] for r in rows.tolist()]
+    columns = _result_columns(index)  # RESULT_COLUMNS, read from the Arrow table
+    if columns:
+        return list(zip(*(read(rows) for read in columns.values())))
+    items = [index.result_row(r) for r in rows]
+    return [tuple(item[name] for name in RESULT_COLUMNS) for item in items]
+
+
+# An index of at most ROW_TUPLES_MAX items keeps every result row's values as one Python tuple, made
+# from its columns at its first search (the demo's 66,084 items: 0.16 s, 13 MiB). Right after the
+# model embedded a text, a demo search's ten rows then cost 0.06-0.09 ms less than read column by
+# column (paired A/B, 400 held-out texts, two runs, 2026-12-02), a tenth of what follows the model.
+# Above it, columns: both costs grow with the items (a million: ~2.5 s at the first search, ~200 MiB).
+ROW_TUPLES_MAX = 200_000
+
+
+def _row_tuples(index) -> list | None:
+    """Every row's RESULT_COLUMNS values as a tuple, made once per opened index; None above
+    ROW_TUPLES_MAX items or without a result table."""
+    memo = index.__dict__.setdefault("_row_tuples", {})
+    if "rows" not in memo:
+        columns = _result_columns(index) if len(index.items) <= ROW_TUPLES_MAX else {}
+        every_row = np.arange(len(index.items))
+        memo["rows"] = list(zip(*(read(every_row) for read in columns.values()))) if columns else None
+    return memo["rows"]
 
 
 def _rounded(values) -> list:

@@ -68,9 +68,14 @@ def test_search_needs_exactly_one_kind_of_query(small):
         query.search_many(index, space)
 
 
-def test_result_rows_taken_in_bulk_are_the_rows_one_by_one(small):
-    """The batch's columnar gather gives what Index.result_row gives, types and missing values included."""
+@pytest.mark.parametrize("row_tuples_max", [0, 200_000])
+def test_result_rows_taken_in_bulk_are_the_rows_one_by_one(small, monkeypatch, row_tuples_max):
+    """The batch's gather (from the tuples a small index keeps, or from its columns) gives what
+    Index.result_row gives, types and missing values included."""
     index, space = small
+    monkeypatch.setattr(query, "ROW_TUPLES_MAX", row_tuples_max)
+    monkeypatch.setitem(index.__dict__, "_row_tuples", {})  # made anew under this limit
+    assert (query._row_tuples(index) is None) == (row_tuples_max < len(index))
     rows = np.arange(len(index))[::-1]
     scores = np.linspace(1, 0, len(rows))
     batch = query._batch_results(index, [(rows[:3], scores[:3], scores[:3]), (rows[3:], scores[3:], scores[3:])])
@@ -119,6 +124,7 @@ def test_result_rows_of_a_column_arrow_cannot_hold_come_from_pandas(small):
     odd = copy.copy(index)
     odd.__dict__.pop("_result_table", None)
     odd.__dict__.pop("_result_columns", None)
+    odd.__dict__.pop("_row_tuples", None)
     odd.items = index.items.astype({"concept": object})
     odd.items["concept"] = [1, "two", 3.5, None, float("nan"), b"six", 7, "eight"]  # mixed Python objects
     rows = np.arange(len(odd))
