@@ -81,6 +81,20 @@ def test_feature_rerank_lets_a_cognate_overtake_a_near_equal_csls_score_and_leav
     assert feature_scores("нация", candidates, "en") == pytest.approx(FREQUENCY_WEIGHT * frequency_feature(candidates, "en"))
 
 
+def test_an_english_inflection_of_another_candidate_is_marked_and_yields_to_its_base_form():
+    from embedspace.maps.rerank import BASE_FORM_WEIGHT, english_inflections, feature_rerank, inflection_feature
+
+    assert {"knows", "knowing", "known"} & english_inflections("know") == {"knows", "knowing"}  # regular only
+    assert {"making", "made"} & english_inflections("make") == {"making"}
+    assert {"stopping", "stopped", "carries", "carried"} <= english_inflections("stop") | english_inflections("carry")
+    candidates = ["knowing", "Know", "knowledge", "walks", "known"]
+    assert inflection_feature(candidates).tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # walks: no "walk" among them
+    # CSLS puts "knowing" a little ahead of "know": the base form comes first; a wide lead is kept.
+    close = feature_rerank("conoscere", ["knowing", "know"], np.array([0.300, 0.300 - BASE_FORM_WEIGHT / 2]), "en")[0]
+    wide = feature_rerank("conoscere", ["knowing", "know"], np.array([0.300, 0.300 - 2 * BASE_FORM_WEIGHT]), "en")[0]
+    assert close.tolist() == [1, 0] and wide.tolist() == [0, 1]
+
+
 def test_feature_rerank_moves_only_the_top_candidates_so_the_top_does_not_depend_on_k():
     from embedspace.maps.rerank import RERANK_CANDIDATES, feature_rerank
 
