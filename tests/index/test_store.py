@@ -92,6 +92,25 @@ def test_a_reader_never_repairs_or_writes(built, tmp_path):
     assert not dead.exists() and not (built / ".w.writing-99999").exists() and not (built / ".w.old-99999-1").exists()
 
 
+def test_opening_a_small_index_reads_its_mapped_files_ahead_in_a_background_thread(built, tmp_path, monkeypatch):
+    """The mapped files of a small index are read once at open, so that its first searches do not
+    each read their rows from disk; a large one's are not; a file that cannot be read is skipped."""
+    read, threads = [], []
+    real_prefetch = store_module.prefetch_mapped
+    monkeypatch.setattr(store_module, "_read_through", lambda paths: read.extend(Path(p).name for p in paths))
+    monkeypatch.setattr(store_module, "prefetch_mapped", lambda paths: threads.append(real_prefetch(paths)) or threads[-1])
+    index = Index.open("w", built)
+    threads[-1].join(10)
+    assert read == ["vectors.npy", *store_module.faiss_files(index.manifest)]
+    monkeypatch.setattr(store_module, "PREFETCH_MAX_BYTES", 0)
+    read.clear()
+    Index.open("w", built)
+    assert threads[-1] is None and read == []
+    monkeypatch.undo()
+    (tmp_path / "some.bin").write_bytes(os.urandom(3 << 20))
+    store_module._read_through([tmp_path / "missing.bin", tmp_path / "some.bin"])  # no error
+
+
 def test_format_1_opens_and_the_next_write_upgrades_it(tmp_path):
     shutil.copytree(FIXTURE_V1 / "plain", tmp_path / "plain")
     old = Index.open("plain", tmp_path)
