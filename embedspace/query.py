@@ -186,7 +186,7 @@ def _item_values(index, rows: np.ndarray) -> list:
         return [kept[r] for r in rows.tolist()]
     columns = _result_columns(index)  # RESULT_COLUMNS, read from the Arrow table
     if columns:
-        return list(zip(*(read(rows) for read in columns.values())))
+        return _column_tuples(columns, rows)
     items = [index.result_row(r) for r in rows]
     return [tuple(item[name] for name in RESULT_COLUMNS) for item in items]
 
@@ -205,9 +205,13 @@ def _row_tuples(index) -> list | None:
     memo = index.__dict__.setdefault("_row_tuples", {})
     if "rows" not in memo:
         columns = _result_columns(index) if len(index.items) <= ROW_TUPLES_MAX else {}
-        every_row = np.arange(len(index.items))
-        memo["rows"] = list(zip(*(read(every_row) for read in columns.values()))) if columns else None
+        memo["rows"] = _column_tuples(columns, np.arange(len(index.items))) if columns else None
     return memo["rows"]
+
+
+def _column_tuples(columns: dict, rows: np.ndarray) -> list:
+    """One tuple a row of the columns' values (_result_columns' readers, in RESULT_COLUMNS' order)."""
+    return list(zip(*(read(rows) for read in columns.values())))
 
 
 def _rounded(values) -> list:
@@ -646,11 +650,10 @@ def _rerank_by_features(index, space, text, to, method, rows, order, scores, k):
 
 
 def _texts_of(index, rows) -> list:
-    """The items' texts ('' where none), from the result table when there is one: a pandas take of
+    """The items' texts ('' where none), taken as result rows are (_item_values): a pandas take of
     ten rows cost ~0.1-0.4 ms, more than the re-ranking itself."""
-    columns = _result_columns(index)
-    texts = columns["text"](np.asarray(rows)) if "text" in columns else index.items["text"].take(rows).tolist()
-    return [t if isinstance(t, str) else "" for t in texts]
+    text = RESULT_COLUMNS.index("text")
+    return [item[text] if isinstance(item[text], str) else "" for item in _item_values(index, np.asarray(rows))]
 
 
 def _target_mask(index, to: str) -> np.ndarray:
