@@ -40,12 +40,16 @@ from embedspace.maps.rerank import (
     FREQUENCY_WEIGHT,
     RERANK_CANDIDATES,
     SPELLING_WEIGHT,
+    WORD_CLASS_AGREE_WEIGHT,
+    WORD_CLASS_CONFLICT_WEIGHT,
+    WORD_CLASS_LANGUAGES,
     frequency_feature,
     inflection_feature,
     rerank_order,
     spelling_similarity,
 )
 from embedspace.maps.text_map import concept_pairs, procrustes
+from embedspace.maps.word_class import class_fit
 from embedspace.spaces.cache import embed_texts_cached
 from embedspace.spaces.registry import load_space
 from embedspace.vectors import csls_scores, l2_normalize, mean_top_k
@@ -135,20 +139,29 @@ SPELLING_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 FREQUENCY_WEIGHTS = (0.0, 0.005, 0.01, 0.015, 0.02, 0.03)
 # The second stage (added 2026-12-02, on top of the (spelling, frequency) chosen by the first):
 BASE_FORM_WEIGHTS = (0.0, 0.01, 0.02, 0.03, 0.035, 0.04, 0.045, 0.05, 0.08, 0.1, 0.2)
+# The third stage (added 2026-12-02, tenth session, on top of translate's (spelling, frequency, base form)):
+# word class from endings, (conflict, agreement) weights; measured where the source has an ending table.
+WORD_CLASS_WEIGHTS = (0.0, 0.03, 0.05, 0.08, 0.12, 0.2)
 
 
-def feature_key(spelling: float, frequency: float, base_form: float = 0.0) -> str:
+def feature_key(spelling: float, frequency: float, base_form: float = 0.0, word_class=(0.0, 0.0)) -> str:
     key = f"spelling={spelling:g} frequency={frequency:g}"
-    return f"{key} base-form={base_form:g}" if base_form else key
+    key = f"{key} base-form={base_form:g}" if base_form else key
+    return f"{key} word-class={word_class[0]:g}/{word_class[1]:g}" if any(word_class) else key
 
 
-DEFAULT_FEATURES = feature_key(SPELLING_WEIGHT, FREQUENCY_WEIGHT, BASE_FORM_WEIGHT)  # what `translate` does by default
+BASE_FEATURES = feature_key(SPELLING_WEIGHT, FREQUENCY_WEIGHT, BASE_FORM_WEIGHT)  # the third stage's reference
+# what `translate` does by default (the word-class term is 0 for a source without an ending table)
+DEFAULT_FEATURES = feature_key(SPELLING_WEIGHT, FREQUENCY_WEIGHT, BASE_FORM_WEIGHT,
+                               (WORD_CLASS_CONFLICT_WEIGHT, WORD_CLASS_AGREE_WEIGHT))
 
 
 def feature_grid(vectors: dict, texts: dict, src: str) -> dict:
     """Re-rank use-m3's CSLS top RERANK_CANDIDATES by CSLS + s x spelling similarity + f x frequency
-    - b x inflection (embedspace/maps/rerank.py's terms, the ones `translate` adds by default): every
-    (s, f) of the grid without b, and every b of BASE_FORM_WEIGHTS on top of translate's own (s, f).
+    - b x inflection - w x word-class conflict + a x word-class agreement (embedspace/maps/rerank.py's
+    terms, the ones `translate` adds by default): every (s, f) of the grid without b, every b of
+    BASE_FORM_WEIGHTS on top of translate's own (s, f), and every (w, a) of WORD_CLASS_WEIGHTS on top of
+    translate's own (s, f, b) (0 where src has no ending table, so those equal BASE_FEATURES there).
     No second model: the terms come from the texts and wordfreq."""
     source, target, gold, queries, top, first = csls_candidates(vectors, texts, src, RERANK_CANDIDATES)
     first = first.astype(np.float64)
@@ -156,14 +169,20 @@ def feature_grid(vectors: dict, texts: dict, src: str) -> dict:
     spelling = np.array([[spelling_similarity(source.texts[q], c) for c in row] for q, row in zip(queries, candidates)])
     frequency = np.array([frequency_feature(row, "en") for row in candidates])
     inflected = np.array([inflection_feature(row) for row in candidates])
-    settings = [(s, f, 0.0) for s in SPELLING_WEIGHTS for f in FREQUENCY_WEIGHTS]
-    settings += [(SPELLING_WEIGHT, FREQUENCY_WEIGHT, b) for b in BASE_FORM_WEIGHTS if b]
+    fits = [class_fit(source.texts[q], src, row) if src in WORD_CLASS_LANGUAGES else ([0.0] * len(row),) * 2
+            for q, row in zip(queries, candidates)]
+    conflict, agree = (np.array([fit[i] for fit in fits]) for i in (0, 1))
+    settings = [(s, f, 0.0, (0.0, 0.0)) for s in SPELLING_WEIGHTS for f in FREQUENCY_WEIGHTS]
+    settings += [(SPELLING_WEIGHT, FREQUENCY_WEIGHT, b, (0.0, 0.0)) for b in BASE_FORM_WEIGHTS if b]
+    settings += [(SPELLING_WEIGHT, FREQUENCY_WEIGHT, BASE_FORM_WEIGHT, (w, a))
+                 for w in WORD_CLASS_WEIGHTS for a in WORD_CLASS_WEIGHTS if w or a]
     out = {}
-    for s, f, b in settings:
-        ranked = np.take_along_axis(top, rerank_order(first, s * spelling + f * frequency - b * inflected, 1.0), axis=1)
+    for s, f, b, (w, a) in settings:
+        terms = s * spelling + f * frequency - b * inflected - w * conflict + a * agree
+        ranked = np.take_along_axis(top, rerank_order(first, terms, 1.0), axis=1)
         hits = [[bool(set(row[:n].tolist()) & set(gold[q])) for q, row in zip(queries, ranked)] for n in (1, 5)]
-        out[feature_key(s, f, b)] = {"p@1": round(float(np.mean(hits[0])), 4), "p@5": round(float(np.mean(hits[1])), 4),
-                                     "sources": len(queries)}
+        out[feature_key(s, f, b, (w, a))] = {"p@1": round(float(np.mean(hits[0])), 4),
+                                             "p@5": round(float(np.mean(hits[1])), 4), "sources": len(queries)}
     return out
 
 
@@ -176,14 +195,19 @@ def choose_features(report: dict) -> dict:
     dev P@1 below raw CSLS by more than its standard error sqrt(p(1-p)/n); then, per script group, on
     by default when the group's mean dev P@1 rises and no direction in it falls by more than its
     standard error. Second (added later, the same rule): the base-form weight on top of the (spelling,
-    frequency) that `translate` uses, measured against that setting. Test figures are only reported
-    beside it."""
+    frequency) that `translate` uses, measured against that setting. Third (added later, the same rule,
+    on the directions whose source has an ending table only): the word-class weights on top of the
+    (spelling, frequency, base form) that `translate` uses. Test figures are only reported beside it."""
     dev = {d.split("-")[0]: r["dev"]["features"] for d, r in report["directions"].items() if "features" in r["dev"]}
     grid = next(iter(dev.values()))
     first = _choose(dev, [k for k in grid if "base-form" not in k], feature_key(0.0, 0.0))
     reference = feature_key(SPELLING_WEIGHT, FREQUENCY_WEIGHT)
-    second = _choose(dev, [reference, *(k for k in grid if k.startswith(reference + " base-form"))], reference)
-    return {**first, "default_in_translate": DEFAULT_FEATURES, "base_form": second}
+    second = _choose(dev, [reference, *(k for k in grid if k.startswith(reference + " base-form")
+                                        and "word-class" not in k)], reference)
+    with_table = {lang: grid for lang, grid in dev.items() if lang in WORD_CLASS_LANGUAGES}
+    third = _choose(with_table, [BASE_FEATURES, *(k for k in grid if k.startswith(BASE_FEATURES + " word-class"))],
+                    BASE_FEATURES) if with_table else None
+    return {**first, "default_in_translate": DEFAULT_FEATURES, "base_form": second, "word_class": third}
 
 
 def _choose(dev: dict, keys: list, reference: str) -> dict:

@@ -634,18 +634,18 @@ def translate_many(index, space, texts, to, from_=None, method="csls", k=10, can
             moved, shown = rerank_candidates(second, text, _texts_of(index, rows[order]), shown)
             order, shown = order[moved][:k], shown[:k]
         elif rerank == DEFAULT_RERANK:
-            order, shown, reranked = _rerank_by_features(index, space, text, to, method, rows, order, shown, k)
+            order, shown, reranked = _rerank_by_features(index, space, text, to, from_, method, rows, order, shown, k)
         out.append({"query": text, "to": to, "from": from_, "method": method, "text_map": text_map is not None,
                     "setting": f"{method}; {setting}; {reranked}"})
         answers.append((rows[order], shown, cosines[order]))
     return [{**question, "results": results} for question, results in zip(out, _batch_results(index, answers))]
 
 
-def _rerank_by_features(index, space, text, to, method, rows, order, scores, k):
+def _rerank_by_features(index, space, text, to, from_, method, rows, order, scores, k):
     """(order, shown scores, setting) after the default re-ranking (maps/rerank.feature_rerank), or
     CSLS's order and the reason it does not apply."""
     moved, shown, setting = default_rerank(text, scores, to, method, space_name(space),
-                                           lambda: _texts_of(index, rows[order]))
+                                           lambda: _texts_of(index, rows[order]), source=from_)
     return order[moved][:k], shown[:k], setting
 
 

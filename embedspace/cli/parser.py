@@ -169,8 +169,9 @@ def add_index_commands(sub):
     p.add_argument("--no-text-map", action="store_true", help="ignore a text map saved by `align-text` for this "
                    "space and direction")
     p.add_argument("--rerank", default=DEFAULT_RERANK, choices=RERANK_CHOICES,
-                   help="re-order CSLS's top 10: by spelling + frequency + base form (default; one-word queries "
-                   "into English, microseconds), by a second space e5-small (about 10 ms more a query), or none (CSLS's order)")
+                   help="re-order CSLS's top 10: by spelling + frequency + base form, and word class with --from "
+                   "es/fr/it/pt (default; one-word queries into English, microseconds), by a second space "
+                   "e5-small (about 10 ms more a query), or none (CSLS's order)")
     _query_options(p, "one text per line; prints JSON lines")
     p.set_defaults(handler="query:cmd_translate")
 

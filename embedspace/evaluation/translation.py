@@ -86,7 +86,7 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
                             candidates=CSLS_CANDIDATES, with_scores=True)
     for method in methods:
         if method == "default":
-            ranked = default_order(*csls, [source.texts[i] for i in queries], target.texts, tgt, space)[:, :max(ks)]
+            ranked = default_order(*csls, [source.texts[i] for i in queries], target.texts, tgt, space, src)[:, :max(ks)]
         elif method == "csls":
             ranked = csls[0][:, :max(ks)]
         else:
@@ -104,11 +104,12 @@ def translate_pair(vectors: dict, texts: dict, src: str, tgt: str, ks=KS, method
 
 
 def default_order(ranked: np.ndarray, scores: np.ndarray, query_texts: list, target_texts: list, tgt: str,
-                  space: str | None) -> np.ndarray:
+                  space: str | None, src: str | None = None) -> np.ndarray:
     """CSLS's ranked positions (and their scores) re-ordered as maps/rerank.default_rerank orders them."""
     ranked = ranked.copy()
     for i, (text, row) in enumerate(zip(query_texts, ranked)):
-        order, _, _ = default_rerank(text, scores[i], tgt, "csls", space, lambda row=row: [target_texts[j] for j in row])
+        order, _, _ = default_rerank(text, scores[i], tgt, "csls", space, lambda row=row: [target_texts[j] for j in row],
+                                     source=src)
         ranked[i] = row[order]
     return ranked
 

@@ -225,7 +225,7 @@ class TranslateOptions(Request):
     text_map: bool = Field(True, description="Use a text map saved by `align-text` for this space and direction.")
     rerank: Literal["spelling-frequency", "none"] = Field(
         "spelling-frequency", description="Re-order CSLS's top 10 of a one-word query into English by spelling, "
-        "frequency and base form (default), or keep CSLS's order (none).")
+        "frequency, base form and, with `from` es/fr/it/pt, word class (default), or keep CSLS's order (none).")
 
 
 class TranslateQuery(TranslateOptions):

@@ -403,11 +403,11 @@ def test_suite_translation_ranking_equals_translate(small_index, use_space):
         assert top_ids_clear_of_ties(api, 3) == items["id"].to_numpy()[en[ranked]].tolist()
 
 
-def suite_default(queries, targets, hubness, query_texts, target_texts, tgt, k):
+def suite_default(queries, targets, hubness, query_texts, target_texts, tgt, k, src):
     """(n_queries, k) target positions as the suite's "default" method ranks them (translate_pair)."""
     ranked, scores = rank_targets(queries, targets, "csls", max(k, RERANK_CANDIDATES), hubness,
                                   candidates=query.CSLS_CANDIDATES, with_scores=True)
-    return translation.default_order(ranked, scores, query_texts, target_texts, tgt, "use-m3")[:, :k]
+    return translation.default_order(ranked, scores, query_texts, target_texts, tgt, "use-m3", src)[:, :k]
 
 
 def test_suite_default_ranking_equals_translate_by_default(small_index, use_space):
@@ -418,12 +418,12 @@ def test_suite_default_ranking_equals_translate_by_default(small_index, use_spac
     assert any("spelling" in a["setting"] for a in api)  # one-word queries into English are re-ranked
     hubs = target_hubness(small_index.vectors_f32(en), small_index.vectors_f32(es))
     ranked = suite_default(use_space.embed_texts(texts), small_index.vectors_f32(en), hubs, texts,
-                                         items["text"].to_numpy()[en].tolist(), "en", 5)
+                                         items["text"].to_numpy()[en].tolist(), "en", 5, "es")
     assert top_ids_clear_of_ties(api, 5) == items["id"].to_numpy()[en[ranked]].tolist()
     csls = rank_targets(use_space.embed_texts(texts), small_index.vectors_f32(en), "csls", 5, hubs)
     into_spanish = suite_default(small_index.vectors_f32(en), small_index.vectors_f32(es),
                                    target_hubness(small_index.vectors_f32(es), small_index.vectors_f32(en)),
-                                   items["text"].to_numpy()[en].tolist(), texts, "es", 5)
+                                   items["text"].to_numpy()[en].tolist(), texts, "es", 5, "en")
     assert (into_spanish == rank_targets(small_index.vectors_f32(en), small_index.vectors_f32(es), "csls", 5,
                                          target_hubness(small_index.vectors_f32(es), small_index.vectors_f32(en)))).all()
     # (into other languages than English the default is CSLS itself)

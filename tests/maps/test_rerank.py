@@ -95,6 +95,30 @@ def test_an_english_inflection_of_another_candidate_is_marked_and_yields_to_its_
     assert close.tolist() == [1, 0] and wide.tolist() == [0, 1]
 
 
+def test_the_word_class_term_needs_the_query_language_and_puts_a_fitting_class_first():
+    from embedspace.maps.rerank import (
+        WORD_CLASS_AGREE_WEIGHT,
+        WORD_CLASS_CONFLICT_WEIGHT,
+        feature_rerank,
+        feature_scores,
+        feature_setting,
+        word_class_feature,
+    )
+
+    candidates = ["criticism", "criticize", "blame"]
+    assert word_class_feature("critiquer", "fr", candidates).tolist() == pytest.approx(
+        [-WORD_CLASS_CONFLICT_WEIGHT, WORD_CLASS_AGREE_WEIGHT, WORD_CLASS_AGREE_WEIGHT])
+    for source in (None, "de", "ja"):  # no language given, or one without an ending table: no term
+        assert word_class_feature("critiquer", source, candidates).tolist() == [0.0, 0.0, 0.0]
+    assert (feature_scores("critiquer", candidates, "en", source="fr") - feature_scores("critiquer", candidates, "en")
+            == pytest.approx(word_class_feature("critiquer", "fr", candidates)))
+    csls = np.array([0.40, 0.35, 0.10])  # CSLS: the noun a little ahead of the verb
+    assert feature_rerank("critiquer", candidates, csls, "en")[0].tolist()[:2] == [0, 1]
+    assert feature_rerank("critiquer", candidates, csls, "en", "fr")[0].tolist()[:2] == [1, 0]
+    assert "word class" in feature_setting("es") and "the es query" in feature_setting("es")
+    assert "no --from given" in feature_setting(None) and "no ending table for de" in feature_setting("de")
+
+
 def test_feature_rerank_moves_only_the_top_candidates_so_the_top_does_not_depend_on_k():
     from embedspace.maps.rerank import RERANK_CANDIDATES, feature_rerank
 
@@ -115,7 +139,7 @@ def test_translate_reranks_by_spelling_and_frequency_by_default_and_none_keeps_c
     scores = [r["score"] for r in plain["results"]]
     assert scores == sorted(scores, reverse=True)  # none: CSLS's order
     texts = [r["text"] for r in plain["results"]]
-    expected = np.array(scores) + feature_scores("perro", texts, "en")
+    expected = np.array(scores) + feature_scores("perro", texts, "en", source="es")
     assert [r["text"] for r in default["results"]] == [texts[i] for i in np.argsort(-expected, kind="stable")]
     assert [r["score"] for r in default["results"]] == pytest.approx(sorted(expected, reverse=True), abs=1e-4)
     top3 = query.translate(words_index, use_space, "perro", to="en", from_="es", k=3)
@@ -126,6 +150,8 @@ def test_translate_reranks_by_spelling_and_frequency_by_default_and_none_keeps_c
         assert "not re-ranked" in kept["setting"] and kept["results"] == raw["results"]
     nn = query.translate(words_index, use_space, "perro", to="en", method="nn")
     assert "not re-ranked" in nn["setting"]
+    no_from = query.translate(words_index, use_space, "perro", to="en")
+    assert "word class not used: no --from given" in no_from["setting"] and "word class:" in default["setting"]
 
 
 def test_the_default_re_ranking_is_left_out_for_spaces_it_was_not_measured_on(tmp_path, e5_space):
