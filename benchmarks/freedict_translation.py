@@ -169,8 +169,7 @@ def feature_grid(vectors: dict, texts: dict, src: str) -> dict:
     spelling = np.array([[spelling_similarity(source.texts[q], c) for c in row] for q, row in zip(queries, candidates)])
     frequency = np.array([frequency_feature(row, "en") for row in candidates])
     inflected = np.array([inflection_feature(row) for row in candidates])
-    fits = [class_fit(source.texts[q], src, row) if src in WORD_CLASS_LANGUAGES else ([0.0] * len(row),) * 2
-            for q, row in zip(queries, candidates)]
+    fits = [class_fit(source.texts[q], src, row) for q, row in zip(queries, candidates)]  # 0 without a table
     conflict, agree = (np.array([fit[i] for fit in fits]) for i in (0, 1))
     settings = [(s, f, 0.0, (0.0, 0.0)) for s in SPELLING_WEIGHTS for f in FREQUENCY_WEIGHTS]
     settings += [(SPELLING_WEIGHT, FREQUENCY_WEIGHT, b, (0.0, 0.0)) for b in BASE_FORM_WEIGHTS if b]

@@ -45,6 +45,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -422,8 +423,6 @@ def prefetch_mapped(paths: list):
     """Start a background thread that reads these files once (into the page cache, nothing kept) if
     they are PREFETCH_MAX_BYTES or less in all; the thread, or None. Only reads: a file that cannot
     be read is left to the open itself to report."""
-    import threading
-
     try:
         if sum(Path(path).stat().st_size for path in paths) > PREFETCH_MAX_BYTES:
             return None

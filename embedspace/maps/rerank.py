@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import InputError
 from ..spaces.cache import embed_texts_cached
 from ..spaces.registry import load_space
-from .word_class import LANGUAGES, class_fit
+from .word_class import LANGUAGES, class_fit, english_inflections
 
 RERANK_SPACES = ("e5-small",)  # measured; another space would need its own weight chosen on dev halves
 RERANK_WEIGHT = 2.0
@@ -151,21 +151,6 @@ def frequency_feature(candidates: list, lang: str) -> np.ndarray:
     if not len(reference):
         return np.zeros(len(candidates))
     return np.where(known, zipf - reference.mean(), 0.0)
-
-
-def english_inflections(word: str) -> set:
-    """The regular English inflections of a (case-folded) word: +s, +es, +ed, +d, +ing; y -> ies,
-    ied; a final e dropped before ing, ed; a final consonant after one vowel doubled (stop: stopping).
-    Over-generates (bus: buss), which costs nothing: only forms that are other candidates matter."""
-    forms = {word + ending for ending in ("s", "es", "ed", "d", "ing")}
-    if word.endswith("e"):
-        forms |= {word[:-1] + "ing", word[:-1] + "ed"}
-    if word.endswith("y") and len(word) > 2:
-        forms |= {word[:-1] + "ies", word[:-1] + "ied"}
-    if len(word) > 2 and word[-1] not in "aeiouwyx" and word[-2] in "aeiou":
-        forms |= {word + word[-1] + "ing", word + word[-1] + "ed"}
-    forms.discard(word)
-    return forms
 
 
 def inflection_feature(candidates: list) -> np.ndarray:

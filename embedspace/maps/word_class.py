@@ -80,22 +80,25 @@ def english_class(word: str) -> str | None:
             return name
     if len(word) > MIN_LETTERS and word.endswith("ive") and not word.endswith(NOT_ADJECTIVE_IVE):
         return "adjective"
-    if any(singular.endswith(NOUN_ENDINGS) for singular in _singulars(word)):
-        return "noun"  # nations, abilities, businesses
+    if word.endswith("s") and any(word in english_inflections(stem) for stem in (word[:-1], word[:-2], word[:-3] + "y")
+                                  if stem.endswith(NOUN_ENDINGS)):
+        return "noun"  # a plural of one: nations, abilities, businesses
     return None
 
 
-
-def _singulars(word: str) -> list:
-    """What a word would be without a regular plural ending (-s, -es, -ies -> -y); none for -ss, -us, -is."""
-    if not word.endswith("s") or word.endswith(("ss", "us", "is")):
-        return []
-    out = [word[:-1]]
-    if word.endswith("es"):
-        out.append(word[:-2])
-    if word.endswith("ies"):
-        out.append(word[:-3] + "y")
-    return out
+def english_inflections(word: str) -> set:
+    """The regular English inflections of a (case-folded) word: +s, +es, +ed, +d, +ing; y -> ies,
+    ied; a final e dropped before ing, ed; a final consonant after one vowel doubled (stop: stopping).
+    Over-generates (bus: buss), which costs nothing: only forms that are other candidates matter."""
+    forms = {word + ending for ending in ("s", "es", "ed", "d", "ing")}
+    if word.endswith("e"):
+        forms |= {word[:-1] + "ing", word[:-1] + "ed"}
+    if word.endswith("y") and len(word) > 2:
+        forms |= {word[:-1] + "ies", word[:-1] + "ied"}
+    if len(word) > 2 and word[-1] not in "aeiouwyx" and word[-2] in "aeiou":
+        forms |= {word + word[-1] + "ing", word + word[-1] + "ed"}
+    forms.discard(word)
+    return forms
 
 
 def source_class(word: str, lang: str) -> str | None:
